@@ -1,0 +1,23 @@
+"""The one exception type for bad user input: it names the input, the rule and the value."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """A user-supplied value breaks a rule.
+
+    ``str(err)`` is one line of the form ``<input>: <rule> (got <value>)`` so that the command
+    line can print it as is and exit with status 2.
+    """
+
+    def __init__(self, input_name: str, rule: str, value: object) -> None:
+        self.input_name = input_name
+        self.rule = rule
+        self.value = value
+        super().__init__(f"{input_name}: {rule} (got {_short(value)})")
+
+
+def _short(value: object, limit: int = 120) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

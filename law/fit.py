@@ -1,0 +1,177 @@
+"""Refit the law's coefficients on a model table, cross-validate, and calibrate intervals.
+
+The functional form is fixed (law.performance); a fit frees a declared subset of the
+coefficients (by default w1..w4 and b, plus w5 for the ``expansion`` MoE variant) and minimises
+the squared error of the bounded prediction with ``scipy.optimize.least_squares``. Every number
+a fit reports is measured on the table it was given: leave-one-out predictions refit the law
+without the model they predict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from law.coefficients import COEFFICIENT_NAMES, MOE_VARIANTS, PAPER, Interval, LawCoefficients
+from law.errors import InputError
+from law.moe import moe_law_terms
+from law.zoo import LawInputs
+
+#: Robust losses accepted by ``fit_law`` (scipy.optimize.least_squares names).
+LOSSES = ("linear", "soft_l1", "huber", "cauchy")
+DEFAULT_FREE = ("w1", "w2", "w3", "w4", "b")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of one fit; non-convergence is recorded in ``success``/``message``, not raised."""
+
+    coefficients: LawCoefficients
+    free: tuple[str, ...]
+    n: int
+    predictions: np.ndarray  # in-sample, MMLU points
+    residuals: np.ndarray  # reported − predicted, MMLU points
+    success: bool
+    message: str
+    nfev: int
+
+    @property
+    def mae(self) -> float:
+        return float(np.mean(np.abs(self.residuals)))
+
+    @property
+    def rmse(self) -> float:
+        return float(np.sqrt(np.mean(self.residuals**2)))
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Leave-one-out predictions: model i predicted by a fit on every other model."""
+
+    predictions: np.ndarray
+    residuals: np.ndarray  # reported − predicted
+    is_moe: np.ndarray
+    failures: int  # folds whose fit did not report convergence
+
+    def mae(self, mask=None) -> float:
+        r = self.residuals if mask is None else self.residuals[mask]
+        return float(np.mean(np.abs(r))) if r.size else float("nan")
+
+    def rmse(self, mask=None) -> float:
+        r = self.residuals if mask is None else self.residuals[mask]
+        return float(np.sqrt(np.mean(r**2))) if r.size else float("nan")
+
+    @property
+    def worst(self) -> float:
+        return float(np.max(np.abs(self.residuals)))
+
+
+def predict_inputs(inputs: LawInputs, coefficients: LawCoefficients = PAPER, gamma=1.0) -> np.ndarray:
+    """Predicted MMLU (points) for every model of ``inputs``."""
+    return moe_law_terms(inputs.layers, inputs.hidden, inputs.ffn, inputs.tokens_t, inputs.total_b,
+                         inputs.active_b, gamma, coefficients).mmlu
+
+
+def _resolve_free(variant: str, free) -> tuple[str, ...]:
+    if variant not in MOE_VARIANTS:
+        raise InputError("moe variant", f"must be one of {', '.join(MOE_VARIANTS)}", variant)
+    if free is None:
+        free = DEFAULT_FREE + (("w5",) if variant == "expansion" else ())
+    free = tuple(free)
+    if not free:
+        raise InputError("free coefficients", "must name at least one coefficient", "")
+    for name in free:
+        if name not in COEFFICIENT_NAMES:
+            raise InputError("free coefficients", f"must be among {', '.join(COEFFICIENT_NAMES)}", name)
+    if "w5" in free and variant != "expansion":
+        raise InputError("free coefficients", "w5 is only used by the expansion MoE variant", variant)
+    if len(set(free)) != len(free):
+        raise InputError("free coefficients", "must not repeat a name", ",".join(free))
+    return tuple(n for n in COEFFICIENT_NAMES if n in free)
+
+
+def fit_law(inputs: LawInputs, mmlu, *, variant: str = "active", free=None, start: LawCoefficients = PAPER,
+            loss: str = "linear", gamma=1.0, source: str = "") -> FitResult:
+    """Fit the coefficients named in ``free`` to reported MMLU (points), the others held at ``start``."""
+    mmlu = np.asarray(mmlu, dtype=np.float64)
+    names = _resolve_free(variant, free)
+    if loss not in LOSSES:
+        raise InputError("loss", f"must be one of {', '.join(LOSSES)}", loss)
+    if len(mmlu) != len(inputs):
+        raise InputError("mmlu", f"must have one value per model ({len(inputs)})", len(mmlu))
+    if len(mmlu) < len(names) + 1:
+        raise InputError("fit table", f"needs more than {len(names)} complete rows to fit {len(names)} coefficients",
+                         len(mmlu))
+    base = start.with_values(moe_variant=variant, w5=start.w5 if variant == "expansion" else 0.0)
+
+    def model(theta) -> LawCoefficients:
+        return base.with_values(**dict(zip(names, map(float, theta))))
+
+    def residual(theta):
+        return predict_inputs(inputs, model(theta), gamma) - mmlu
+
+    result = least_squares(residual, np.array(base.vector(names)), loss=loss, x_scale="jac", method="trf")
+    coef = model(result.x).with_values(source=source or f"fit on {len(mmlu)} models ({variant} MoE variant, {loss} loss)")
+    pred = predict_inputs(inputs, coef, gamma)
+    return FitResult(coef, names, len(mmlu), pred, mmlu - pred, bool(result.success), str(result.message),
+                     int(result.nfev))
+
+
+def leave_one_out(inputs: LawInputs, mmlu, *, rows=None, **fit_kwargs) -> CrossValidation:
+    """Leave-one-out cross-validation of ``fit_law`` (``rows``: only these folds; default all)."""
+    mmlu = np.asarray(mmlu, dtype=np.float64)
+    n = len(mmlu)
+    folds = np.arange(n) if rows is None else np.flatnonzero(np.asarray(rows)) if np.asarray(rows).dtype == bool \
+        else np.asarray(rows, dtype=int)
+    preds = np.full(n, np.nan)
+    failures = 0
+    for i in folds:
+        keep = np.ones(n, dtype=bool)
+        keep[i] = False
+        fit = fit_law(inputs.subset(keep), mmlu[keep], **fit_kwargs)
+        failures += not fit.success
+        preds[i] = predict_inputs(inputs.subset(np.array([i])), fit.coefficients, fit_kwargs.get("gamma", 1.0))[0]
+    sel = np.zeros(n, dtype=bool)
+    sel[folds] = True
+    return CrossValidation(preds[sel], mmlu[sel] - preds[sel], inputs.is_moe[sel], failures)
+
+
+def calibrate_interval(residuals, level: float = 0.8, method: str = "") -> Interval:
+    """Empirical interval from out-of-sample residuals (reported − predicted).
+
+    ``low``/``high`` are the (1−level)/2 and (1+level)/2 quantiles of the residuals, added to a
+    point prediction. ``coverage`` is measured by jackknife: for each residual, the interval
+    built from all the others, and whether it contains that residual.
+    """
+    r = np.asarray(residuals, dtype=np.float64)
+    if not 0.0 < level < 1.0:
+        raise InputError("interval level", "must be between 0 and 1 (exclusive)", level)
+    if r.size < 3:
+        raise InputError("interval", "needs at least 3 residuals", r.size)
+    qs = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]
+    low, high = np.quantile(r, qs)
+    hits = 0
+    for i in range(r.size):
+        lo_i, hi_i = np.quantile(np.delete(r, i), qs)
+        hits += lo_i <= r[i] <= hi_i
+    return Interval(level=float(level), low=float(low), high=float(high), coverage=hits / r.size, n=int(r.size),
+                    method=method or "empirical quantiles of out-of-sample residuals")
+
+
+def compare_moe_variants(inputs: LawInputs, mmlu, **fit_kwargs) -> dict[str, dict[str, float]]:
+    """Leave-one-out MAE on the MoE rows for each variant (each fold refits on all other rows)."""
+    mmlu = np.asarray(mmlu, dtype=np.float64)
+    out = {}
+    for variant in MOE_VARIANTS:
+        cv = leave_one_out(inputs, mmlu, rows=inputs.is_moe, variant=variant, **fit_kwargs)
+        paper = predict_inputs(inputs.subset(inputs.is_moe), PAPER.with_values(moe_variant=variant, w5=0.0))
+        out[variant] = {
+            "loo_mae_moe": cv.mae(),
+            "loo_rmse_moe": cv.rmse(),
+            "paper_mae_moe": float(np.mean(np.abs(mmlu[inputs.is_moe] - paper))) if variant != "expansion"
+            else float("nan"),
+            "n_moe": int(inputs.is_moe.sum()),
+        }
+    return out

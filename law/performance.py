@@ -1,0 +1,94 @@
+"""The dense Performance Law, vectorised over numpy arrays: MMLU from layers, widths and tokens.
+
+    T' = min(T, S)                          (tokens in trillions, parameters in billions)
+    u  = exp(-((10/d + 20/h) · γ · N)²)     (instability discount)
+    y  = w1·ln(uN) + w2·ln(uh) + w3·ln(ud) + w4·ln(uT') + b  [+ w5·ln(expansion)]
+    y < floor → floor;  y > cap → cap + 10·tanh(0.1·y − cap/10)
+
+Source: Wu & Tang, "Performance Law of Large Language Models", arXiv 2408.09895, with the
+coefficients and bounds of the first author's planning tool (law.coefficients.PAPER).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from law.coefficients import PAPER, LawCoefficients
+
+
+class LawTerms(NamedTuple):
+    """Every intermediate of one law evaluation (arrays broadcast to a common shape)."""
+
+    discount: np.ndarray  # u in (0, 1]
+    effective_tokens_t: np.ndarray  # T' = min(T, S), trillions
+    raw: np.ndarray  # y before the output bounds, MMLU points
+    mmlu: np.ndarray  # bounded prediction, MMLU points
+
+
+def law_terms(
+    layers,
+    hidden,
+    ffn,
+    tokens_t,
+    params_b,
+    gamma=1.0,
+    coefficients: LawCoefficients = PAPER,
+    expansion=1.0,
+) -> LawTerms:
+    """Evaluate the law with all its intermediates.
+
+    ``layers`` N, ``hidden`` h and ``ffn`` d are counts, ``tokens_t`` the training tokens in
+    trillions, ``params_b`` the parameter count S in billions used for the saturation clip,
+    ``gamma`` ≥ 1 the precision loss of the training stack, ``expansion`` the MoE expansion
+    factor total/activated parameters (1 for dense models; used only with a non-zero ``w5``).
+    Inputs broadcast with numpy rules; scalars give 0-d arrays.
+    """
+    c = coefficients
+    n = np.asarray(layers, dtype=np.float64)
+    h = np.asarray(hidden, dtype=np.float64)
+    d = np.asarray(ffn, dtype=np.float64)
+    t_eff = np.minimum(np.asarray(tokens_t, dtype=np.float64), np.asarray(params_b, dtype=np.float64))
+    x = (10.0 / d + 20.0 / h) * np.asarray(gamma, dtype=np.float64) * n
+    log_u = -(x * x)
+    # ln(u·v) = ln(u) + ln(v): exact, and avoids ln(0) when u underflows for very deep models.
+    raw = (
+        c.w1 * (log_u + np.log(n))
+        + c.w2 * (log_u + np.log(h))
+        + c.w3 * (log_u + np.log(d))
+        + c.w4 * (log_u + np.log(t_eff))
+        + c.b
+    )
+    if c.w5 != 0.0:
+        raw = raw + c.w5 * np.log(np.asarray(expansion, dtype=np.float64))
+    return LawTerms(np.exp(log_u), t_eff, raw, bound_mmlu(raw, c.floor, c.cap))
+
+
+def bound_mmlu(raw, floor: float = 25.0, cap: float = 90.0) -> np.ndarray:
+    """Apply the law's output bounds: chance-level floor and smooth tanh saturation above cap."""
+    raw = np.asarray(raw, dtype=np.float64)
+    top = cap + 10.0 * np.tanh(0.1 * raw - cap / 10.0)
+    return np.where(raw < floor, floor, np.where(raw > cap, top, raw))
+
+
+def predict_mmlu(layers, hidden, ffn, tokens_t, params_b, gamma=1.0,
+                 coefficients: LawCoefficients = PAPER, expansion=1.0) -> np.ndarray:
+    """Predicted 5-shot MMLU in percentage points (see ``law_terms`` for the arguments)."""
+    return law_terms(layers, hidden, ffn, tokens_t, params_b, gamma, coefficients, expansion).mmlu
+
+
+# The planning tool's fixed parameter rule (DESIGN.md section 1): 8 KV heads of size 128,
+# untied 150,000-token vocabulary, SwiGLU FFN, norms ignored.
+PLANNER_KV_HEADS = 8
+PLANNER_HEAD_DIM = 128
+PLANNER_VOCAB = 150_000
+
+
+def planner_params_b(layers, hidden, ffn) -> np.ndarray:
+    """Parameters in billions by the planning tool's rule: N·(2·h·128·8 + 2h² + 3hd) + 2·150000·h."""
+    n = np.asarray(layers, dtype=np.float64)
+    h = np.asarray(hidden, dtype=np.float64)
+    d = np.asarray(ffn, dtype=np.float64)
+    per_layer = 2.0 * h * PLANNER_HEAD_DIM * PLANNER_KV_HEADS + 2.0 * h * h + 3.0 * h * d
+    return (n * per_layer + 2.0 * PLANNER_VOCAB * h) / 1e9
