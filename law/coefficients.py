@@ -12,6 +12,9 @@ from law.errors import InputError
 #: Variants of our MoE extension (the paper's MoE formula is not available; see law.moe).
 MOE_VARIANTS = ("active", "total", "geomean", "expansion")
 
+#: The variant chosen by leave-one-out error on the zoo's MoE rows (README, "MoE").
+DEFAULT_MOE_VARIANT = "expansion"
+
 #: Names of the coefficients a fit may free, in file order.
 COEFFICIENT_NAMES = ("w1", "w2", "w3", "w4", "b", "w5")
 
@@ -47,7 +50,7 @@ class LawCoefficients:
     w4: float
     b: float
     w5: float = 0.0
-    moe_variant: str = "active"
+    moe_variant: str = DEFAULT_MOE_VARIANT
     floor: float = 25.0
     cap: float = 90.0
     source: str = ""
@@ -71,16 +74,21 @@ class LawCoefficients:
         return [float(getattr(self, n)) for n in names]
 
 
-# The published coefficients. Source: the Performance Law first author's public planning tool
-# (GitHub wuch15/performance-law-planner) for arXiv 2408.09895; natural logarithms.
+# The published coefficients w1..w4, b. Source: the Performance Law first author's public
+# planning tool (GitHub wuch15/performance-law-planner) for arXiv 2408.09895; natural logarithms.
+# w5 is perflaw's own MoE term (not the paper's): fitted with w1..b held at these values on the
+# 11 complete MoE rows of law/data/models.csv, fit_law(variant="expansion", free=("w5",));
+# tests/law/test_moe.py refits it and checks this value.
 PAPER = LawCoefficients(
     w1=13.95018192,
     w2=0.23072027,
     w3=-0.48523402,
     w4=5.39801689,
     b=9.195410648934768,
-    moe_variant="active",
-    source="Performance Law (Wu & Tang, arXiv 2408.09895), coefficients of the author's planning tool",
+    w5=3.264054,
+    moe_variant="expansion",
+    source="Performance Law (Wu & Tang, arXiv 2408.09895), coefficients of the author's planning tool; "
+    "MoE term w5 fitted by perflaw on the zoo's MoE rows",
 )
 
 

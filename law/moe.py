@@ -10,7 +10,7 @@ size) and S depends on the variant:
 - ``expansion``: S = activated parameters plus a fitted term w5 · ln(total / activated).
 
 For dense models every variant is the dense law (total = activated, ln 1 = 0). The variant used
-by default is chosen by leave-one-out error on the zoo's MoE rows (law.fit.compare_moe_variants);
+by default (``expansion``) was chosen by leave-one-out error on the zoo's MoE rows;
 the README records that comparison.
 """
 

@@ -1,6 +1,6 @@
 """The reference zoo: load and validate a table of models with architecture, tokens and MMLU.
 
-The shipped table is ``law/data/models_era.csv`` (one source per row; see models_era.md).
+The shipped table is ``law/data/models.csv`` (one source per row; see models_era.md).
 Any table with the same columns can be loaded, for example to refit the law on other models.
 """
 
@@ -49,7 +49,7 @@ _RULES: dict[str, tuple[str, bool, float, float]] = {
 
 def zoo_path() -> Path:
     """Path of the shipped reference table."""
-    return Path(str(resources.files("law") / "data" / "models_era.csv"))
+    return Path(str(resources.files("law") / "data" / "models.csv"))
 
 
 def load_zoo(path: str | Path | None = None) -> pd.DataFrame:

@@ -1,0 +1,114 @@
+"""Predict one architecture's MMLU with every intermediate, its interval and parameter counts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from law.architecture import Architecture, ParamBreakdown
+from law.coefficients import PAPER, Interval, LawCoefficients
+from law.errors import InputError
+from law.fit import calibrate_interval, predict_inputs
+from law.moe import law_size_b, moe_law_terms
+from law.zoo import law_inputs, load_zoo
+
+DEFAULT_LEVEL = 0.8
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A point prediction (MMLU points) with its interval and the law's intermediates."""
+
+    mmlu: float
+    interval_low: float
+    interval_high: float
+    interval: Interval
+    discount: float  # u in (0, 1]
+    tokens_t: float  # training tokens, trillions
+    effective_tokens_t: float  # T' = min(T, S), trillions
+    law_params_b: float  # S entering the saturation clip, billions
+    params_b: float  # total parameters, billions
+    active_params_b: float  # activated parameters, billions
+    law_ffn: int  # d entering the law (MoE: activated width)
+    gamma: float
+    breakdown: ParamBreakdown
+    coefficients: LawCoefficients
+
+
+def check_tokens_t(tokens_t: float, name: str = "tokens") -> float:
+    if not isinstance(tokens_t, (int, float)) or isinstance(tokens_t, bool) or not math.isfinite(tokens_t):
+        raise InputError(name, "must be a finite number", tokens_t)
+    if not 1e-6 <= tokens_t <= 1e4:
+        raise InputError(name, "must be between 1M and 10,000T tokens", f"{tokens_t:g}T")
+    return float(tokens_t)
+
+
+def check_gamma(gamma: float) -> float:
+    if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not math.isfinite(gamma):
+        raise InputError("gamma", "must be a finite number", gamma)
+    if not 1.0 <= gamma <= 100.0:
+        raise InputError("gamma", "must be between 1 (no precision loss) and 100", gamma)
+    return float(gamma)
+
+
+def interval_for(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) -> Interval:
+    """The coefficients' own interval if they carry one (a fitted file), else one calibrated on
+    the shipped zoo from the residuals of these coefficients (no refit)."""
+    if coefficients.interval is not None:
+        return coefficients.interval
+    return _zoo_interval(coefficients, level)
+
+
+@lru_cache(maxsize=16)
+def _zoo_interval(coefficients: LawCoefficients, level: float) -> Interval:
+    table = load_zoo()
+    table = table[table["complete"]]
+    residuals = table["mmlu"].to_numpy(dtype=float) - predict_inputs(law_inputs(table), coefficients)
+    return calibrate_interval(residuals, level, method=f"quantiles of these coefficients' residuals on the "
+                                                       f"{len(residuals)} complete zoo models (not refit)")
+
+
+def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: LawCoefficients = PAPER,
+                         gamma: float = 1.0, params_b: float | None = None,
+                         active_params_b: float | None = None) -> Prediction:
+    """Predict ``arch`` trained on ``tokens_t`` trillion tokens.
+
+    ``params_b`` / ``active_params_b`` override the counts computed from the architecture (for
+    example a published total); for a dense model the activated count follows the total.
+    """
+    tokens_t = check_tokens_t(tokens_t)
+    gamma = check_gamma(gamma)
+    breakdown = arch.params()
+    total = breakdown.total / 1e9 if params_b is None else _check_b("params", params_b)
+    if active_params_b is not None:
+        if not arch.is_moe:
+            raise InputError("active params", "only applies to a MoE model (set experts)", f"{active_params_b:g}B")
+        active = _check_b("active params", active_params_b)
+    else:
+        active = total if not arch.is_moe else (breakdown.active / 1e9 if params_b is None
+                                                else total * breakdown.active / breakdown.total)
+    if active > total:
+        raise InputError("active params", f"must not exceed the total ({total:g}B)", f"{active:g}B")
+    terms = moe_law_terms(arch.layers, arch.hidden, arch.active_ffn, tokens_t, total, active, gamma, coefficients)
+    iv = interval_for(coefficients)
+    mmlu = float(terms.mmlu)
+    low = float(np.clip(mmlu + iv.low, coefficients.floor, 100.0))
+    high = float(np.clip(mmlu + iv.high, coefficients.floor, 100.0))
+    return Prediction(
+        mmlu=mmlu, interval_low=min(low, mmlu), interval_high=max(high, mmlu), interval=iv,
+        discount=float(terms.discount), tokens_t=tokens_t, effective_tokens_t=float(terms.effective_tokens_t),
+        law_params_b=float(law_size_b(total, active, coefficients.moe_variant)), params_b=total,
+        active_params_b=active, law_ffn=arch.active_ffn, gamma=gamma, breakdown=breakdown,
+        coefficients=coefficients,
+    )
+
+
+def _check_b(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(name, "must be a finite number", value)
+    if not 1e-3 <= value <= 1e5:
+        raise InputError(name, "must be between 1M and 100,000B parameters", f"{value:g}B")
+    return float(value)

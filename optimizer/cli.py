@@ -1,0 +1,112 @@
+"""The ``perflaw`` command line: parse arguments, run one command, print text or one JSON object.
+
+Every user mistake ends in one line on stderr naming the input, the rule and the value, and exit
+status 2; success is 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from law.coefficients import MOE_VARIANTS, DEFAULT_MOE_VARIANT
+from law.errors import InputError
+from law.fit import LOSSES
+from law.predict import check_gamma
+from optimizer import law_commands as lc
+from optimizer.arch_args import (add_architecture_arguments, add_law_arguments, architecture_from_args,
+                                 coefficients_from_args, seq_len_from_args, tokens_t_from_args)
+
+
+class UsageError(Exception):
+    """An argument the parser itself rejected (unknown flag, missing value, bad choice)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage and exit; we want one line
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _version() -> str:
+    try:
+        return version("perflaw")
+    except PackageNotFoundError:  # running from a source tree without installation
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="perflaw", description="Plan LLM pretraining runs with the Performance Law "
+                                                 "(Wu & Tang, arXiv 2408.09895).")
+    parser.add_argument("--version", action="version", version=f"perflaw {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("predict", help="predict MMLU for one architecture and token count")
+    add_architecture_arguments(p)
+    add_law_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("fit", help="refit the law's coefficients on a model table, with leave-one-out errors")
+    p.add_argument("--data", metavar="TABLE", help="CSV with the columns of the zoo (default: the shipped zoo)")
+    p.add_argument("--out", metavar="FILE", help="write the coefficients (JSON) for --law")
+    p.add_argument("--variant", choices=MOE_VARIANTS, default=DEFAULT_MOE_VARIANT, help="MoE variant of the law")
+    p.add_argument("--free", metavar="NAMES", help="comma-separated coefficients to fit (default w1,w2,w3,w4,b "
+                                                   "and w5 for the expansion variant)")
+    p.add_argument("--loss", choices=LOSSES, default="linear", help="scipy least_squares loss (default linear)")
+    p.add_argument("--level", type=float, default=0.8, help="nominal coverage of the interval (default 0.8)")
+    p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("validate", help="predicted vs reported MMLU on the zoo, paper and refit")
+    p.add_argument("--data", metavar="TABLE", help="CSV with the columns of the zoo (default: the shipped zoo)")
+    p.add_argument("--law", metavar="FILE", help="coefficient file from 'perflaw fit --out' (default: the paper's)")
+    p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> tuple[dict, str]:
+    if args.command == "predict":
+        choice = architecture_from_args(args)
+        payload = lc.predict_payload(choice, tokens_t_from_args(args), coefficients_from_args(args),
+                                     check_gamma(args.gamma), seq_len_from_args(args))
+        return payload, lc.predict_text(payload)
+    if args.command == "fit":
+        free = [n.strip() for n in args.free.split(",")] if args.free is not None else None
+        if not 0.0 < args.level < 1.0:
+            raise InputError("--level", "must be between 0 and 1 (exclusive)", args.level)
+        payload = lc.fit_payload(args.data, args.out, args.variant, free, args.loss, args.level, args.exclude)
+        return payload, lc.fit_text(payload)
+    if args.command == "validate":
+        payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)
+        return payload, lc.validate_text(payload)
+    raise UsageError("perflaw: a command is required (predict, fit, validate); see perflaw --help")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        payload, text = _run(args)
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)
+    except (UsageError, InputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "json", False):
+        print(json.dumps(payload, allow_nan=False, default=_json_default))
+    else:
+        print(text)
+    return 0
+
+
+def _json_default(value):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""The law commands of the CLI (predict, fit, validate): each returns a JSON payload and its text."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from law.coefficients import PAPER, LawCoefficients, save_coefficients
+from law.errors import InputError
+from law.fit import FitResult, calibrate_interval, compare_moe_variants, fit_law, leave_one_out, predict_inputs
+from law.predict import DEFAULT_LEVEL, predict_architecture
+from law.zoo import law_inputs, load_zoo
+from optimizer.arch_args import ArchitectureChoice
+from optimizer.quantities import format_quantity
+from optimizer.textfmt import fmt, table
+
+
+def _num(x) -> float | None:
+    """JSON-safe float (NaN becomes null)."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if np.isnan(x) else x
+
+
+# --------------------------------------------------------------------------------------- predict
+def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: LawCoefficients, gamma: float,
+                    seq_len: int) -> dict:
+    arch = choice.arch
+    p = predict_architecture(arch, tokens_t, coefficients=coefficients, gamma=gamma, params_b=choice.params_b,
+                             active_params_b=choice.active_params_b)
+    fpt = arch.flops_per_token(seq_len)
+    fpt_6n = 6.0 * p.active_params_b * 1e9
+    arch_fields = {k: v for k, v in asdict(arch).items() if k != "name"}
+    return {
+        "mmlu": p.mmlu,
+        "interval": {"low": p.interval_low, "high": p.interval_high, "level": p.interval.level,
+                     "coverage": p.interval.coverage, "n": p.interval.n, "method": p.interval.method},
+        "params_b": p.params_b,
+        "active_params_b": p.active_params_b,
+        "law_params_b": p.law_params_b,
+        "params_source": "given" if choice.params_b is not None else "architecture",
+        "tokens_t": p.tokens_t,
+        "effective_tokens_t": p.effective_tokens_t,
+        "discount": p.discount,
+        "gamma": p.gamma,
+        "law_ffn": p.law_ffn,
+        "breakdown": p.breakdown.as_dict(),
+        "flops_per_token": fpt,
+        "train_flops": fpt * tokens_t * 1e12,
+        "train_flops_6n": fpt_6n * tokens_t * 1e12,
+        "seq_len": seq_len,
+        "architecture": {"source": choice.source, "summary": arch.summary(), **arch_fields},
+        "law": {"source": coefficients.source, "moe_variant": coefficients.moe_variant,
+                **{k: getattr(coefficients, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")}},
+    }
+
+
+def predict_text(d: dict) -> str:
+    b = d["breakdown"]
+    iv = d["interval"]
+    sat = d["effective_tokens_t"] < d["tokens_t"]
+    lines = [
+        f"Architecture    {d['architecture']['summary']}  [{d['architecture']['source']}]",
+        f"Parameters      {d['params_b']:.3f}B total, {d['active_params_b']:.3f}B activated"
+        + ("  (given; breakdown below is ours)" if d["params_source"] == "given" else ""),
+        "  breakdown     " + ", ".join(f"{k} {b[k] / 1e9:.3f}B" for k in ("embedding", "output", "attention", "ffn",
+                                                                             "norms")),
+        f"Tokens          {d['tokens_t']:g}T; effective {d['effective_tokens_t']:.3g}T"
+        + (f" (saturated: the law uses at most 1T tokens per 1B parameters, S = {d['law_params_b']:.3g}B)"
+           if sat else ""),
+        f"Discount u      {d['discount']:.4f}  (gamma {d['gamma']:g})",
+        f"Predicted MMLU  {d['mmlu']:.2f}   {iv['level']:.0%} interval {iv['low']:.1f} to {iv['high']:.1f}"
+        f"  (measured coverage {iv['coverage']:.0%} on {iv['n']} zoo models)",
+        f"Training FLOPs  {d['train_flops']:.3e}  ({format_quantity(d['flops_per_token'])} per token: 6 x activated "
+        f"matmul weights + attention at seq {d['seq_len']}; plain 6N rule {d['train_flops_6n']:.3e})",
+        f"Law             {d['law']['source']} [MoE variant {d['law']['moe_variant']}]",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------- zoo fits
+def _complete(data: str | None, exclude: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    t = load_zoo(data)
+    unknown = [n for n in exclude if n not in set(t["name"])]
+    if unknown:
+        raise InputError("--exclude", "must name a model of the table", unknown[0])
+    skipped = t.loc[~t["complete"], "name"].tolist()
+    t = t[t["complete"] & ~t["name"].isin(exclude)].reset_index(drop=True)
+    if len(t) < 8:
+        raise InputError(f"--data {data}" if data else "zoo", "needs at least 8 rows with tokens_t and mmlu", len(t))
+    return t, skipped
+
+
+def _summary(residuals: np.ndarray, moe: np.ndarray) -> dict:
+    def mae(mask):
+        return _num(np.mean(np.abs(residuals[mask]))) if mask.any() else None
+    return {"mae": mae(np.ones_like(moe)), "mae_dense": mae(~moe), "mae_moe": mae(moe),
+            "rmse": _num(np.sqrt(np.mean(residuals**2))), "worst": _num(np.max(np.abs(residuals))),
+            "n": int(len(residuals)), "n_dense": int((~moe).sum()), "n_moe": int(moe.sum())}
+
+
+def fit_payload(data: str | None, out: str | None, variant: str, free: list[str] | None, loss: str, level: float,
+                exclude: list[str]) -> dict:
+    t, skipped = _complete(data, exclude)
+    x, y = law_inputs(t), t["mmlu"].to_numpy(dtype=float)
+    kwargs = dict(variant=variant, free=free, loss=loss)
+    fit: FitResult = fit_law(x, y, **kwargs)
+    cv = leave_one_out(x, y, **kwargs)
+    interval = calibrate_interval(cv.residuals, level, method=f"quantiles of leave-one-out residuals on {len(y)} models")
+    coef = fit.coefficients.with_values(source=f"perflaw fit on {len(y)} models of {data or 'the zoo'} "
+                                               f"({variant} MoE variant, {loss} loss)")
+    coef = replace(coef, interval=interval)
+    payload = {
+        "data": data or "zoo", "n": len(y), "skipped_incomplete": skipped, "excluded": exclude,
+        "variant": variant, "free": list(fit.free), "loss": loss, "converged": fit.success, "message": fit.message,
+        "coefficients": {k: getattr(coef, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")},
+        "paper": {k: getattr(PAPER, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")},
+        "in_sample": _summary(fit.residuals, x.is_moe),
+        "loo": {**_summary(cv.residuals, x.is_moe), "failed_folds": cv.failures},
+        "interval": asdict(interval),
+        "residuals": [
+            {"name": n, "arch": a, "reported": r, "fitted": f, "loo": lp, "residual_loo": r - lp}
+            for n, a, r, f, lp in zip(t["name"], t["arch"], y, fit.predictions, cv.predictions)
+        ],
+        "out": out,
+    }
+    if x.is_moe.sum() >= 3:
+        payload["moe_variants"] = compare_moe_variants(x, y, loss=loss)
+    if out:
+        write_atomic(out, lambda p: save_coefficients(coef, p, extra={k: payload[k] for k in (
+            "data", "n", "free", "loss", "in_sample", "loo", "excluded")}))
+    return payload
+
+
+def write_atomic(path: str, writer) -> None:
+    """Write via a temporary file in the target folder, then rename: no half-written file."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError("--out", "folder must exist", str(folder))
+    if target.is_dir():
+        raise InputError("--out", "must be a file path, not a folder", str(target))
+    if not os.access(folder, os.W_OK):
+        raise InputError("--out", "folder must be writable", str(folder))
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def fit_text(d: dict) -> str:
+    names = ("w1", "w2", "w3", "w4", "b", "w5")
+    rows = [{"name": k, "paper": d["paper"][k], "fit": d["coefficients"][k],
+             "free": "yes" if k in d["free"] else ""} for k in names]
+    ins, loo, iv = d["in_sample"], d["loo"], d["interval"]
+    out = [f"Fit of the Performance Law on {d['n']} models of {d['data']} ({d['variant']} MoE variant, "
+           f"{d['loss']} loss){'' if d['converged'] else '  NOT CONVERGED: ' + d['message']}",
+           "", table(rows, [("name", "coef", ""), ("paper", "paper", ".6g"), ("fit", "fit", ".6g"),
+                            ("free", "free", "")]), "",
+           f"In-sample       MAE {fmt(ins['mae'])}  RMSE {fmt(ins['rmse'])}",
+           f"Leave-one-out   MAE {fmt(loo['mae'])}  RMSE {fmt(loo['rmse'])}  worst {fmt(loo['worst'])}  "
+           f"dense MAE {fmt(loo['mae_dense'])} (n={loo['n_dense']})  MoE MAE {fmt(loo['mae_moe'])} (n={loo['n_moe']})",
+           f"Interval        {iv['level']:.0%}: prediction {iv['low']:+.1f} / {iv['high']:+.1f} points "
+           f"(jackknife coverage {iv['coverage']:.0%} on {iv['n']} models)"]
+    if "moe_variants" in d:
+        out += ["", "MoE variants, leave-one-out on the MoE rows (anchored: paper dense coefficients, "
+                    "only the variant's own term fitted; refit: all coefficients):",
+                table([{"variant": k, **v} for k, v in d["moe_variants"].items()],
+                      [("variant", "variant", ""), ("anchored_mae", "anchored MAE", ".2f"),
+                       ("refit_mae", "refit MAE", ".2f"), ("refit_rmse", "refit RMSE", ".2f"),
+                       ("n_moe", "n", "d")])]
+    res = sorted(d["residuals"], key=lambda r: -abs(r["residual_loo"]))
+    out += ["", "Per-model residuals (reported - leave-one-out prediction), worst first:",
+            table(res, [("name", "model", ""), ("arch", "arch", ""), ("reported", "reported", ".1f"),
+                        ("fitted", "fitted", ".1f"), ("loo", "loo pred", ".1f"), ("residual_loo", "residual", "+.1f")])]
+    if d["skipped_incomplete"]:
+        out += ["", f"Skipped (no tokens or MMLU): {', '.join(d['skipped_incomplete'])}"]
+    if d["out"]:
+        out += ["", f"Coefficients written to {d['out']} (use with --law)"]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------- validate
+def validate_payload(data: str | None, coefficients: LawCoefficients, exclude: list[str]) -> dict:
+    t, skipped = _complete(data, exclude)
+    x, y = law_inputs(t), t["mmlu"].to_numpy(dtype=float)
+    law_pred = predict_inputs(x, coefficients)
+    cv = leave_one_out(x, y)
+    rows = [
+        {"name": n, "arch": a, "params_b": s, "tokens_t": tok, "reported": r, "predicted": p, "residual": r - p,
+         "loo": lp, "residual_loo": r - lp}
+        for n, a, s, tok, r, p, lp in zip(t["name"], t["arch"], t["params_b"].astype(float), x.tokens_t, y, law_pred,
+                                          cv.predictions)
+    ]
+    rows.sort(key=lambda r: -abs(r["residual"]))
+    return {
+        "data": data or "zoo",
+        "law": {"source": coefficients.source, "moe_variant": coefficients.moe_variant},
+        "law_summary": _summary(y - law_pred, x.is_moe),
+        "refit_loo_summary": {**_summary(cv.residuals, x.is_moe), "failed_folds": cv.failures},
+        "rows": rows,
+        "skipped_incomplete": skipped,
+        "excluded": exclude,
+    }
+
+
+def validate_text(d: dict) -> str:
+    law, refit = d["law_summary"], d["refit_loo_summary"]
+    out = [f"Predicted vs reported 5-shot MMLU on {law['n']} models of {d['data']} "
+           f"({law['n_dense']} dense, {law['n_moe']} MoE), worst residual first",
+           f"Law: {d['law']['source']}", "",
+           table(d["rows"], [("name", "model", ""), ("arch", "arch", ""), ("params_b", "params B", ".3g"),
+                             ("tokens_t", "tokens T", ".3g"), ("reported", "reported", ".1f"),
+                             ("predicted", "law", ".1f"), ("residual", "resid", "+.1f"),
+                             ("loo", "refit LOO", ".1f"), ("residual_loo", "resid", "+.1f")]),
+           "",
+           table([{"set": "law (as given)", **law}, {"set": "refit, leave-one-out", **refit}],
+                 [("set", "MMLU error", ""), ("mae", "MAE", ".2f"), ("mae_dense", "MAE dense", ".2f"),
+                  ("mae_moe", "MAE MoE", ".2f"), ("rmse", "RMSE", ".2f"), ("worst", "worst", ".1f")]),
+           "", "Residual = reported - predicted. The law cannot see data quality, distillation, contamination or "
+               "evaluation-harness differences; large negative residuals are typically models near chance level."]
+    if d["skipped_incomplete"]:
+        out += [f"Skipped (no tokens or MMLU): {', '.join(d['skipped_incomplete'])}"]
+    return "\n".join(out)
