@@ -68,7 +68,8 @@ def law_terms(
 def bound_mmlu(raw, floor: float = 25.0, cap: float = 90.0) -> np.ndarray:
     """Apply the law's output bounds: chance-level floor and smooth tanh saturation above cap."""
     raw = np.asarray(raw, dtype=np.float64)
-    top = cap + 10.0 * np.tanh(0.1 * raw - cap / 10.0)
+    # The asymptote cap + 10 is never reached, even where tanh rounds to 1 in float64.
+    top = np.minimum(cap + 10.0 * np.tanh(0.1 * raw - cap / 10.0), np.nextafter(cap + 10.0, -np.inf))
     return np.where(raw < floor, floor, np.where(raw > cap, top, raw))
 
 
