@@ -1,0 +1,117 @@
+"""The perflaw command line: predict, fit and validate, text and JSON."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from optimizer.cli import main
+
+LLAMA3_8B = ["--layers", "32", "--hidden", "4096", "--ffn", "14336", "--kv-heads", "8", "--vocab", "128256"]
+
+
+def run_json(capsys, argv):
+    assert main(argv + ["--json"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    return json.loads(out)  # exactly one JSON document, nothing else
+
+
+def test_predict_json_contract(capsys):
+    d = run_json(capsys, ["predict", *LLAMA3_8B, "--tokens", "15T"])
+    for key in ("mmlu", "params_b", "active_params_b", "tokens_t", "effective_tokens_t", "discount", "interval"):
+        assert key in d
+    assert round(d["params_b"], 2) == 8.03
+    assert d["tokens_t"] == 15.0 and d["effective_tokens_t"] == pytest.approx(8.03, abs=0.005)
+    assert d["interval"]["low"] <= d["mmlu"] <= d["interval"]["high"]
+    assert sum(d["breakdown"][k] for k in ("embedding", "output", "attention", "ffn", "norms")) == \
+        d["breakdown"]["total"]
+
+
+def test_predict_params_override_matches_the_law(capsys):
+    from law.performance import predict_mmlu
+    d = run_json(capsys, ["predict", "--layers", "32", "--hidden", "4096", "--ffn", "14336", "--tokens", "15T",
+                          "--params", "8.03B"])
+    assert d["params_b"] == 8.03 and d["params_source"] == "given"
+    assert d["mmlu"] == pytest.approx(float(predict_mmlu(32, 4096, 14336, 15.0, 8.03)), abs=1e-12)
+
+
+def test_predict_from_hf_config_equals_flags(capsys, hf_config):
+    a = run_json(capsys, ["predict", "--hf-config", str(hf_config("llama-3-8b")), "--tokens", "15T"])
+    b = run_json(capsys, ["predict", *LLAMA3_8B, "--tokens", "15T"])
+    assert a["mmlu"] == b["mmlu"] and a["params_b"] == b["params_b"]
+
+
+def test_predict_moe_flags(capsys):
+    d = run_json(capsys, ["predict", "--layers", "32", "--hidden", "4096", "--kv-heads", "8", "--experts", "8",
+                          "--active-experts", "2", "--expert-ffn", "14336", "--tokens", "8T"])
+    assert round(d["params_b"], 1) == 46.7 and round(d["active_params_b"], 1) == 12.9
+    assert d["law_ffn"] == 2 * 14336
+
+
+def test_predict_text_names_the_pieces(capsys):
+    assert main(["predict", *LLAMA3_8B, "--tokens", "15T"]) == 0
+    out = capsys.readouterr().out
+    for needle in ("Predicted MMLU", "interval", "Discount u", "effective", "saturated", "breakdown", "FLOPs"):
+        assert needle in out
+
+
+def test_fit_writes_a_law_file_that_predict_uses(capsys, tmp_path):
+    out = tmp_path / "law.json"
+    d = run_json(capsys, ["fit", "--out", str(out)])
+    assert out.exists() and not list(tmp_path.glob(".*tmp"))
+    assert d["loo"]["mae"] > d["in_sample"]["mae"] > 0
+    assert {r["name"] for r in d["residuals"]} >= {"Llama 3 8B", "DeepSeek-V3-Base"}
+    assert "moe_variants" in d
+    p = run_json(capsys, ["predict", *LLAMA3_8B, "--tokens", "15T", "--law", str(out)])
+    assert p["law"]["w1"] == d["coefficients"]["w1"]
+    assert p["interval"]["method"].startswith("quantiles of leave-one-out")
+
+
+def test_fit_on_a_custom_table_with_free_subset(capsys, tmp_path):
+    from law.zoo import zoo_path
+    table = tmp_path / "mine.csv"
+    shutil.copy(zoo_path(), table)
+    d = run_json(capsys, ["fit", "--data", str(table), "--free", "b", "--variant", "active",
+                          "--exclude", "OLMo-7B"])
+    assert d["free"] == ["b"] and d["coefficients"]["w1"] == d["paper"]["w1"]
+    assert "OLMo-7B" not in {r["name"] for r in d["residuals"]}
+
+
+def test_validate_json(capsys):
+    d = run_json(capsys, ["validate"])
+    s = d["law_summary"]
+    assert s["n"] == len(d["rows"]) >= 80 and s["n_moe"] >= 10
+    assert 0 < s["mae_dense"] < 10 and 0 < d["refit_loo_summary"]["mae"] < 10
+    residuals = [abs(r["residual"]) for r in d["rows"]]
+    assert residuals == sorted(residuals, reverse=True)
+
+
+def test_validate_text_has_summary(capsys):
+    assert main(["validate"]) == 0
+    out = capsys.readouterr().out
+    assert "MAE dense" in out and "refit, leave-one-out" in out
+
+
+def test_help_and_version_exit_zero(capsys):
+    assert main(["--help"]) == 0
+    assert main(["predict", "--help"]) == 0
+    assert main(["--version"]) == 0
+
+
+def test_console_script_installed():
+    exe = shutil.which("perflaw")
+    if exe is None:
+        pytest.skip("perflaw is not on PATH (package not installed)")
+    done = subprocess.run([exe, "predict", *LLAMA3_8B, "--tokens", "15T", "--json"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and json.loads(done.stdout)["mmlu"] > 25
+
+
+def test_module_entry_point_exit_status():
+    done = subprocess.run([sys.executable, "-m", "optimizer.cli", "predict", "--layers", "0"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
