@@ -1,0 +1,195 @@
+"""The accelerator catalog and utilization defaults derived from published training runs."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from law.errors import InputError
+
+PRECISIONS = ("bf16", "fp8")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One accelerator. Peaks are dense (not 2:4 sparsity), in TFLOP/s; memory in GB (1e9 bytes)."""
+
+    name: str
+    vendor: str
+    peak_bf16_tflops: float
+    peak_fp8_tflops: float | None
+    hbm_gb: float
+    hbm_tbps: float
+    scaleup_gbps: float | None
+    scaleup_domain: int  # accelerators in one scale-up (NVLink / ICI) domain
+    tdp_w: float | None  # board power, watts
+    year: int
+    source: str
+
+    def __post_init__(self) -> None:
+        for key in ("peak_bf16_tflops", "hbm_gb", "hbm_tbps"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+                raise InputError(f"hardware {self.name or '(inline)'} {key}", "must be a positive number", value)
+        if self.peak_fp8_tflops is not None and not (math.isfinite(self.peak_fp8_tflops) and self.peak_fp8_tflops > 0):
+            raise InputError(f"hardware {self.name} peak_fp8_tflops", "must be positive or absent", self.peak_fp8_tflops)
+        if self.tdp_w is not None and not (math.isfinite(self.tdp_w) and self.tdp_w > 0):
+            raise InputError(f"hardware {self.name} tdp_w", "must be positive or absent", self.tdp_w)
+        if not isinstance(self.scaleup_domain, int) or self.scaleup_domain < 1:
+            raise InputError(f"hardware {self.name} scaleup_domain", "must be a whole number >= 1", self.scaleup_domain)
+
+    def peak_flops(self, precision: str = "bf16") -> float:
+        """Dense peak in FLOP/s for ``precision`` (bf16 or fp8)."""
+        if precision not in PRECISIONS:
+            raise InputError("precision", f"must be one of {', '.join(PRECISIONS)}", precision)
+        if precision == "fp8":
+            if self.peak_fp8_tflops is None:
+                raise InputError("precision", f"{self.name} has no FP8 tensor peak in the catalog", precision)
+            return self.peak_fp8_tflops * 1e12
+        return self.peak_bf16_tflops * 1e12
+
+    @property
+    def hbm_bytes(self) -> float:
+        return self.hbm_gb * 1e9
+
+    @property
+    def family(self) -> str:
+        """Utilization family: hopper, ampere, volta, blackwell, amd, tpu, gaudi."""
+        n = self.name.upper()
+        for prefix, fam in (("H1", "hopper"), ("H2", "hopper"), ("H8", "hopper"), ("A1", "ampere"), ("V1", "volta"),
+                            ("B2", "blackwell"), ("GB2", "blackwell"), ("MI", "amd"), ("TPU", "tpu"),
+                            ("GAUDI", "gaudi")):
+            if n.startswith(prefix):
+                return fam
+        return "other"
+
+
+def _data(name: str) -> Path:
+    return Path(str(resources.files("optimizer") / "data" / name))
+
+
+def _opt_float(text: str) -> float | None:
+    return float(text) if text.strip() else None
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> dict[str, Hardware]:
+    """The shipped catalog (``optimizer/data/hardware.csv``), keyed by name."""
+    out = {}
+    with _data("hardware.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            out[row["name"]] = Hardware(
+                name=row["name"], vendor=row["vendor"], peak_bf16_tflops=float(row["peak_bf16_tflops"]),
+                peak_fp8_tflops=_opt_float(row["peak_fp8_tflops"]), hbm_gb=float(row["hbm_gb"]),
+                hbm_tbps=float(row["hbm_tbps"]), scaleup_gbps=_opt_float(row["scaleup_gbps"]),
+                scaleup_domain=int(row["scaleup_domain"]), tdp_w=_opt_float(row["tdp_w"]), year=int(row["year"]),
+                source=row["source"],
+            )
+    return out
+
+
+def get_hardware(name: str) -> Hardware:
+    """Catalog entry by name (case-insensitive); an unknown name lists the closest ones."""
+    catalog = load_catalog()
+    by_lower = {k.lower(): v for k, v in catalog.items()}
+    hit = by_lower.get(str(name).strip().lower())
+    if hit is not None:
+        return hit
+    prefixed = [v for k, v in by_lower.items() if len(str(name).strip()) >= 3 and k.startswith(str(name).strip().lower())]
+    if len(prefixed) == 1:  # "H100" names H100-SXM unambiguously
+        return prefixed[0]
+    close = difflib.get_close_matches(str(name).upper(), [k.upper() for k in catalog], n=3, cutoff=0.4)
+    names = [k for k in catalog if k.upper() in close] or list(catalog)[:5]
+    raise InputError("--hardware", f"must be a catalog name (closest: {', '.join(names)}; see perflaw hardware)", name)
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    """One published pretraining run (``optimizer/data/training_runs.csv``)."""
+
+    run: str
+    hardware: str
+    chips: int
+    params_b: float
+    active_params_b: float
+    tokens_t: float
+    reported_train_flops: float | None
+    reported_chip_hours: float
+    reported_mfu: tuple[float, float] | None  # (low, high) steady state
+    precision: str
+    source: str
+    notes: str
+
+    @property
+    def effective_utilization(self) -> float | None:
+        """Reported FLOPs / (chip-hours × BF16 peak): what the whole run achieved end to end."""
+        if self.reported_train_flops is None:
+            return None
+        peak = get_hardware(self.hardware).peak_flops("bf16")
+        return self.reported_train_flops / (self.reported_chip_hours * 3600.0 * peak)
+
+
+@lru_cache(maxsize=1)
+def published_runs() -> tuple[PublishedRun, ...]:
+    runs = []
+    with _data("training_runs.csv").open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            mfu = None
+            if row["reported_mfu"].strip():
+                parts = [float(p) for p in row["reported_mfu"].split("-")]
+                mfu = (parts[0], parts[-1])
+            runs.append(PublishedRun(
+                run=row["run"], hardware=row["hardware"], chips=int(row["chips"]), params_b=float(row["params_b"]),
+                active_params_b=float(row["active_params_b"]), tokens_t=float(row["tokens_t"]),
+                reported_train_flops=_opt_float(row["reported_train_flops"]),
+                reported_chip_hours=float(row["reported_chip_hours"]), reported_mfu=mfu, precision=row["precision"],
+                source=row["source"], notes=row["notes"],
+            ))
+    return tuple(runs)
+
+
+@dataclass(frozen=True)
+class Utilization:
+    """Steady-state MFU and goodput (share of the run's chip-hours spent in steady-state training:
+    restarts, evaluation and long-context phases take the rest). Effective = MFU × goodput."""
+
+    mfu: float
+    goodput: float
+    source: str
+
+    def __post_init__(self) -> None:
+        for key in ("mfu", "goodput"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not 0.0 < value <= 1.0:
+                raise InputError(f"--{key}", "must be in (0, 1] (a fraction, e.g. 0.4 for 40 %)", value)
+
+    @property
+    def effective(self) -> float:
+        return self.mfu * self.goodput
+
+
+@lru_cache(maxsize=None)
+def default_utilization(hardware: Hardware) -> Utilization:
+    """MFU and goodput measured on the published run of the hardware's family.
+
+    Families with a run: Hopper (Llama 3.1 405B on H100: MFU 38–43 %, mid-range taken) and TPU
+    (PaLM 540B on TPU v4: MFU 46.2 %). Goodput = effective utilization / MFU of that run. Other
+    families fall back to the Hopper run, and the source says so.
+    """
+    by_family: dict[str, PublishedRun] = {}
+    for run in published_runs():
+        if run.reported_mfu and run.effective_utilization:
+            by_family.setdefault(get_hardware(run.hardware).family, run)
+    fam = hardware.family
+    run = by_family.get(fam) or by_family["hopper"]
+    mfu = sum(run.reported_mfu) / 2.0
+    goodput = run.effective_utilization / mfu
+    note = "" if fam in by_family else f" (no published {fam} run in perflaw's data; Hopper values used)"
+    return Utilization(round(mfu, 4), round(goodput, 4),
+                       f"{run.run}: MFU {mfu:.1%} steady state, {run.effective_utilization:.1%} end to end{note}")
