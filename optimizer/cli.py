@@ -15,9 +15,13 @@ from law.coefficients import MOE_VARIANTS, DEFAULT_MOE_VARIANT
 from law.errors import InputError
 from law.fit import LOSSES
 from law.predict import check_gamma
+from optimizer import cost_commands as cc
 from optimizer import law_commands as lc
+from law.architecture import FLOPS_RULES
 from optimizer.arch_args import (add_architecture_arguments, add_law_arguments, architecture_from_args,
                                  coefficients_from_args, seq_len_from_args, tokens_t_from_args)
+from optimizer.hardware_args import (add_hardware_arguments, gpus_from_args, hardware_from_args, price_from_args,
+                                     utilization_from_args)
 
 
 class UsageError(Exception):
@@ -63,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--law", metavar="FILE", help="coefficient file from 'perflaw fit --out' (default: the paper's)")
     p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = sub.add_parser("hardware", help="list the accelerator catalog with its utilization defaults")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("cost", help="FLOPs, GPU-hours, days, dollars, energy and layout of one plan")
+    add_architecture_arguments(p)
+    add_law_arguments(p)
+    add_hardware_arguments(p)
+    p.add_argument("--flops-rule", choices=FLOPS_RULES, default="attention",
+                   help="attention: 6 x matmul weights + attention at --seq-len (default); 6N: 6 x activated params")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -81,7 +95,18 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     if args.command == "validate":
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)
         return payload, lc.validate_text(payload)
-    raise UsageError("perflaw: a command is required (predict, fit, validate); see perflaw --help")
+    if args.command == "hardware":
+        payload = cc.hardware_payload()
+        return payload, cc.hardware_text(payload)
+    if args.command == "cost":
+        choice = architecture_from_args(args)
+        tokens_t = tokens_t_from_args(args)
+        hardware = hardware_from_args(args)
+        util = utilization_from_args(args, hardware)
+        payload = cc.cost_payload(choice, tokens_t, hardware, util, gpus_from_args(args), seq_len_from_args(args),
+                                  args.flops_rule, args.precision, price_from_args(args), args.pue, args.grid_co2)
+        return payload, cc.cost_text(payload)
+    raise UsageError("perflaw: a command is required (predict, fit, validate, hardware, cost); see perflaw --help")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,92 @@
+"""Hardware, utilization and budget flags shared by the cost and planning commands."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from law.errors import InputError
+from optimizer.arch_args import parse_int_flag
+from optimizer.budget import Budget
+from optimizer.cost import DEFAULT_GRID_KG_PER_KWH, DEFAULT_PUE
+from optimizer.hardware import PRECISIONS, Hardware, Utilization, default_utilization, get_hardware
+from optimizer.quantities import parse_positive
+
+
+def add_hardware_arguments(parser: argparse.ArgumentParser, gpus_required: bool = False) -> None:
+    g = parser.add_argument_group("hardware and utilization")
+    g.add_argument("--hardware", metavar="NAME", help="catalog name (perflaw hardware), e.g. H100-SXM")
+    g.add_argument("--peak-tflops", type=float, metavar="X", help="inline hardware: dense peak TFLOP/s (BF16)")
+    g.add_argument("--hbm-gb", type=float, metavar="GB", help="inline hardware: memory per GPU in GB")
+    g.add_argument("--tdp-w", type=float, metavar="W", help="inline hardware: board power in watts")
+    g.add_argument("--scaleup-domain", type=str, metavar="N", help="inline hardware: GPUs per NVLink domain (8)")
+    g.add_argument("--gpus", type=str, metavar="N", required=gpus_required, help="number of GPUs")
+    g.add_argument("--mfu", type=float, help="steady-state model FLOPs utilization in (0, 1] "
+                                             "(default: the hardware family's published run)")
+    g.add_argument("--goodput", type=float, help="share of GPU-hours in steady-state training, (0, 1] "
+                                                 "(default: from the same run; 1 ignores restarts and evaluation)")
+    g.add_argument("--precision", choices=PRECISIONS, default="bf16", help="tensor precision of the peak (bf16)")
+    g.add_argument("--price", type=str, metavar="USD", help="dollars per GPU-hour")
+    g.add_argument("--pue", type=float, default=DEFAULT_PUE, help=f"power usage effectiveness (default {DEFAULT_PUE})")
+    g.add_argument("--grid-co2", type=float, default=DEFAULT_GRID_KG_PER_KWH, metavar="KG",
+                   help=f"kg CO2eq per kWh (default {DEFAULT_GRID_KG_PER_KWH:.3f}, from the Llama 3.1 model card)")
+
+
+def hardware_from_args(args: argparse.Namespace) -> Hardware:
+    inline = [args.peak_tflops, args.hbm_gb, args.tdp_w, args.scaleup_domain]
+    if args.hardware and any(v is not None for v in inline):
+        raise InputError("--peak-tflops/--hbm-gb", "define inline hardware or name a catalog entry, not both",
+                         args.hardware)
+    if args.hardware:
+        return get_hardware(args.hardware)
+    if args.peak_tflops is None or args.hbm_gb is None:
+        raise InputError("--hardware", "is required (a catalog name, or inline --peak-tflops and --hbm-gb)",
+                         "missing")
+    for name, value in (("--peak-tflops", args.peak_tflops), ("--hbm-gb", args.hbm_gb)):
+        if not math.isfinite(value) or value <= 0:
+            raise InputError(name, "must be a positive number", value)
+    domain = parse_int_flag(args.scaleup_domain, "--scaleup-domain", 1, 1_000_000) if args.scaleup_domain else 8
+    return Hardware(name="inline", vendor="user", peak_bf16_tflops=args.peak_tflops, peak_fp8_tflops=None,
+                    hbm_gb=args.hbm_gb, hbm_tbps=1.0, scaleup_gbps=None, scaleup_domain=domain, tdp_w=args.tdp_w,
+                    year=0, source="defined on the command line")
+
+
+def utilization_from_args(args: argparse.Namespace, hardware: Hardware) -> Utilization:
+    base = default_utilization(hardware)
+    mfu = base.mfu if args.mfu is None else args.mfu
+    goodput = base.goodput if args.goodput is None else args.goodput
+    if args.mfu is None and args.goodput is None:
+        source = base.source
+    else:
+        parts = [f"MFU {'given' if args.mfu is not None else 'from ' + base.source.split(':')[0]}",
+                 f"goodput {'given' if args.goodput is not None else 'from ' + base.source.split(':')[0]}"]
+        source = ", ".join(parts)
+    return Utilization(mfu, goodput, source)
+
+
+def gpus_from_args(args: argparse.Namespace) -> int | None:
+    return None if args.gpus is None else parse_int_flag(args.gpus, "--gpus", 1, 10_000_000)
+
+
+def price_from_args(args: argparse.Namespace) -> float | None:
+    return None if args.price is None else parse_positive(args.price, "--price", 1e-4, 1e4)
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("budget (one of)")
+    g.add_argument("--flops", metavar="C", help="training FLOPs, e.g. 1e24")
+    g.add_argument("--gpu-hours", metavar="H", help="GPU-hours on --hardware, e.g. 2M")
+    g.add_argument("--usd", metavar="D", help="dollars at --price per GPU-hour, e.g. 5M")
+    g.add_argument("--days", type=str, metavar="D", help="wall-clock days on --gpus")
+
+
+def budget_from_args(args: argparse.Namespace) -> Budget:
+    given = [(k, getattr(args, k)) for k in ("flops", "gpu_hours", "usd", "days") if getattr(args, k) is not None]
+    if len(given) != 1:
+        names = ", ".join("--" + k.replace("_", "-") for k, _ in given) or "none"
+        raise InputError("budget", "give exactly one of --flops, --gpu-hours, --usd, --days", names)
+    kind, text = given[0]
+    value = parse_positive(text, "--" + kind.replace("_", "-"))
+    hardware = hardware_from_args(args) if (args.hardware or args.peak_tflops is not None or kind != "flops") else None
+    util = utilization_from_args(args, hardware) if hardware is not None else None
+    return Budget(kind, value, hardware, util, gpus_from_args(args), price_from_args(args), args.precision)
