@@ -134,6 +134,10 @@ def load_coefficients(path: str | Path) -> LawCoefficients:
         except TypeError:
             raise InputError(name, "interval must have level, low <= high, coverage, n, method", iv) from None
     kwargs = {k: data[k] for k in ("w1", "w2", "w3", "w4", "b", "w5", "moe_variant", "floor", "cap", "source") if k in data}
+    for key in COEFFICIENT_NAMES:
+        value = kwargs.get(key, 0.0)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > 1e4:
+            raise InputError(f"{name} {key}", "must be within ±10,000 MMLU points per log unit", value)
     try:
         return LawCoefficients(interval=interval, **kwargs)
     except InputError as exc:

@@ -86,7 +86,7 @@ def _resolve_free(variant: str, free) -> tuple[str, ...]:
         if name not in COEFFICIENT_NAMES:
             raise InputError("free coefficients", f"must be among {', '.join(COEFFICIENT_NAMES)}", name)
     if "w5" in free and variant != "expansion":
-        raise InputError("free coefficients", "w5 is only used by the expansion MoE variant", variant)
+        raise InputError("free coefficients", f"w5 is only used by the expansion MoE variant, not {variant}", "w5")
     if len(set(free)) != len(free):
         raise InputError("free coefficients", "must not repeat a name", ",".join(free))
     return tuple(n for n in COEFFICIENT_NAMES if n in free)

@@ -62,7 +62,10 @@ def law_terms(
     )
     if c.w5 != 0.0:
         raw = raw + c.w5 * np.log(np.asarray(expansion, dtype=np.float64))
-    return LawTerms(np.exp(log_u), t_eff, raw, bound_mmlu(raw, c.floor, c.cap))
+    # u is reported clamped to the smallest positive float: exp underflows for extreme depth, but
+    # the prediction itself is computed in log space above and is exact.
+    discount = np.maximum(np.exp(log_u), np.finfo(np.float64).tiny)
+    return LawTerms(discount, t_eff, raw, bound_mmlu(raw, c.floor, c.cap))
 
 
 def bound_mmlu(raw, floor: float = 25.0, cap: float = 90.0) -> np.ndarray:

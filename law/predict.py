@@ -46,11 +46,11 @@ def check_tokens_t(tokens_t: float, name: str = "tokens") -> float:
     return float(tokens_t)
 
 
-def check_gamma(gamma: float) -> float:
+def check_gamma(gamma: float, name: str = "gamma") -> float:
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not math.isfinite(gamma):
-        raise InputError("gamma", "must be a finite number", gamma)
+        raise InputError(name, "must be a finite number", gamma)
     if not 1.0 <= gamma <= 100.0:
-        raise InputError("gamma", "must be between 1 (no precision loss) and 100", gamma)
+        raise InputError(name, "must be between 1 (no precision loss) and 100", gamma)
     return float(gamma)
 
 
@@ -95,6 +95,8 @@ def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: L
     terms = moe_law_terms(arch.layers, arch.hidden, arch.active_ffn, tokens_t, total, active, gamma, coefficients)
     iv = interval_for(coefficients)
     mmlu = float(terms.mmlu)
+    if not math.isfinite(mmlu):
+        raise InputError("law coefficients", "must give a finite prediction", coefficients.source or "unnamed set")
     low = float(np.clip(mmlu + iv.low, coefficients.floor, 100.0))
     high = float(np.clip(mmlu + iv.high, coefficients.floor, 100.0))
     return Prediction(

@@ -107,7 +107,7 @@ def architecture_from_args(args: argparse.Namespace) -> ArchitectureChoice:
         arch = Architecture(tied_embeddings=bool(args.tied_embeddings), ffn_kind=args.ffn_kind or "gated",
                             name="from flags", **values)
     except InputError as exc:
-        flag = "--" + exc.input_name.replace("_", "-") if exc.input_name in values or exc.input_name in (
+        flag = "--" + exc.input_name.replace("_", "-") if exc.input_name in _INT_FLAGS or exc.input_name in (
             "ffn_kind", "tied_embeddings") else exc.input_name
         raise InputError(flag, exc.rule, exc.value) from None
     return ArchitectureChoice(arch, "flags", params_b, active_b)

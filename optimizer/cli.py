@@ -84,13 +84,18 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     if args.command == "predict":
         choice = architecture_from_args(args)
         payload = lc.predict_payload(choice, tokens_t_from_args(args), coefficients_from_args(args),
-                                     check_gamma(args.gamma), seq_len_from_args(args))
+                                     check_gamma(args.gamma, "--gamma"), seq_len_from_args(args))
         return payload, lc.predict_text(payload)
     if args.command == "fit":
         free = [n.strip() for n in args.free.split(",")] if args.free is not None else None
         if not 0.0 < args.level < 1.0:
             raise InputError("--level", "must be between 0 and 1 (exclusive)", args.level)
-        payload = lc.fit_payload(args.data, args.out, args.variant, free, args.loss, args.level, args.exclude)
+        try:
+            payload = lc.fit_payload(args.data, args.out, args.variant, free, args.loss, args.level, args.exclude)
+        except InputError as exc:
+            if exc.input_name == "free coefficients":
+                raise InputError("--free", exc.rule, exc.value) from None
+            raise
         return payload, lc.fit_text(payload)
     if args.command == "validate":
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)

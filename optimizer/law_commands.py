@@ -32,8 +32,14 @@ def _num(x) -> float | None:
 def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: LawCoefficients, gamma: float,
                     seq_len: int) -> dict:
     arch = choice.arch
-    p = predict_architecture(arch, tokens_t, coefficients=coefficients, gamma=gamma, params_b=choice.params_b,
-                             active_params_b=choice.active_params_b)
+    try:
+        p = predict_architecture(arch, tokens_t, coefficients=coefficients, gamma=gamma, params_b=choice.params_b,
+                                 active_params_b=choice.active_params_b)
+    except InputError as exc:
+        flag = {"active params": "--active-params", "params": "--params"}.get(exc.input_name)
+        if flag is None:
+            raise
+        raise InputError(flag, exc.rule, exc.value) from None
     fpt = arch.flops_per_token(seq_len)
     fpt_6n = 6.0 * p.active_params_b * 1e9
     arch_fields = {k: v for k, v in asdict(arch).items() if k != "name"}
@@ -107,6 +113,8 @@ def _summary(residuals: np.ndarray, moe: np.ndarray) -> dict:
 
 def fit_payload(data: str | None, out: str | None, variant: str, free: list[str] | None, loss: str, level: float,
                 exclude: list[str]) -> dict:
+    if out:
+        check_output_path(out)
     t, skipped = _complete(data, exclude)
     x, y = law_inputs(t), t["mmlu"].to_numpy(dtype=float)
     kwargs = dict(variant=variant, free=free, loss=loss)
@@ -138,8 +146,8 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
     return payload
 
 
-def write_atomic(path: str, writer) -> None:
-    """Write via a temporary file in the target folder, then rename: no half-written file."""
+def check_output_path(path: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
@@ -148,6 +156,13 @@ def write_atomic(path: str, writer) -> None:
         raise InputError("--out", "must be a file path, not a folder", str(target))
     if not os.access(folder, os.W_OK):
         raise InputError("--out", "folder must be writable", str(folder))
+
+
+def write_atomic(path: str, writer) -> None:
+    """Write via a temporary file in the target folder, then rename: no half-written file."""
+    check_output_path(path)
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
