@@ -18,7 +18,7 @@ from law.predict import check_gamma
 from optimizer import cost_commands as cc
 from optimizer import law_commands as lc
 from law.architecture import FLOPS_RULES
-from optimizer.arch_args import (add_architecture_arguments, add_law_arguments, architecture_from_args,
+from optimizer.arch_args import (parse_int_flag, add_architecture_arguments, add_law_arguments, architecture_from_args,
                                  coefficients_from_args, seq_len_from_args, tokens_t_from_args)
 from optimizer.hardware_args import (add_hardware_arguments, gpus_from_args, hardware_from_args, price_from_args,
                                      utilization_from_args)
@@ -76,6 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_hardware_arguments(p)
     p.add_argument("--flops-rule", choices=FLOPS_RULES, default="attention",
                    help="attention: 6 x matmul weights + attention at --seq-len (default); 6N: 6 x activated params")
+    g = p.add_argument_group("parallel layout (searched unless --tp/--pp are given)")
+    g.add_argument("--tp", type=str, help="tensor-parallel degree")
+    g.add_argument("--pp", type=str, help="pipeline-parallel degree")
+    g.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=None, help="ZeRO stage (3 = FSDP)")
+    g.add_argument("--recompute", choices=("none", "selective", "full"), default=None, help="activation recompute")
+    g.add_argument("--micro-batch", type=str, default="1", help="sequences per micro-batch (default 1)")
+    g.add_argument("--headroom", type=float, default=0.1, help="fraction of HBM kept free (default 0.1)")
+    g = p.add_argument_group("inference constraint (optional)")
+    g.add_argument("--serve-hardware", metavar="NAME", help="the model must serve on one GPU of this kind")
+    g.add_argument("--serve-hbm-gb", type=float, metavar="GB", help="... or on one GPU with this much memory")
+    g.add_argument("--serve-context", type=str, default="8192", help="context length when serving (8192)")
+    g.add_argument("--serve-batch", type=str, default="1", help="concurrent sequences when serving (1)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -108,8 +120,23 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         tokens_t = tokens_t_from_args(args)
         hardware = hardware_from_args(args)
         util = utilization_from_args(args, hardware)
-        payload = cc.cost_payload(choice, tokens_t, hardware, util, gpus_from_args(args), seq_len_from_args(args),
-                                  args.flops_rule, args.precision, price_from_args(args), args.pue, args.grid_co2)
+        gpus, seq_len = gpus_from_args(args), seq_len_from_args(args)
+        if not 0.0 <= args.headroom < 1.0:
+            raise InputError("--headroom", "must be a fraction in [0, 1)", args.headroom)
+        explicit = None
+        if any(v is not None for v in (args.tp, args.pp, args.zero, args.recompute)):
+            explicit = {"tp": parse_int_flag(args.tp or "1", "--tp", 1, 1 << 20),
+                        "pp": parse_int_flag(args.pp or "1", "--pp", 1, 1 << 20),
+                        "zero": args.zero or 0, "recompute": args.recompute or "selective"}
+        sections = cc.layout_section(choice.arch, hardware, gpus, seq_len,
+                                     parse_int_flag(args.micro_batch, "--micro-batch", 1, 1 << 20), args.headroom,
+                                     explicit)
+        sections.update(cc.serve_section(choice.arch, args.serve_hardware, args.serve_hbm_gb,
+                                         parse_int_flag(args.serve_context, "--serve-context", 1, 1 << 24),
+                                         parse_int_flag(args.serve_batch, "--serve-batch", 1, 1 << 20),
+                                         args.headroom))
+        payload = cc.cost_payload(choice, tokens_t, hardware, util, gpus, seq_len, args.flops_rule, args.precision,
+                                  price_from_args(args), args.pue, args.grid_co2, sections)
         return payload, cc.cost_text(payload)
     raise UsageError("perflaw: a command is required (predict, fit, validate, hardware, cost); see perflaw --help")
 

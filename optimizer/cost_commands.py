@@ -6,7 +6,11 @@ from dataclasses import asdict
 
 from optimizer.arch_args import ArchitectureChoice
 from optimizer.cost import GRID_SOURCE, plan_cost
-from optimizer.hardware import Hardware, Utilization, default_utilization, load_catalog
+from law.architecture import Architecture
+from law.errors import InputError
+from optimizer.hardware import Hardware, Utilization, default_utilization, get_hardware, load_catalog
+from optimizer.layout import RECOMPUTE_OVERHEAD, search_layout
+from optimizer.memory import Layout, fits, fits_one_gpu, inference_memory, training_memory
 from optimizer.quantities import format_quantity
 from optimizer.textfmt import table
 
@@ -32,6 +36,7 @@ def hardware_text(d: dict) -> str:
 def cost_payload(choice: ArchitectureChoice, tokens_t: float, hardware: Hardware, util: Utilization,
                  gpus: int | None, seq_len: int, flops_rule: str, precision: str, price: float | None, pue: float,
                  grid: float, layout: dict | None = None) -> dict:
+    """Cost of one plan; ``layout`` merges the layout and serving sections into the payload."""
     c = plan_cost(choice.arch, tokens_t, hardware, util, gpus=gpus, seq_len=seq_len, flops_rule=flops_rule,
                   precision=precision, price_usd_per_gpu_hour=price, pue=pue, grid_kg_per_kwh=grid)
     p = choice.arch.params()
@@ -47,8 +52,7 @@ def cost_payload(choice: ArchitectureChoice, tokens_t: float, hardware: Hardware
         "memory_per_gpu_gb": None,
         "layout": None,
     }
-    if layout is not None:
-        out.update(layout)
+    out.update(layout or {})
     return out
 
 
@@ -72,6 +76,71 @@ def cost_text(d: dict) -> str:
                      f"CO2 {d['co2_kg'] / 1e3:,.0f} t at {d['grid_kg_per_kwh']:.3f} kg/kWh")
     else:
         lines.append("Energy          — (no board power for this hardware; give --tdp-w)")
-    if d.get("layout_text"):
-        lines += d["layout_text"]
+    lines += d.get("layout_text", []) + d.get("serve_text", [])
     return "\n".join(lines)
+
+
+def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq_len: int, micro_batch: int,
+                   headroom: float, explicit: dict | None) -> dict:
+    """Memory per GPU and the layout: the one given (``explicit``: tp, pp, zero, recompute) or the
+    cheapest that fits, found by search; when none fits, which limit binds and by how much."""
+    if gpus is None:
+        return {"layout_feasible": None, "layout_text": ["Layout          — (give --gpus to size the layout)"]}
+    gb = 1e9
+    if explicit:
+        try:
+            layout = Layout.for_gpus(gpus, tp=explicit["tp"], pp=explicit["pp"], zero=explicit["zero"],
+                                     recompute=explicit["recompute"], micro_batch=micro_batch, seq_len=seq_len)
+        except InputError as exc:
+            flag = {"gpus": "--gpus", "tp": "--tp", "pp": "--pp", "dp": "--gpus"}.get(exc.input_name, exc.input_name)
+            raise InputError(flag, exc.rule, exc.value) from None
+        mem = training_memory(arch, layout)
+        fit = fits(mem, hardware, headroom)
+        verdict = "fits" if fit.fits else f"does NOT fit: {-fit.margin_bytes / gb:.1f} GB over"
+        return {
+            "memory_per_gpu_gb": mem.total / gb, "layout": {**layout.__dict__, "gpus": layout.gpus},
+            "memory": mem.as_dict(), "layout_feasible": fit.fits, "binding": None if fit.fits else "memory",
+            "layout_text": [f"Layout          {layout.summary()} (given)",
+                            f"Memory per GPU  {mem.total / gb:.1f} GB of {fit.usable_bytes / gb:.1f} GB usable "
+                            f"({hardware.hbm_gb:g} GB less {headroom:.0%} headroom): {verdict}"],
+        }
+    found = search_layout(arch, hardware, gpus, seq_len=seq_len, micro_batch=micro_batch, headroom=headroom)
+    if not found.ok:
+        return {
+            "memory_per_gpu_gb": found.leanest_memory.total / gb if found.leanest_memory else None, "layout": None,
+            "layout_feasible": False, "binding": found.binding, "shortfall_gb": (found.shortfall_bytes or 0) / gb,
+            "layout_text": [f"Layout          none fits ({found.tried} tried): {found.explanation}"],
+        }
+    lay, mem = found.layout, found.memory
+    return {
+        "memory_per_gpu_gb": mem.total / gb, "layout": {**lay.__dict__, "gpus": lay.gpus}, "memory": mem.as_dict(),
+        "layout_feasible": True, "binding": None, "recompute_overhead": RECOMPUTE_OVERHEAD[lay.recompute],
+        "layout_text": [
+            f"Layout          {lay.summary()} (cheapest of {found.feasible} feasible / {found.tried} tried)",
+            f"Memory per GPU  {mem.total / gb:.1f} GB of {found.fit.usable_bytes / gb:.1f} GB usable: weights "
+            f"{mem.weights / gb:.1f}, gradients {mem.gradients / gb:.1f}, optimizer {mem.optimizer / gb:.1f}, "
+            f"activations {mem.activations / gb:.1f}"
+            + (f"; recompute adds {RECOMPUTE_OVERHEAD[lay.recompute]:.1%} FLOPs" if lay.recompute != "none" else ""),
+        ],
+    }
+
+
+def serve_section(arch: Architecture, serve_hardware: str | None, serve_hbm_gb: float | None, context: int,
+                  batch: int, headroom: float) -> dict:
+    """The optional inference constraint: weights + KV cache on one GPU."""
+    if serve_hardware is None and serve_hbm_gb is None:
+        return {}
+    if serve_hardware is not None and serve_hbm_gb is not None:
+        raise InputError("--serve-hbm-gb", "give --serve-hardware or --serve-hbm-gb, not both", serve_hbm_gb)
+    target = get_hardware(serve_hardware) if serve_hardware else serve_hbm_gb * 1e9
+    label = serve_hardware or f"{serve_hbm_gb:g} GB GPU"
+    fit = fits_one_gpu(arch, target, context=context, batch=batch, headroom=headroom)
+    mem = inference_memory(arch, context=context, batch=batch)
+    gb = 1e9
+    verdict = "fits" if fit.fits else f"does NOT fit: {-fit.margin_bytes / gb:.1f} GB over"
+    return {"serve": {"fits": fit.fits, "target": label, "context": context, "batch": batch,
+                      "weights_gb": mem.weights / gb, "kv_cache_gb": mem.kv_cache / gb,
+                      "usable_gb": fit.usable_bytes / gb, "margin_gb": fit.margin_bytes / gb},
+            "serve_text": [f"Serving         one {label}, context {context:,} x batch {batch}: weights "
+                           f"{mem.weights / gb:.1f} GB + KV cache {mem.kv_cache / gb:.2f} GB of "
+                           f"{fit.usable_bytes / gb:.1f} GB usable: {verdict}"]}

@@ -25,8 +25,8 @@ parallelism s·b·h·(34/t + 5·a·s/(h·t)); selective recomputation drops the 
 term (as FlashAttention does: with it, "none" overstates memory and "selective" is the realistic
 mode); full recomputation keeps only each layer's input, 2·s·b·h (÷ t with sequence parallelism),
 plus one layer's selective activations while it is recomputed. Under the 1F1B schedule stage i holds
-pp − i micro-batches in flight, so the first stage stores L layers' worth whatever pp is (§4.2.3;
-the interleaved schedule's extra factor is not modelled). ``dropout=True`` reproduces the paper's
+pp − i micro-batches in flight, so the first stage stores L layers' worth whatever pp is (§4.2,
+pipeline parallelism; the interleaved schedule's extra factor is not modelled). ``dropout=True`` reproduces the paper's
 34 exactly (masks after attention and MLP); modern LLMs train without dropout, so it defaults off.
 
 Generalisation beyond GPT-3 is ours and approximate, term by term: Q/K/V/attention-output widths use
@@ -49,7 +49,7 @@ from optimizer.hardware import Hardware
 
 RECOMPUTE_MODES = ("none", "selective", "full")
 ZERO_STAGES = (0, 1, 2, 3)
-DROPOUT_MASK_BYTES = 1  # Korthikanti et al. 2022 §4.1: dropout masks stored as one byte per element
+DROPOUT_MASK_BYTES = 1  # Korthikanti et al. 2022 §4: dropout masks stored as one byte per element
 
 
 def _whole(name: str, value: object, minimum: int = 1) -> int:
@@ -152,7 +152,10 @@ def model_state_bytes(params: float, dp: int = 1, zero: int = 0, *, unit_params:
     if isinstance(params, bool) or not isinstance(params, (int, float)) or not math.isfinite(params) or params < 0:
         raise InputError("params", "must be a number of parameters >= 0", params)
     _whole("dp", dp)
-    Layout(zero=zero)  # validates the stage
+    if isinstance(zero, bool) or not isinstance(zero, int) or zero not in ZERO_STAGES:
+        raise InputError("zero", "must be a ZeRO stage 0, 1, 2 or 3 (3 = FSDP full sharding)", zero)
+    if isinstance(unit_params, bool) or not isinstance(unit_params, (int, float)) or not unit_params >= 0:
+        raise InputError("unit_params", "must be a number of parameters >= 0", unit_params)
     wb, gb = _bytes("weight_bytes", weight_bytes), _bytes("grad_bytes", grad_bytes)
     k = _bytes("master_bytes", master_bytes, True) + _bytes("optimizer_bytes", optimizer_bytes, True)
     shard = params / dp
@@ -221,63 +224,70 @@ def _stage(layers: int, pp: int, i: int) -> tuple[int, int]:
     return i * q + min(i, r), q + (1 if i < r else 0)
 
 
-def training_memory(arch: Architecture, layout: Layout, *, microbatches: int | None = None,
-                    weight_bytes: float = 2, grad_bytes: float = 2, master_bytes: float = 4,
-                    optimizer_bytes: float = 8, activation_bytes: float = 2,
-                    dropout: bool = False) -> MemoryBreakdown:
-    """Bytes per GPU on the fullest pipeline stage (module docstring for every convention).
+def stage_memory(arch: Architecture, layout: Layout, stage: int, *, microbatches: int | None = None,
+                 weight_bytes: float = 2, grad_bytes: float = 2, master_bytes: float = 4,
+                 optimizer_bytes: float = 8, activation_bytes: float = 2, dropout: bool = False) -> MemoryBreakdown:
+    """Bytes per GPU of pipeline stage ``stage`` (0-based; module docstring for every convention).
 
-    ``microbatches``: per optimizer step and replica; fewer than pp caps the 1F1B in-flight count.
+    ``microbatches``: per optimizer step and replica; fewer than pp − stage caps the 1F1B in-flight count.
     """
     _check_fit(arch, layout)
+    _whole("stage", stage, 0)
+    if stage >= layout.pp:
+        raise InputError("stage", f"must be below pp ({layout.pp})", stage)
     if microbatches is not None:
         _whole("microbatches", microbatches)
     if not isinstance(dropout, bool):
         raise InputError("dropout", "must be true or false", dropout)
-    p, L, tp, pp = arch.params(), arch.layers, layout.tp, layout.pp
+    p, L, tp, pp, i = arch.params(), arch.layers, layout.tp, layout.pp, stage
     dense_n = arch.dense_layers if arch.is_moe else L  # leading layers with a dense FFN
     moe_n = L - dense_n
     attn, norms = p.attention / L, p.norms / L
-    dense_ffn = p.ffn_dense / dense_n if dense_n else 0.0
-    shared = (p.experts_shared + p.router) / moe_n if moe_n else 0.0
     routed = p.experts_routed / moe_n if moe_n else 0.0
+    dense_layer = (attn + (p.ffn_dense / dense_n if dense_n else 0.0)) / tp + norms  # per GPU
+    moe_layer = (attn + ((p.experts_shared + p.router) / moe_n if moe_n else 0.0)) / tp + norms
+    start, n = _stage(L, pp, i)
+    n_dense = min(max(dense_n - start, 0), n)
+    n_moe = n - n_dense
+    emb = p.embedding if i == 0 else 0
+    out = (p.output if pp == 1 else arch.vocab * arch.hidden) if i == pp - 1 else 0
+    on_gpu = n_dense * dense_layer + n_moe * moe_layer + (emb + out) / tp
+    unit = max([dense_layer] * bool(n_dense) + [moe_layer] * bool(n_moe) + [emb / tp, out / tp])
     states = dict(weight_bytes=weight_bytes, grad_bytes=grad_bytes, master_bytes=master_bytes,
                   optimizer_bytes=optimizer_bytes)
-    act = {moe: layer_activation_bytes(arch, layout, moe_layer=moe, activation_bytes=activation_bytes,
-                                       dropout=dropout) for moe in (False, True)}
-    work = {moe: layer_activation_bytes(arch, Layout(**{**asdict(layout), "recompute": "selective"}),
-                                        moe_layer=moe, activation_bytes=activation_bytes, dropout=dropout)
-            for moe in (False, True)}
+    dense_states = model_state_bytes(on_gpu, layout.dp, layout.zero, unit_params=unit, **states)
+    expert_states = model_state_bytes(n_moe * routed / layout.ep, layout.dp // layout.ep, layout.zero,
+                                      unit_params=routed / layout.ep if n_moe else 0.0, **states)
+    kinds = [False] * bool(n_dense) + [True] * bool(n_moe)  # layer kinds present (MoE or not)
+
+    def per_layer(moe: bool, lay: Layout = layout) -> float:
+        return layer_activation_bytes(arch, lay, moe_layer=moe, activation_bytes=activation_bytes, dropout=dropout)
+
+    flight = pp - i if microbatches is None else min(pp - i, microbatches)
+    if layout.recompute == "full":  # stored layer inputs + the layer being recomputed (selective level)
+        selective = Layout(**{**asdict(layout), "recompute": "selective"})
+        acts = (flight * n - 1) * per_layer(False) + max(per_layer(k, selective) for k in kinds)
+    else:
+        acts = flight * (n_dense * per_layer(False) + n_moe * per_layer(True))
+    return MemoryBreakdown(weights=dense_states.weights + expert_states.weights,
+                           gradients=dense_states.gradients + expert_states.gradients,
+                           optimizer=dense_states.optimizer + expert_states.optimizer, activations=acts, stage=i)
+
+
+def training_memory(arch: Architecture, layout: Layout, **options) -> MemoryBreakdown:
+    """Bytes per GPU on the fullest pipeline stage; ``options`` as for ``stage_memory``.
+
+    Only stages that can be the fullest are costed: the first (embedding, most micro-batches in
+    flight), the one holding the first MoE layer and the next, and the last (output projection);
+    every other stage holds no more layers, of the same kind, with fewer micro-batches in flight.
+    """
+    _check_fit(arch, layout)
+    L, pp = arch.layers, layout.pp
+    dense_n = arch.dense_layers if arch.is_moe else L
     q, r = divmod(L, pp)
     b = dense_n // (q + 1) if dense_n < r * (q + 1) else r + (dense_n - r * (q + 1)) // q
-    best = None
-    for i in sorted({0, b, b + 1, pp - 1} & set(range(pp))):
-        start, n = _stage(L, pp, i)
-        n_dense = min(max(dense_n - start, 0), n)
-        n_moe = n - n_dense
-        emb = p.embedding if i == 0 else 0
-        out = (p.output if pp == 1 else arch.vocab * arch.hidden) if i == pp - 1 else 0
-        dense_layer = (attn + dense_ffn) / tp + norms
-        moe_layer = (attn + shared) / tp + norms
-        on_gpu = n_dense * dense_layer + n_moe * moe_layer + (emb + out) / tp
-        unit = max([dense_layer] * bool(n_dense) + [moe_layer] * bool(n_moe) + [emb / tp, out / tp])
-        dense_states = model_state_bytes(on_gpu, layout.dp, layout.zero, unit_params=unit, **states)
-        expert_states = model_state_bytes(n_moe * routed / layout.ep, layout.dp // layout.ep, layout.zero,
-                                          unit_params=routed / layout.ep if n_moe else 0.0, **states)
-        flight = pp - i if microbatches is None else min(pp - i, microbatches)
-        if layout.recompute == "full":
-            stored = flight * n - 1  # the layer being recomputed is counted in its working set
-            working = max([work[False]] * bool(n_dense) + [work[True]] * bool(n_moe))
-            acts = stored * act[False] + working
-        else:
-            acts = flight * (n_dense * act[False] + n_moe * act[True])
-        mem = MemoryBreakdown(
-            weights=dense_states.weights + expert_states.weights,
-            gradients=dense_states.gradients + expert_states.gradients,
-            optimizer=dense_states.optimizer + expert_states.optimizer, activations=acts, stage=i)
-        if best is None or mem.total > best.total:
-            best = mem
-    return best
+    stages = sorted({0, b, b + 1, pp - 1} & set(range(pp)))
+    return max((stage_memory(arch, layout, i, **options) for i in stages), key=lambda m: m.total)
 
 
 @dataclass(frozen=True)

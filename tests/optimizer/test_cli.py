@@ -115,3 +115,48 @@ def test_module_entry_point_exit_status():
                           text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+LLAMA31_405B = ["--layers", "126", "--hidden", "16384", "--ffn", "53248", "--heads", "128", "--kv-heads", "8",
+                "--vocab", "128256"]
+
+
+def test_hardware_json_lists_the_catalog(capsys):
+    d = run_json(capsys, ["hardware"])
+    names = {h["name"] for h in d["hardware"]}
+    assert {"H100-SXM", "TPU-v4", "MI300X"} <= names
+    h100 = next(h for h in d["hardware"] if h["name"] == "H100-SXM")
+    assert h100["peak_bf16_tflops"] == 989.4 and h100["default_mfu"] == 0.405
+
+
+def test_cost_json_contract(capsys):
+    d = run_json(capsys, ["cost", *LLAMA31_405B, "--tokens", "15.6T", "--hardware", "H100-SXM", "--gpus", "16384",
+                          "--mfu", "0.4", "--price", "2", "--seq-len", "8192"])
+    for key in ("train_flops", "gpu_hours", "days", "usd", "energy_kwh", "memory_per_gpu_gb", "layout"):
+        assert d[key] is not None, key
+    assert d["layout"]["tp"] * d["layout"]["pp"] * d["layout"]["dp"] == 16384
+    assert d["memory_per_gpu_gb"] <= 72.0
+    assert d["usd"] == pytest.approx(2 * d["gpu_hours"])
+    assert d["mfu"] == 0.4 and d["goodput"] == pytest.approx(0.8542, abs=1e-4)
+
+
+def test_cost_reports_infeasible_layout_and_serving(capsys):
+    d = run_json(capsys, ["cost", *LLAMA31_405B, "--tokens", "1T", "--hardware", "H100", "--gpus", "8",
+                          "--serve-hbm-gb", "80"])
+    assert d["layout_feasible"] is False and d["binding"] == "memory" and d["shortfall_gb"] > 100
+    assert d["serve"]["fits"] is False
+    assert main(["cost", *LLAMA31_405B, "--tokens", "1T", "--hardware", "H100", "--gpus", "8"]) == 0
+    assert "none fits" in capsys.readouterr().out
+
+
+def test_cost_given_layout_must_divide_the_gpus(capsys):
+    assert main(["cost", *LLAMA31_405B, "--tokens", "1T", "--hardware", "H100", "--gpus", "1000", "--tp", "8",
+                 "--pp", "16"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --gpus") and "1000" in err
+
+
+def test_cost_inline_hardware(capsys):
+    d = run_json(capsys, ["cost", *LLAMA3_8B, "--tokens", "15T", "--peak-tflops", "500", "--hbm-gb", "96",
+                          "--gpus", "64", "--tdp-w", "600"])
+    assert d["hardware"] == "inline" and d["energy_kwh"] > 0

@@ -1,0 +1,109 @@
+"""Layout search checked against published runs and plain infeasibility cases."""
+
+import time
+
+import pytest
+
+from law.architecture import Architecture
+from law.errors import InputError
+from law.hf_config import load_hf_config
+from optimizer.hardware import get_hardware
+from optimizer.layout import RECOMPUTE_OVERHEAD, search_layout
+from optimizer.memory import Layout, fits, training_memory
+
+LLAMA31_405B = Architecture(126, 16384, 53248, heads=128, kv_heads=8, vocab=128256)
+LLAMA3_70B = Architecture(80, 8192, 28672, heads=64, kv_heads=8, vocab=128256)
+LLAMA3_8B = Architecture(32, 4096, 14336, heads=32, kv_heads=8, vocab=128256)
+H100 = get_hardware("H100-SXM")
+
+
+def test_llama31_405b_on_16384_h100_fits_with_tp8():
+    # Llama 3 paper (arXiv 2407.21783), 4D-parallelism table: 405B at 8K tokens on 16,384 H100 used
+    # TP 8, PP 16, DP 128 with FSDP. The search also lands on TP 8: at 8K tokens the activations
+    # alone (≈ 67 GB with selective recomputation) need the full NVLink domain. It picks PP 1,
+    # not 16: under 1F1B the first stage stores L layers' worth of activations whatever pp is, and
+    # ZeRO-3 already shards the weights, so PP buys no memory (Meta used it for throughput, which
+    # this search does not model); 126 layers also have no 16-way even split.
+    start = time.perf_counter()
+    result = search_layout(LLAMA31_405B, H100, 16384, seq_len=8192)
+    assert time.perf_counter() - start < 1.0
+    assert result.ok and result.binding is None and result.shortfall_bytes == 0
+    assert result.layout.tp == 8 and result.layout.gpus == 16384
+    assert result.layout.recompute == "selective" and result.layout.zero == 3
+    assert result.recompute_overhead == RECOMPUTE_OVERHEAD["selective"]
+    assert result.fit.margin_bytes > 0 and result.feasible <= result.tried
+    assert "TP 8" in result.explanation and "H100-SXM" in result.explanation
+    # Meta's own layout (16 stages of 8 or 7 layers) also fits in this model, with less margin.
+    meta = Layout(tp=8, pp=16, dp=128, zero=3, recompute="selective", seq_len=8192)
+    meta_fit = fits(training_memory(LLAMA31_405B, meta), H100)
+    assert meta_fit.fits and meta_fit.margin_bytes < result.fit.margin_bytes
+
+
+def test_405b_on_one_node_is_memory_bound():
+    result = search_layout(LLAMA31_405B, H100, 8, seq_len=8192)
+    assert not result.ok and result.binding == "memory" and result.feasible == 0
+    assert result.shortfall_bytes > 700e9  # 16 bytes × 405B / 8 GPUs = 810 GB of model states each
+    assert result.leanest.tp * result.leanest.pp == 8 and result.leanest.recompute == "full"
+    assert "GB over the 72.0 GB usable on H100-SXM" in result.explanation
+    assert result.fit.margin_bytes == pytest.approx(-result.shortfall_bytes)
+
+
+def test_prime_gpu_count_explains_the_only_split():
+    result = search_layout(LLAMA3_70B, H100, 13, seq_len=8192)
+    assert result.binding == "memory" and result.splits == ((1, 1, 13, 1),)
+    assert "13 GPUs (a prime number) allow only TP 1 × PP 1 × DP 13" in result.explanation
+    assert result.shortfall_bytes > 0
+
+
+def test_batch_that_cannot_split_is_a_divisibility_limit():
+    result = search_layout(LLAMA3_70B, H100, 13, seq_len=8192, global_batch_tokens=1024 * 8192)
+    assert result.binding == "divisibility" and result.tried == 0 and result.layout is None
+    assert result.explanation.startswith("13 GPUs cannot be split")
+    assert "1024 sequences" in result.explanation
+
+
+def test_least_recomputation_then_least_model_parallelism():
+    # An 8B model at 2K tokens fits on 64 H100 without recomputation and without TP/PP.
+    result = search_layout(LLAMA3_8B, H100, 64, seq_len=2048)
+    assert result.layout.recompute == "none" and result.layout.tp * result.layout.pp == 1
+    assert result.recompute_overhead == 0.0
+    # Forbid "none": the next cheapest is selective, never full.
+    result = search_layout(LLAMA3_8B, H100, 64, seq_len=2048, recompute=("selective", "full"))
+    assert result.layout.recompute == "selective"
+
+
+def test_moe_search_uses_expert_parallelism(hf_config):
+    mixtral = load_hf_config(hf_config("mixtral-8x7b"))
+    result = search_layout(mixtral, H100, 64, seq_len=4096)
+    assert result.ok and result.layout.ep > 1 and 8 % result.layout.ep == 0
+
+
+def test_mla_tp_only_needs_to_divide_heads(hf_config):
+    v3 = load_hf_config(hf_config("deepseek-v3"))
+    start = time.perf_counter()
+    result = search_layout(v3, get_hardware("H800-SXM"), 2048, seq_len=4096)
+    assert time.perf_counter() - start < 1.0
+    assert {s[0] for s in result.splits} == {1, 2, 4, 8}
+
+
+def test_memory_options_pass_through_and_are_checked():
+    lean = search_layout(LLAMA3_8B, H100, 8, seq_len=4096, optimizer_bytes=4)
+    assert lean.ok
+    with pytest.raises(InputError, match="is not a memory option"):
+        search_layout(LLAMA3_8B, H100, 8, seq_len=4096, kv_bytes=1)
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(zero_stages=(4,)), "zero_stages"), (dict(recompute=("fast",)), "recompute"),
+    (dict(recompute=()), "recompute"), (dict(global_batch_tokens=1000), "global_batch_tokens"),
+    (dict(max_pp=0), "max_pp"), (dict(headroom=-0.1), "headroom"),
+])
+def test_bad_search_inputs(kwargs, field):
+    with pytest.raises(InputError) as err:
+        search_layout(LLAMA3_8B, H100, 8, seq_len=4096, **kwargs)
+    assert err.value.input_name == field
+
+
+def test_as_dict_is_plain_data():
+    d = search_layout(LLAMA3_8B, "H100-SXM", 8, seq_len=4096).as_dict()
+    assert d["ok"] and d["layout"]["gpus"] == 8 and isinstance(d["explanation"], str)
