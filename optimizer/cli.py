@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from law.coefficients import MOE_VARIANTS, DEFAULT_MOE_VARIANT
-from law.errors import InputError
-from law.fit import LOSSES
-from law.predict import check_gamma
-from optimizer import cost_commands as cc
-from optimizer import law_commands as lc
 from law.architecture import FLOPS_RULES
-from optimizer.arch_args import (parse_int_flag, add_architecture_arguments, add_law_arguments, architecture_from_args,
-                                 coefficients_from_args, seq_len_from_args, tokens_t_from_args)
+from law.coefficients import DEFAULT_MOE_VARIANT, MOE_VARIANTS
+from law.errors import InputError
+from optimizer.arch_args import (add_architecture_arguments, add_law_arguments, architecture_from_args,
+                                 coefficients_from_args, parse_int_flag, seq_len_from_args, tokens_t_from_args)
 from optimizer.hardware_args import (add_hardware_arguments, gpus_from_args, hardware_from_args, price_from_args,
                                      utilization_from_args)
+
+# Command modules are imported when their command runs: `perflaw plan` must start fast, and
+# scipy and pandas are only needed by the law and cost commands.
+LOSSES = ("linear", "soft_l1", "huber", "cauchy")  # law.fit.LOSSES, kept here to avoid importing scipy
 
 
 class UsageError(Exception):
@@ -67,6 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--law", metavar="FILE", help="coefficient file from 'perflaw fit --out' (default: the paper's)")
     p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = sub.add_parser("plan", help="the Performance Law author's planning tool, reproduced exactly")
+    p.add_argument("--tflops", type=float, default=376.0, help="BF16 TFLOP/s per GPU (376)")
+    p.add_argument("--gpus", type=str, default="1024", help="GPUs (1024)")
+    p.add_argument("--mfu", type=float, default=40.0, help="MFU in percent (40)")
+    p.add_argument("--days", type=float, default=30.0, help="training days (30)")
+    p.add_argument("--layers", default="20:100", help="MIN:MAX layers, MAX exclusive (20:100)")
+    p.add_argument("--params", default="10B:100B", help="MIN:MAX parameters (10B:100B)")
+    p.add_argument("--max-tokens", default="20T", help="tokens below this (20T)")
+    p.add_argument("--gamma", type=float, default=1.0, help="precision loss >= 1 (1)")
+    p.add_argument("--min-mmlu", type=float, default=50.0, help="minimum MMLU, on the law before its bounds (50)")
+    p.add_argument("--rank", choices=("performance", "shallow", "balance"), default="performance",
+                   help="performance: MMLU; shallow: fewest layers; balance: MMLU^2 / ln(1 + layers)")
+    p.add_argument("--top", type=str, default="10", help="rows to show (10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
     p = sub.add_parser("hardware", help="list the accelerator catalog with its utilization defaults")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -93,7 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> tuple[dict, str]:
+    if args.command in ("predict", "fit", "validate"):
+        from optimizer import law_commands as lc
+    if args.command in ("hardware", "cost"):
+        from optimizer import cost_commands as cc
     if args.command == "predict":
+        from law.predict import check_gamma
         choice = architecture_from_args(args)
         payload = lc.predict_payload(choice, tokens_t_from_args(args), coefficients_from_args(args),
                                      check_gamma(args.gamma, "--gamma"), seq_len_from_args(args))
@@ -112,6 +133,10 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     if args.command == "validate":
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)
         return payload, lc.validate_text(payload)
+    if args.command == "plan":
+        from optimizer.planner import plan_payload, plan_text
+        payload = plan_payload(args)
+        return payload, plan_text(payload)
     if args.command == "hardware":
         payload = cc.hardware_payload()
         return payload, cc.hardware_text(payload)
@@ -152,10 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if getattr(args, "json", False):
-        print(json.dumps(payload, allow_nan=False, default=_json_default))
-    else:
-        print(text)
+    try:
+        if getattr(args, "json", False):
+            print(json.dumps(payload, allow_nan=False, default=_json_default))
+        else:
+            print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader closed early (perflaw ... | head): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     return 0
 
 

@@ -11,3 +11,16 @@ import bench_law  # noqa: E402
 def test_law_benchmark_runs_and_agrees():
     rows = bench_law.main(n_vec=2000, n_loop=500)
     assert rows[-1]["ratio"] > 0
+
+
+def test_planner_benchmark_imports():
+    import bench_planner  # noqa: F401  (its run takes seconds; benchmarks/run.py runs it)
+
+    assert bench_planner.LARGE["max_tokens_t"] == 60
+
+
+def test_cli_loss_names_match_the_fit_module():
+    from law.fit import LOSSES
+    from optimizer.cli import LOSSES as CLI_LOSSES
+
+    assert CLI_LOSSES == LOSSES
