@@ -281,3 +281,46 @@ def _check_int(name: str, value: object, minimum: int) -> None:
         raise InputError(name, "must be a whole number", value)
     if value < minimum:
         raise InputError(name, f"must be at least {minimum}", value)
+
+
+def param_arrays(layers, hidden, ffn, heads, kv_heads, head_dim, vocab, tied_embeddings=False, gated=True,
+                 experts=0, active_experts=0, shared_experts=0, expert_ffn=0):
+    """Total and activated parameters of many architectures at once (numpy arrays, float64).
+
+    Covers the shapes the optimizer searches: GQA attention without biases, RMSNorm (two per
+    layer plus the final one), gated or plain FFN, and optionally MoE in every layer (routed
+    experts with a router, shared experts of width ``expert_ffn``). Equal to
+    ``Architecture(...).params()`` for those shapes (a test checks it).
+    """
+    import numpy as np
+
+    L, h, d = (np.asarray(a, dtype=np.float64) for a in (layers, hidden, ffn))
+    H, kv, hd, V = (np.asarray(a, dtype=np.float64) for a in (heads, kv_heads, head_dim, vocab))
+    E, k, s, de = (np.asarray(a, dtype=np.float64) for a in (experts, active_experts, shared_experts, expert_ffn))
+    mats = 3.0 if gated else 2.0
+    attention = h * hd * (H + 2 * kv) + H * hd * h
+    norms = 2 * h
+    moe = E > 0
+    ffn_total = np.where(moe, mats * h * de * (E + s) + E * h, mats * h * d)
+    ffn_active = np.where(moe, mats * h * de * (k + s) + E * h, mats * h * d)
+    embed = V * h * np.where(np.asarray(tied_embeddings), 1.0, 2.0)
+    total = L * (attention + ffn_total + norms) + h + embed
+    active = L * (attention + ffn_active + norms) + h + embed
+    return total, active
+
+
+def flops_per_token_arrays(active_params, layers, hidden, heads, head_dim, vocab, seq_len=4096, rule="attention",
+                           tied_embeddings=False):
+    """Vectorised ``Architecture.flops_per_token`` for the shapes of ``param_arrays``."""
+    import numpy as np
+
+    if rule not in FLOPS_RULES:
+        raise InputError("flops rule", f"must be one of {', '.join(FLOPS_RULES)}", rule)
+    active = np.asarray(active_params, dtype=np.float64)
+    if rule == "6N":
+        return 6.0 * active
+    L, h, H, hd, V = (np.asarray(a, dtype=np.float64) for a in (layers, hidden, heads, head_dim, vocab))
+    norms = L * 2 * h + h
+    embedding = V * h
+    matmul = active - embedding - norms + np.where(np.asarray(tied_embeddings), V * h, 0.0)
+    return 6.0 * matmul + 6.0 * L * H * seq_len * (2 * hd)

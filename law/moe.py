@@ -42,3 +42,26 @@ def moe_law_terms(layers, hidden, ffn, tokens_t, total_b, active_b, gamma=1.0,
     size = law_size_b(total_b, active_b, coefficients.moe_variant)
     expansion = np.asarray(total_b, dtype=np.float64) / np.asarray(active_b, dtype=np.float64)
     return law_terms(layers, hidden, ffn, tokens_t, size, gamma, coefficients, expansion)
+
+
+def tokens_for_mmlu(target, layers, hidden, ffn, total_b, active_b, gamma=1.0,
+                    coefficients: LawCoefficients = PAPER) -> np.ndarray:
+    """Training tokens (trillions) at which the law reaches ``target`` MMLU; NaN when unreachable.
+
+    Inverts the output bounds (the tanh saturation above the cap) and then the token term:
+    w4·ln(u·T') = y − (every other term), with T' = T as long as T ≤ S. A target at or below the
+    chance floor needs no tokens beyond the smallest (returned as 0); one the law cannot reach
+    within its saturation (T' capped at S) gives NaN.
+    """
+    c = coefficients
+    target = np.asarray(target, dtype=np.float64)
+    if np.any(target >= c.cap + 10):
+        raise InputError("target MMLU", f"must be below {c.cap + 10:g}, the law's asymptote", float(np.max(target)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = np.where(target > c.cap, c.cap + 10.0 * np.arctanh((target - c.cap) / 10.0), target)
+    size = law_size_b(total_b, active_b, c.moe_variant)
+    # The law at T' = 1 (no saturation clip: S = inf) has w4·ln(u·1); the rest is w4·ln(T').
+    base = law_terms(layers, hidden, ffn, 1.0, np.inf, gamma, c, np.asarray(total_b) / np.asarray(active_b))
+    tokens = np.exp((raw - base.raw) / c.w4)
+    tokens = np.where(tokens <= size, tokens, np.nan)
+    return np.where(target <= c.floor, 0.0, tokens)

@@ -17,7 +17,7 @@ from law.coefficients import DEFAULT_MOE_VARIANT, MOE_VARIANTS
 from law.errors import InputError
 from optimizer.arch_args import (add_architecture_arguments, add_law_arguments, architecture_from_args,
                                  coefficients_from_args, parse_int_flag, seq_len_from_args, tokens_t_from_args)
-from optimizer.hardware_args import (add_hardware_arguments, gpus_from_args, hardware_from_args, price_from_args,
+from optimizer.hardware_args import (add_budget_arguments, add_hardware_arguments, gpus_from_args, hardware_from_args, price_from_args,
                                      utilization_from_args)
 
 # Command modules are imported when their command runs: `perflaw plan` must start fast, and
@@ -68,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--law", metavar="FILE", help="coefficient file from 'perflaw fit --out' (default: the paper's)")
     p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = sub.add_parser("optimize", help="best predicted MMLU for a budget: exact, optuna or scipy search")
+    add_budget_arguments(p)
+    add_hardware_arguments(p)
+    add_law_arguments(p, tokens=False)
+    from optimizer.optimize_commands import add_optimize_arguments
+    add_optimize_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
     p = sub.add_parser("plan", help="the Performance Law author's planning tool, reproduced exactly")
     p.add_argument("--tflops", type=float, default=376.0, help="BF16 TFLOP/s per GPU (376)")
     p.add_argument("--gpus", type=str, default="1024", help="GPUs (1024)")
@@ -133,6 +141,13 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     if args.command == "validate":
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)
         return payload, lc.validate_text(payload)
+    if args.command == "optimize":
+        import optuna
+
+        from optimizer.optimize_commands import optimize_payload, optimize_text, progress_wanted
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI, not the library, sets logging
+        payload = optimize_payload(args, progress_wanted(args))
+        return payload, optimize_text(payload)
     if args.command == "plan":
         from optimizer.planner import plan_payload, plan_text
         payload = plan_payload(args)

@@ -1,0 +1,86 @@
+"""Trade-off fronts: MMLU against training cost (budget sweep), against inference cost, and the
+inverse question, the cheapest plan that reaches a target MMLU. All on the exact lattice."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from law.errors import InputError
+from law.moe import tokens_for_mmlu
+from optimizer.pareto import ParetoFront
+from optimizer.problem import Problem, evaluate
+from optimizer.search import _plan_row, _verify, explain_infeasible, search_exact
+
+FRONTS = ("none", "budget", "inference")
+
+
+def budget_front(problem: Problem, points: int = 12, low_fraction: float = 0.01) -> list[dict]:
+    """Best plan at each budget of a geometric sweep up to the problem's, then the non-dominated
+    (training FLOPs, MMLU) set. Each point carries the budget it was found at."""
+    if not 2 <= points <= 200:
+        raise InputError("front points", "must be between 2 and 200", points)
+    budgets = np.geomspace(max(problem.budget_flops * low_fraction, 1e15), problem.budget_flops, points)
+    rows = []
+    for b in budgets:
+        r = search_exact(problem.with_budget(float(b)), top=0)
+        if r.best is not None:
+            rows.append({**r.best, "budget_flops": float(b)})
+    if not rows:
+        return []
+    values = {"train_flops": np.array([r["train_flops"] for r in rows]), "mmlu": np.array([r["mmlu"] for r in rows])}
+    front = ParetoFront.of(values, ("train_flops", "mmlu"), (False, True))
+    return [rows[i] for i in front.indices]
+
+
+def inference_front(problem: Problem, max_points: int = 40) -> list[dict]:
+    """At the problem's budget: plans not beaten on both activated parameters (fewer is cheaper to
+    serve) and MMLU, each with its memory layout checked; sorted by activated parameters."""
+    arch = problem.space.lattice()
+    ev = evaluate(problem, arch)
+    front = ParetoFront.of(ev, ("active_params_b", "mmlu"), (False, True), ev["feasible"])
+    idx = front.indices
+    if len(idx) > max_points:  # thin evenly along the front, keeping both ends
+        idx = idx[np.unique(np.round(np.linspace(0, len(idx) - 1, max_points)).astype(int))]
+    kept, _, _ = _verify(problem, arch, idx, len(idx))
+    return [_plan_row(problem, arch, ev, i, lay) for i, lay in sorted(kept, key=lambda k: ev["active_params_b"][k[0]])]
+
+
+def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[dict | None, str | None]:
+    """The plan with the least training FLOPs whose predicted MMLU reaches ``target_mmlu``.
+
+    Tokens are the fewest that reach the target (the law inverted in closed form); the budget of
+    the problem is ignored, the other constraints hold. Returns (plan, None) or (None, reason).
+    """
+    if not np.isfinite(target_mmlu) or not 0 < target_mmlu < 100:
+        raise InputError("--target-mmlu", "must be between 0 and 100", target_mmlu)
+    arch = problem.space.lattice()
+    probe = evaluate(problem, arch)  # parameters, FLOPs per token and the non-token constraints
+    d_law = np.where(arch["experts"] > 0, (arch["active_experts"] + arch["shared_experts"]) * arch["expert_ffn"],
+                     arch["ffn"])
+    tokens = tokens_for_mmlu(target_mmlu, arch["layers"], arch["hidden"], d_law, probe["params_b"],
+                             probe["active_params_b"], problem.gamma, problem.coefficients)
+    tokens = np.maximum(tokens, problem.constraints.min_tokens_t)
+    reachable = np.isfinite(tokens)
+    if problem.constraints.max_tokens_t is not None:
+        reachable &= tokens <= problem.constraints.max_tokens_t
+    flops = probe["flops_per_token"] * np.where(reachable, tokens, np.inf) * 1e12
+    other = np.all([probe[k] <= 0 for k in ("params_min", "params_max", "train_memory", "serve_memory")], axis=0)
+    ok = reachable & other
+    if not ok.any():
+        if not reachable.any():
+            return None, (f"no candidate reaches {target_mmlu:g} MMLU within the law's saturation (at most 1T tokens "
+                          f"per 1B parameters) and the token limit; raise --params or lower the target")
+        return None, explain_infeasible(problem, arch, probe)
+    candidates = np.flatnonzero(ok)
+    order = candidates[np.lexsort((candidates, flops[candidates]))]
+    # Re-evaluate the winners at their own budget so every figure (MMLU, tokens) is consistent.
+    for i in order[:50]:
+        p = problem.with_budget(float(flops[i]))
+        one = {k: v[i:i + 1] for k, v in arch.items()}
+        ev = evaluate(p, one)
+        kept, failure, _ = _verify(p, one, np.array([0]), 1)
+        if kept:
+            row = _plan_row(p, one, ev, 0, kept[0][1])
+            row["target_mmlu"] = target_mmlu
+            return row, None
+    return None, f"no parallel layout fits for the cheapest candidates: {failure}"

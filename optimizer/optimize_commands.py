@@ -1,0 +1,216 @@
+"""The optimize command of the CLI: flags → problem → search → JSON payload and its text."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from law.errors import InputError
+from optimizer.arch_args import coefficients_from_args, parse_int_flag, seq_len_from_args
+from optimizer.budget import Budget
+from optimizer.cost import plan_cost
+from optimizer.fronts import FRONTS, budget_front, cheapest_for_target, inference_front
+from optimizer.hardware_args import budget_from_args
+from optimizer.problem import Constraints, Problem
+from optimizer.quantities import format_quantity, parse_positive, parse_range
+from optimizer.search import STRATEGIES, SearchResult, search
+from optimizer.space import SearchSpace
+from optimizer.textfmt import table
+
+
+def add_optimize_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("constraints")
+    g.add_argument("--params", default="0.1B:2000B", help="total parameters LOW:HIGH (0.1B:2000B)")
+    g.add_argument("--layers", default="8:128", help="layers LOW:HIGH, inclusive (8:128)")
+    g.add_argument("--max-tokens", help="unique training tokens available, e.g. 3T (the data constraint)")
+    g.add_argument("--min-tokens", default="10B", help="a plan trains on at least this many tokens (10B)")
+    g.add_argument("--min-mmlu", type=float, help="drop plans predicted below this MMLU")
+    g.add_argument("--serve-hbm-gb", type=float, metavar="GB", help="weights + KV cache must fit one GPU this size")
+    g.add_argument("--serve-context", default="8192", help="context when serving (8192)")
+    g.add_argument("--serve-batch", default="1", help="sequences served at once (1)")
+    g.add_argument("--headroom", type=float, default=0.1, help="share of HBM kept free (0.1)")
+    g = p.add_argument_group("search space")
+    g.add_argument("--heads", default="8:128", help="attention heads LOW:HIGH; hidden = heads x head-dim (8:128)")
+    g.add_argument("--heads-step", default="4", help="step of heads (4)")
+    g.add_argument("--head-dim", default="128", help="per-head width (128)")
+    g.add_argument("--ffn-ratio", default="2.5:4", help="FFN size / hidden, LOW:HIGH (2.5:4)")
+    g.add_argument("--ffn-multiple", default="256", help="FFN size rounded to a multiple of this (256)")
+    g.add_argument("--kv-heads", default="8", help="KV-head choices, comma-separated (8)")
+    g.add_argument("--vocab", default="128256", help="vocabulary size (128256)")
+    g.add_argument("--tied-embeddings", action="store_true", help="tie input and output embeddings")
+    g.add_argument("--experts", help="MoE: routed-expert choices, comma-separated (e.g. 64,128)")
+    g.add_argument("--active-experts", help="MoE: experts-per-token choices (e.g. 4,8)")
+    g.add_argument("--shared-experts", default="0", help="MoE: shared-expert choices (0)")
+    g.add_argument("--expert-ffn", help="MoE: expert FFN size choices (e.g. 1024,1536,2048)")
+    g = p.add_argument_group("search")
+    g.add_argument("--strategy", default="exact", help=f"one of {', '.join(STRATEGIES)} (exact)")
+    g.add_argument("--trials", help="evaluations for optuna (500) or scipy (3000)")
+    g.add_argument("--seed", default="0", help="random seed for optuna and scipy (0)")
+    g.add_argument("--storage", help="Optuna storage URL, e.g. sqlite:///study.db (persist, resume, share)")
+    g.add_argument("--study-name", help="Optuna study name within --storage")
+    g.add_argument("--top", default="5", help="alternatives to list (5)")
+    g.add_argument("--front", default="none", help=f"front to compute: {', '.join(FRONTS)} (none)")
+    g.add_argument("--target-mmlu", type=float, help="answer the inverse question: cheapest plan reaching this MMLU")
+    g.add_argument("--flops-rule", default="attention", choices=("attention", "6N"), help="FLOPs per token rule")
+
+
+def _ints(text: str, name: str, minimum: int = 0) -> tuple[int, ...]:
+    values = tuple(parse_int_flag(t.strip(), name, minimum, 1 << 22) for t in str(text).split(",") if t.strip())
+    if not values:
+        raise InputError(name, "must list at least one whole number", text)
+    return values
+
+
+def _int_range(text: str, name: str) -> tuple[int, int]:
+    lo, hi = parse_range(text, name, minimum=1)
+    if not (float(lo).is_integer() and float(hi).is_integer()):
+        raise InputError(name, "must be whole numbers LOW:HIGH", text)
+    return int(lo), int(hi)
+
+
+def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
+    budget = budget_from_args(args)
+    moe = any(getattr(args, k) for k in ("experts", "active_experts", "expert_ffn"))
+    if moe and not all(getattr(args, k) for k in ("experts", "active_experts", "expert_ffn")):
+        raise InputError("--experts/--active-experts/--expert-ffn", "a MoE search needs all three", "some missing")
+    ratio = parse_range(args.ffn_ratio, "--ffn-ratio", minimum=0.01)
+    try:
+        space = SearchSpace(
+            layers=_int_range(args.layers, "--layers"), heads=_int_range(args.heads, "--heads"),
+            heads_step=parse_int_flag(args.heads_step, "--heads-step", 1, 65536),
+            head_dim=parse_int_flag(args.head_dim, "--head-dim", 1, 4096), ffn_ratio=ratio,
+            ffn_multiple=parse_int_flag(args.ffn_multiple, "--ffn-multiple", 1, 1 << 16),
+            kv_heads=_ints(args.kv_heads, "--kv-heads", 1), vocab=parse_int_flag(args.vocab, "--vocab", 1, 1 << 24),
+            tied_embeddings=bool(args.tied_embeddings),
+            experts=_ints(args.experts, "--experts", 1) if moe else (0,),
+            active_experts=_ints(args.active_experts, "--active-experts", 1) if moe else (0,),
+            shared_experts=_ints(args.shared_experts, "--shared-experts", 0) if moe else (0,),
+            expert_ffn=_ints(args.expert_ffn, "--expert-ffn", 1) if moe else (0,),
+        )
+    except InputError as exc:
+        name = exc.input_name if exc.input_name.startswith("--") or " " in exc.input_name else \
+            "--" + exc.input_name.replace("_", "-")
+        raise InputError(name, exc.rule, exc.value) from None
+    lo, hi = parse_range(args.params, "--params", minimum=1e6)
+    max_tokens = parse_positive(args.max_tokens, "--max-tokens", 1e6, 1e16, "write 3T") / 1e12 \
+        if args.max_tokens else None
+    constraints = Constraints(
+        params_b=(lo / 1e9, hi / 1e9), min_tokens_t=parse_positive(args.min_tokens, "--min-tokens", 1e6, 1e16) / 1e12,
+        max_tokens_t=max_tokens, min_mmlu=args.min_mmlu, serve_hbm_gb=args.serve_hbm_gb,
+        serve_context=parse_int_flag(args.serve_context, "--serve-context", 1, 1 << 24),
+        serve_batch=parse_int_flag(args.serve_batch, "--serve-batch", 1, 1 << 20), headroom=args.headroom)
+    if args.gamma is None or not math.isfinite(args.gamma) or args.gamma < 1:
+        raise InputError("--gamma", "must be a finite number >= 1", args.gamma)
+    problem = Problem(space, budget.flops(), budget.hardware, budget.gpus, budget.utilization, constraints,
+                      coefficients_from_args(args), args.gamma, seq_len_from_args(args), args.flops_rule)
+    return problem, budget
+
+
+def _costed(plan: dict, problem: Problem, budget: Budget) -> dict:
+    """Add GPU-hours, days, dollars and energy to a plan row when the hardware is known."""
+    if problem.hardware is None or problem.utilization is None:
+        return plan
+    from optimizer.problem import architecture_of
+    import numpy as np
+    keys = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "experts", "active_experts",
+            "shared_experts", "expert_ffn")
+    arch = architecture_of(problem, {k: np.array([plan.get(k, 0)]) for k in keys}, 0)
+    c = plan_cost(arch, plan["tokens_t"], problem.hardware, problem.utilization, gpus=problem.gpus,
+                  seq_len=problem.seq_len, flops_rule=problem.flops_rule, precision=budget.precision,
+                  price_usd_per_gpu_hour=budget.price_usd_per_gpu_hour)
+    return {**plan, "gpu_hours": c.gpu_hours, "days": c.days, "usd": c.usd, "energy_kwh": c.energy_kwh,
+            "summary": arch.summary()}
+
+
+def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
+    from law.predict import interval_for
+    problem, budget = problem_from_args(args)
+    strategy = args.strategy
+    top = parse_int_flag(args.top, "--top", 0, 1000)
+    trials = parse_int_flag(args.trials, "--trials", 1, 10**7) if args.trials else None
+    seed = parse_int_flag(args.seed, "--seed", 0, 2**32 - 1)
+    if args.front not in FRONTS:
+        raise InputError("--front", f"must be one of {', '.join(FRONTS)}", args.front)
+    result: SearchResult = search(problem, strategy, trials=trials, seed=seed, top=top, storage=args.storage,
+                                  study_name=args.study_name, progress=progress)
+    iv = interval_for(problem.coefficients)
+    payload = {
+        "strategy": result.strategy, "seed": result.seed, "n_evaluations": result.n_evaluations,
+        "wall_time_s": result.wall_time_s, "converged": result.converged, "message": result.message,
+        "budget": budget.as_dict(), "lattice_size": problem.space.size,
+        "best": None, "alternatives": [], "front": [], "front_kind": args.front,
+        "interval": {"level": iv.level, "low": iv.low, "high": iv.high, "coverage": iv.coverage},
+        "law": problem.coefficients.source, "infeasible_reason": result.infeasible_reason,
+    }
+    if result.best is None:
+        raise InputError("constraints", f"no feasible plan: {result.infeasible_reason}",
+                         f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
+    payload["best"] = _costed(result.best, problem, budget)
+    payload["best"]["interval"] = [max(25.0, result.best["mmlu"] + iv.low), min(100.0, result.best["mmlu"] + iv.high)]
+    payload["alternatives"] = [_costed(a, problem, budget) for a in result.alternatives]
+    if args.front == "budget":
+        payload["front"] = [_costed(p, problem, budget) for p in budget_front(problem)]
+    elif args.front == "inference":
+        payload["front"] = [_costed(p, problem, budget) for p in inference_front(problem)]
+    if args.target_mmlu is not None:
+        plan, reason = cheapest_for_target(problem, args.target_mmlu)
+        payload["target"] = {"mmlu": args.target_mmlu, "plan": _costed(plan, problem, budget) if plan else None,
+                             "reason": reason}
+    return payload
+
+
+def _plan_line(p: dict) -> str:
+    return p.get("summary") or f"{p['layers']}L h{p['hidden']} ffn {p['ffn']}"
+
+
+def optimize_text(d: dict) -> str:
+    b, best, iv = d["budget"], d["best"], d["interval"]
+    head = [f"Budget          {b['flops']:.3g} FLOPs" + (f" = {format_quantity(b['gpu_hours'])} GPU-hours on "
+                                                         f"{b['hardware']}" if b["gpu_hours"] else "")
+            + (f", {b['days']:.1f} days on {b['gpus']:,} GPUs" if b["days"] else "")
+            + (f" (MFU {b['mfu']:.1%} x goodput {b['goodput']:.1%})" if b["mfu"] else ""),
+            f"Search          {d['strategy']}: {d['n_evaluations']:,} evaluations of a {d['lattice_size']:,}-point "
+            f"lattice in {d['wall_time_s']:.2f} s" + (f", seed {d['seed']}" if d["seed"] is not None else ""),
+            "",
+            f"Best plan       {_plan_line(best)}",
+            f"                {best['params_b']:.2f}B params ({best['active_params_b']:.2f}B activated), "
+            f"{best['tokens_t']:.2f}T tokens ({best['tokens_t'] * 1e3 / best['params_b']:.0f} per parameter)",
+            f"Predicted MMLU  {best['mmlu']:.2f}  ({iv['level']:.0%} interval {best['interval'][0]:.1f} to "
+            f"{best['interval'][1]:.1f})",
+            f"Cost            {best['train_flops']:.3g} FLOPs ({best['train_flops'] / b['flops']:.0%} of the budget"
+            + ("; the law gains nothing from more tokens" if best["train_flops"] < 0.99 * b["flops"] else "") + ")"
+            + (f", {format_quantity(best['gpu_hours'])} GPU-hours" if "gpu_hours" in best else "")
+            + (f", {best['days']:.1f} days" if best.get("days") else "")
+            + (f", ${format_quantity(best['usd'])}" if best.get("usd") else "")]
+    if best.get("layout"):
+        lay = best["layout"]
+        head.append(f"Layout          TP {lay['tp']}, PP {lay['pp']}, DP {lay['dp']}"
+                    + (f", EP {lay['ep']}" if lay.get("ep", 1) > 1 else "") + f", ZeRO-{lay['zero']}, "
+                    f"{'no' if lay['recompute'] == 'none' else lay['recompute']} recompute: "
+                    f"{best['memory_per_gpu_gb']:.1f} GB per GPU")
+    cols = [("layers", "layers", "d"), ("hidden", "hidden", "d"), ("ffn", "ffn", "d"), ("params_b", "params B", ".2f"),
+            ("active_params_b", "active B", ".2f"), ("tokens_t", "tokens T", ".2f"), ("mmlu", "MMLU", ".2f"),
+            ("train_flops", "FLOPs", ".3g")]
+    if d["alternatives"]:
+        head += ["", "Alternatives", table(d["alternatives"], cols)]
+    if d["front"]:
+        kind = {"budget": "MMLU against training FLOPs over a budget sweep",
+                "inference": "MMLU against activated parameters at this budget"}[d["front_kind"]]
+        head += ["", f"Pareto front: {kind}", table(d["front"], cols)]
+    if "target" in d:
+        t = d["target"]
+        if t["plan"]:
+            p = t["plan"]
+            head += ["", f"Cheapest plan reaching MMLU {t['mmlu']:g}: {_plan_line(p)}, {p['tokens_t']:.2f}T tokens, "
+                         f"{p['train_flops']:.3g} FLOPs" + (f", {format_quantity(p['gpu_hours'])} GPU-hours"
+                                                           if "gpu_hours" in p else "")]
+        else:
+            head += ["", f"Target MMLU {t['mmlu']:g}: {t['reason']}"]
+    head += ["", f"Law: {d['law']}. Predictions are for the base model's 5-shot MMLU; the law cannot see data "
+                 "quality, contamination or post-training."]
+    return "\n".join(head)
+
+
+def progress_wanted(args: argparse.Namespace) -> bool:
+    return not args.json and sys.stderr.isatty()

@@ -1,0 +1,154 @@
+"""The search space: axes of architecture choices, their divisibility rules, and the lattice they span."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from law.errors import InputError
+
+AXES = ("layers", "heads", "ffn_ratio", "kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
+
+
+def _int_range(name: str, value, low: int = 1, high: int = 1 << 20) -> tuple[int, int]:
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise InputError(name, "must be a range [low, high]", value)
+    a, b = value
+    for v in (a, b):
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise InputError(name, f"must be whole numbers between {low} and {high}", value)
+    if a > b:
+        raise InputError(name, "lower end must not exceed the upper end", f"{a}:{b}")
+    return a, b
+
+
+def _choices(name: str, value, low: int = 0, high: int = 1 << 20) -> tuple[int, ...]:
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if not values:
+        raise InputError(name, "must list at least one value", value)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise InputError(name, f"must be whole numbers between {low} and {high}", value)
+    return tuple(sorted(set(values)))
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Ranges and steps of every architecture choice (counts are whole numbers).
+
+    hidden = heads × head_dim (multiples of head_dim suit tensor cores); FFN = ffn_ratio × hidden
+    rounded to a multiple of ``ffn_multiple``; KV heads are choices that must divide the heads.
+    MoE is on when ``experts`` lists a value above 0: every layer is then an MoE layer with
+    ``active_experts`` routed experts per token and ``shared_experts`` shared experts, each of width
+    ``expert_ffn``. Tokens are not an axis: for a budget the best count follows analytically.
+    """
+
+    layers: tuple[int, int] = (8, 128)
+    layers_step: int = 1
+    heads: tuple[int, int] = (8, 128)
+    heads_step: int = 4
+    head_dim: int = 128
+    ffn_ratio: tuple[float, float] = (2.5, 4.0)  # d / h; gated FFNs sit near 8/3 to 3.5
+    ffn_ratio_step: float = 0.125
+    ffn_multiple: int = 256
+    kv_heads: tuple[int, ...] = (8,)
+    vocab: int = 128256
+    tied_embeddings: bool = False
+    gated: bool = True
+    experts: tuple[int, ...] = (0,)
+    active_experts: tuple[int, ...] = (0,)
+    shared_experts: tuple[int, ...] = (0,)
+    expert_ffn: tuple[int, ...] = (0,)
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", _int_range("layers", tuple(self.layers), 1, 4096))
+        object.__setattr__(self, "heads", _int_range("heads", tuple(self.heads), 1, 65536))
+        for key, high in (("layers_step", 4096), ("heads_step", 65536), ("head_dim", 4096), ("ffn_multiple", 1 << 16),
+                          ("vocab", 1 << 24)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise InputError(key, f"must be a whole number between 1 and {high}", value)
+        lo, hi = self.ffn_ratio
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi <= 64):
+            raise InputError("ffn_ratio", "must be a range with 0 < low <= high <= 64", self.ffn_ratio)
+        if not (math.isfinite(self.ffn_ratio_step) and self.ffn_ratio_step > 0):
+            raise InputError("ffn_ratio_step", "must be positive", self.ffn_ratio_step)
+        object.__setattr__(self, "kv_heads", _choices("kv_heads", self.kv_heads, 1, 65536))
+        for key in ("experts", "active_experts", "shared_experts", "expert_ffn"):
+            object.__setattr__(self, key, _choices(key, getattr(self, key), 0, 1 << 22))
+        if self.is_moe:
+            if 0 in self.experts or 0 in self.active_experts or 0 in self.expert_ffn:
+                raise InputError("experts", "a MoE space needs experts, active_experts and expert_ffn above 0",
+                                 (self.experts, self.active_experts, self.expert_ffn))
+            if min(self.active_experts) > max(self.experts):
+                raise InputError("active_experts", f"must not exceed experts ({max(self.experts)})",
+                                 self.active_experts)
+        heads = np.arange(self.heads[0], self.heads[1] + 1, self.heads_step)
+        if not any((heads % kv == 0).any() for kv in self.kv_heads):
+            raise InputError("search space", "is empty: no heads value is divisible by any kv_heads choice",
+                             f"heads {self.heads[0]}:{self.heads[1]} step {self.heads_step}, kv {self.kv_heads}")
+
+    @property
+    def is_moe(self) -> bool:
+        return max(self.experts) > 0
+
+    def axis_values(self) -> dict[str, np.ndarray]:
+        """The values of every axis (MoE axes hold 0 for dense spaces)."""
+        lo, hi = self.ffn_ratio
+        ratios = np.round(np.arange(lo, hi + self.ffn_ratio_step / 2, self.ffn_ratio_step), 6)
+        return {
+            "layers": np.arange(self.layers[0], self.layers[1] + 1, self.layers_step),
+            "heads": np.arange(self.heads[0], self.heads[1] + 1, self.heads_step),
+            "ffn_ratio": ratios,
+            "kv_heads": np.array(self.kv_heads),
+            "experts": np.array(self.experts),
+            "active_experts": np.array(self.active_experts),
+            "shared_experts": np.array(self.shared_experts),
+            "expert_ffn": np.array(self.expert_ffn),
+        }
+
+    @property
+    def size(self) -> int:
+        """Number of valid lattice points."""
+        return len(self.lattice()["layers"])
+
+    def _ffn(self, heads: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+        hidden = heads * self.head_dim
+        return (np.maximum(np.round(ratio * hidden / self.ffn_multiple), 1) * self.ffn_multiple).astype(np.int64)
+
+    def lattice(self, index_arrays: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """Architectures at the given axis indices (default: the whole lattice).
+
+        Returns arrays ``layers, heads, hidden, ffn, kv_heads, head_dim, experts, active_experts,
+        shared_experts, expert_ffn`` and ``valid``. For explicit indices (the samplers') invalid
+        points are kept and flagged; the whole lattice holds valid points only, each once (two FFN
+        ratios can round to one size), in enumeration order: layers outermost, then heads, FFN,
+        KV heads and the MoE axes.
+        """
+        axes = self.axis_values()
+        if index_arrays is None:
+            heads, ratio = np.meshgrid(axes["heads"], axes["ffn_ratio"], indexing="ij")
+            heads, ffn = heads.ravel(), self._ffn(heads.ravel(), ratio.ravel())
+            pair = np.flatnonzero(np.r_[True, (np.diff(heads) != 0) | (np.diff(ffn) != 0)])  # sorted per heads
+            heads, ffn = heads[pair], ffn[pair]
+            rest = ("kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
+            grids = np.meshgrid(axes["layers"], np.arange(len(heads)), *(axes[r] for r in rest), indexing="ij")
+            flat = [g.ravel() for g in grids]
+            vals = {"layers": flat[0], "heads": heads[flat[1]], **dict(zip(rest, flat[2:]))}
+            ffn_vals = ffn[flat[1]]
+        else:
+            vals = {a: axes[a][np.asarray(index_arrays[a], dtype=np.int64)] for a in AXES}
+            ffn_vals = self._ffn(vals["heads"], vals["ffn_ratio"])
+        valid = (vals["heads"] % vals["kv_heads"] == 0) & (vals["active_experts"] <= vals["experts"])
+        out = {
+            "layers": vals["layers"], "heads": vals["heads"], "hidden": vals["heads"] * self.head_dim,
+            "ffn": ffn_vals, "kv_heads": vals["kv_heads"], "head_dim": np.full(len(ffn_vals), self.head_dim),
+            "experts": vals["experts"], "active_experts": vals["active_experts"],
+            "shared_experts": vals["shared_experts"], "expert_ffn": vals["expert_ffn"], "valid": valid,
+        }
+        if index_arrays is None and not valid.all():
+            out = {k: v[valid] for k, v in out.items()}
+        return out
