@@ -98,35 +98,42 @@ def _finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals
 
 
 def explain_infeasible(problem: Problem, arch: dict, ev: dict) -> str:
-    """Which constraint binds, and the nearest relaxation that would make a plan feasible."""
+    """Which constraints bind, and each single relaxation that would make a plan feasible."""
     names = [k for k in CONSTRAINTS if (ev[k] > 0).any()]
     if not names:
         return "no candidate in the search space"
-    others = {k: np.all([ev[o] <= 0 for o in CONSTRAINTS if o != k], axis=0) for k in names}
-    for k in names:  # a single binding constraint: say how far it would have to move
-        ok = others[k]
+    c = problem.constraints
+    options = []
+    for k in names:
+        ok = np.all([ev[o] <= 0 for o in CONSTRAINTS if o != k], axis=0)  # the other constraints hold
         if not ok.any():
             continue
-        need = ev[k][ok].min()
+        need = float(ev[k][ok].min())
+        i = np.flatnonzero(ok)[np.argmin(ev[k][ok])]
         if k == "tokens_min":
-            i = np.flatnonzero(ok)[np.argmin(ev["flops_per_token"][ok])]
-            smallest = ev["flops_per_token"][i] * problem.constraints.min_tokens_t * 1e12
-            return (f"the budget is too small: even the cheapest candidate trains on fewer than "
-                    f"{problem.constraints.min_tokens_t:g}T tokens; the smallest budget that would do is "
-                    f"{smallest:.3g} FLOPs (have {problem.budget_flops:.3g})")
-        if k == "params_min":
-            return f"no candidate that meets the other constraints reaches the minimum size: the largest is {need:.3g}B short"
-        if k == "params_max":
-            return f"every candidate exceeds the maximum size, the smallest by {need:.3g}B"
-        if k == "train_memory":
-            return (f"model states do not fit the GPUs' memory: the smallest candidate needs {need:.3g} GB more per GPU "
-                    f"(more GPUs or a smaller --params range)")
-        if k == "serve_memory":
-            return f"no candidate serves on one GPU: the smallest is {need:.3g} GB over"
-        if k == "mmlu_min":
-            return f"no candidate reaches the minimum MMLU: the best falls {need:.2f} points short"
-    worst = max(names, key=lambda k: (ev[k] > 0).mean())
-    return f"several constraints bind together ({', '.join(names)}); most often violated: {worst}"
+            j = np.flatnonzero(ok)[np.argmin(ev["flops_per_token"][ok])]
+            smallest = ev["flops_per_token"][j] * c.min_tokens_t * 1e12
+            options.append(f"the budget is too small: the smallest budget that would do is {smallest:.3g} FLOPs "
+                           f"(have {problem.budget_flops:.3g})")
+        elif k == "params_min":
+            options.append(f"lower --params to {ev['params_b'][i]:.3g}B (the largest candidate meeting the other "
+                           f"constraints)")
+        elif k == "params_max":
+            options.append(f"raise --params to {ev['params_b'][i]:.3g}B (the smallest candidate meeting the other "
+                           f"constraints)")
+        elif k == "train_memory":
+            usable = problem.hardware.hbm_bytes * (1 - c.headroom)
+            gpus = math.ceil(16.0 * ev["params_b"][i] * 1e9 / usable)
+            options.append(f"GPU memory: the model states of the smallest allowed candidate ({ev['params_b'][i]:.3g}B) "
+                           f"need {need:.3g} GB more per GPU; use at least {gpus:,} GPUs (model states alone)")
+        elif k == "serve_memory":
+            options.append(f"serving needs {need:.3g} GB more than --serve-hbm-gb allows for the smallest allowed "
+                           f"candidate ({ev['params_b'][i]:.3g}B)")
+        elif k == "mmlu_min":
+            options.append(f"lower --min-mmlu to {float(ev['mmlu'][ok].max()):.2f} (the best candidate)")
+    if not options:
+        return f"several constraints bind together ({', '.join(names)}); relax more than one"
+    return "; or ".join(options)
 
 
 # ------------------------------------------------------------------------------------------ exact
@@ -228,10 +235,35 @@ def search_optuna(problem: Problem, *, trials: int = 500, seed: int = 0, top: in
             return float(ev["mmlu"][0]), float(ev["active_params_b"][0])
         return float(ev["mmlu"][0])
 
-    done = len([t for t in study.trials if t.state.is_finished()])
-    remaining = max(0, trials - done)
-    if remaining:
-        study.optimize(objective, n_trials=remaining, show_progress_bar=progress)
+    def finished_count() -> int:
+        return len([t for t in study.trials if t.state.is_finished()])
+
+    # TPE (or NSGA-II) for 80 % of the trials, then a polish: the lattice neighbours of the best
+    # feasible trial (one step along each axis) are enqueued as trials, while that improves.
+    explore = trials - trials // 5
+    if finished_count() < explore:
+        study.optimize(objective, n_trials=explore - finished_count(), show_progress_bar=progress)
+    while not multi and finished_count() < trials:
+        best = _best_feasible_trial(study.trials)
+        if best is None:
+            break
+        seen = {tuple(t.params.get(a, 0) for a in AXES) for t in study.trials}
+        queue = []
+        for j, n in enumerate(sizes):
+            for step in (-1, 1):
+                cand = [best.params.get(a, 0) for a in AXES]
+                cand[j] += step
+                if n > 1 and 0 <= cand[j] < n and tuple(cand) not in seen:
+                    queue.append(cand)
+        queue = queue[: trials - finished_count()]
+        if not queue:
+            break
+        for cand in queue:
+            study.enqueue_trial({a: v for a, v, n in zip(AXES, cand, sizes) if n > 1})
+        study.optimize(objective, n_trials=len(queue))
+        improved = _best_feasible_trial(study.trials[-len(queue):])
+        if improved is None or improved.value <= best.value:
+            break
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not finished:
         raise InputError("--trials", "must leave at least one completed trial", trials)
@@ -240,6 +272,18 @@ def search_optuna(problem: Problem, *, trials: int = 500, seed: int = 0, top: in
     result = _finish(problem, "optuna", seed, arch, ev, len(finished), t0, top, True,
                      f"{len(finished)} completed trials in study {study.study_name!r}")
     return result
+
+
+def _best_feasible_trial(trials):
+    """The completed trial with the highest value whose constraints all hold (None if none)."""
+    import optuna
+
+    def values(t):  # Optuna 5 keeps named constraints in a dict
+        c = t.constraints
+        return c.values() if isinstance(c, dict) else (c or ())
+
+    ok = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and all(v <= 0 for v in values(t))]
+    return max(ok, key=lambda t: (t.value, -t.number)) if ok else None
 
 
 def search(problem: Problem, strategy: str = "exact", **options) -> SearchResult:
