@@ -300,10 +300,13 @@ def param_arrays(layers, hidden, ffn, heads, kv_heads, head_dim, vocab, tied_emb
     mats = 3.0 if gated else 2.0
     attention = h * hd * (H + 2 * kv) + H * hd * h
     norms = 2 * h
+    embed = V * h * np.where(np.asarray(tied_embeddings), 1.0, 2.0)
+    if not np.any(E > 0):  # dense: one expression, no MoE branches
+        total = L * (attention + mats * h * d + norms) + h + embed
+        return total, total
     moe = E > 0
     ffn_total = np.where(moe, mats * h * de * (E + s) + E * h, mats * h * d)
     ffn_active = np.where(moe, mats * h * de * (k + s) + E * h, mats * h * d)
-    embed = V * h * np.where(np.asarray(tied_embeddings), 1.0, 2.0)
     total = L * (attention + ffn_total + norms) + h + embed
     active = L * (attention + ffn_active + norms) + h + embed
     return total, active

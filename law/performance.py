@@ -71,9 +71,11 @@ def law_terms(
 def bound_mmlu(raw, floor: float = 25.0, cap: float = 90.0) -> np.ndarray:
     """Apply the law's output bounds: chance-level floor and smooth tanh saturation above cap."""
     raw = np.asarray(raw, dtype=np.float64)
-    # The asymptote cap + 10 is never reached, even where tanh rounds to 1 in float64.
-    top = np.minimum(cap + 10.0 * np.tanh(0.1 * raw - cap / 10.0), np.nextafter(cap + 10.0, -np.inf))
-    return np.where(raw < floor, floor, np.where(raw > cap, top, raw))
+    out = np.maximum(raw, floor, out=np.empty_like(raw))
+    high = raw > cap
+    if np.any(high):  # tanh only where needed; the asymptote cap + 10 is never reached in float64
+        out[high] = np.minimum(cap + 10.0 * np.tanh(0.1 * raw[high] - cap / 10.0), np.nextafter(cap + 10.0, -np.inf))
+    return out
 
 
 def predict_mmlu(layers, hidden, ffn, tokens_t, params_b, gamma=1.0,

@@ -45,7 +45,7 @@ def add_optimize_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--expert-ffn", help="MoE: expert FFN size choices (e.g. 1024,1536,2048)")
     g = p.add_argument_group("search")
     g.add_argument("--strategy", default="exact", help=f"one of {', '.join(STRATEGIES)} (exact)")
-    g.add_argument("--trials", help="evaluations for optuna (500) or scipy (3000)")
+    g.add_argument("--trials", help="evaluations for optuna (1000) or scipy (10000)")
     g.add_argument("--seed", default="0", help="random seed for optuna and scipy (0)")
     g.add_argument("--storage", help="Optuna storage URL, e.g. sqlite:///study.db (persist, resume, share)")
     g.add_argument("--study-name", help="Optuna study name within --storage")

@@ -94,8 +94,11 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     tokens_t = np.minimum(tokens_t, size_b)  # beyond S trillion tokens the law gains nothing
     if c.max_tokens_t is not None:
         tokens_t = np.minimum(tokens_t, c.max_tokens_t)
-    moe = arch["experts"] > 0
-    d_law = np.where(moe, (arch["active_experts"] + arch["shared_experts"]) * arch["expert_ffn"], arch["ffn"])
+    if s.is_moe:
+        d_law = np.where(arch["experts"] > 0, (arch["active_experts"] + arch["shared_experts"]) * arch["expert_ffn"],
+                         arch["ffn"])
+    else:
+        d_law = arch["ffn"]
     terms = moe_law_terms(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b, problem.gamma,
                           problem.coefficients)
     out = {
@@ -120,8 +123,11 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     else:
         out["serve_memory"] = np.zeros_like(total)
     out["mmlu_min"] = (c.min_mmlu - out["mmlu"]) if c.min_mmlu is not None else np.zeros_like(total)
-    out["violation"] = np.sum([np.maximum(out[k], 0.0) for k in CONSTRAINTS], axis=0)
-    out["feasible"] = out["violation"] <= 0.0
+    violation = np.maximum(out["params_min"], 0.0)
+    for k in CONSTRAINTS[1:]:
+        violation += np.maximum(out[k], 0.0)
+    out["violation"] = violation
+    out["feasible"] = violation <= 0.0
     return out
 
 

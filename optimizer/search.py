@@ -153,6 +153,7 @@ def _axis_sizes(problem: Problem) -> list[int]:
 def _evaluate_indices(problem: Problem, idx: np.ndarray) -> tuple[dict, dict]:
     """Evaluate index vectors (n × axes); invalid lattice points get a violation of 1."""
     arch = problem.space.lattice({a: idx[:, j] for j, a in enumerate(AXES)})
+    arch["ffn_ratio_index"] = idx[:, AXES.index("ffn_ratio")].astype(np.float64)
     ev = evaluate(problem, arch)
     invalid = ~arch.pop("valid")
     ev["valid_point"] = ~invalid
@@ -166,7 +167,7 @@ def _concat(parts: list[dict]) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ scipy
-def search_scipy(problem: Problem, *, trials: int = 3000, seed: int = 0, top: int = 10) -> SearchResult:
+def search_scipy(problem: Problem, *, trials: int = 10000, seed: int = 0, top: int = 10) -> SearchResult:
     """Differential evolution with integrality over the axis indices, penalised constraints."""
     from scipy.optimize import differential_evolution
 
@@ -188,21 +189,93 @@ def search_scipy(problem: Problem, *, trials: int = 3000, seed: int = 0, top: in
         return -ev["mmlu"] + 100.0 * ev["violation"] + 1000.0 * (ev["violation"] > 0)
 
     popsize = 20
-    maxiter = max(1, trials // (popsize * len(free)) - 1)
+    res_ok, msg, runs = True, "single-point search space", 0
     if not free:
-        res_ok, msg = True, "single-point search space"
         objective(np.zeros((0, 1)))
-    else:
+    seen: set = set()
+
+    def used() -> int:
+        return sum(len(e["mmlu"]) for e in evs)
+
+    def polish() -> None:
+        """Hill-climb on the lattice (as scipy's own ``polish``, but discrete) from the best point."""
+        arch, ev = _concat(archs), _concat(evs)
+        seen.update(tuple(r) for r in _indices_of(problem, arch))
+        best = _best_index(ev)
+        while best is not None and used() < trials:
+            start = _indices_of(problem, {k: v[best:best + 1] for k, v in arch.items()})[0]
+            moves = _neighbours(start, sizes, seen)[: trials - used()]
+            if not moves:
+                return
+            a2, e2 = _evaluate_indices(problem, np.array(moves))
+            archs.append(a2)
+            evs.append(e2)
+            arch, ev = _concat(archs), _concat(evs)
+            new_best = _best_index(ev)
+            if new_best == best:
+                return
+            best = new_best
+
+    # Cycles of differential evolution (half the remaining budget, a new seed each time, run until
+    # its population converges) and a lattice polish, until the evaluation budget is spent.
+    while free and used() < trials:
+        maxiter = (trials - used()) // 2 // (popsize * len(free)) - 1
+        if maxiter < 1:
+            polish()
+            break
         res = differential_evolution(objective, [(0, sizes[j] - 1) for j in free], integrality=[True] * len(free),
-                                     seed=seed, popsize=popsize, maxiter=maxiter, vectorized=True,
-                                     updating="deferred", polish=False, tol=0, atol=0)
-        res_ok, msg = bool(res.success), str(res.message)
+                                     rng=np.random.default_rng(seed + runs), popsize=popsize, maxiter=maxiter,
+                                     vectorized=True, updating="deferred", polish=False, tol=0, atol=0)
+        runs += 1
+        res_ok, msg = bool(res.success), f"{runs} differential-evolution run(s); last: {res.message}"
+        polish()
     arch, ev = _concat(archs), _concat(evs)
     return _finish(problem, "scipy", seed, arch, ev, len(ev["mmlu"]), t0, top, res_ok, msg)
 
 
+def _neighbours(start: np.ndarray, sizes: list[int], seen: set) -> list[np.ndarray]:
+    """Unseen lattice neighbours of ``start``: every value along each single axis (a line search),
+    then one step along two axes at once (trading, say, depth for width)."""
+    free = [j for j, n in enumerate(sizes) if n > 1]
+    moves = [(j, s) for j in free for s in (-1, 1)]
+    out = []
+    for j in free:
+        for v in range(sizes[j]):
+            cand = start.copy()
+            cand[j] = v
+            if tuple(cand) not in seen:
+                seen.add(tuple(cand))
+                out.append(cand)
+    for group in ([(m,) for m in moves] + [(a, b) for i, a in enumerate(moves) for b in moves[i + 1:]
+                                          if a[0] != b[0]]):
+        cand = start.copy()
+        for j, s in group:
+            cand[j] += s
+        if all(0 <= cand[j] < sizes[j] for j, _ in group) and tuple(cand) not in seen:
+            seen.add(tuple(cand))
+            out.append(cand)
+    return out
+
+
+def _best_index(ev: dict) -> int | None:
+    ok = np.flatnonzero(ev["feasible"])
+    return None if len(ok) == 0 else int(ok[np.argmax(ev["mmlu"][ok])])
+
+
+def _indices_of(problem: Problem, arch: dict) -> np.ndarray:
+    """Axis indices of evaluated candidates (the inverse of ``SearchSpace.lattice`` on indices)."""
+    axes = problem.space.axis_values()
+    out = np.zeros((len(arch["layers"]), len(AXES)), dtype=np.int64)
+    for j, a in enumerate(AXES):
+        if a == "ffn_ratio":
+            out[:, j] = arch["ffn_ratio_index"]
+            continue
+        out[:, j] = np.searchsorted(axes[a], arch[a])
+    return out
+
+
 # ------------------------------------------------------------------------------------------ optuna
-def search_optuna(problem: Problem, *, trials: int = 500, seed: int = 0, top: int = 10, storage: str | None = None,
+def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: int = 10, storage: str | None = None,
                   study_name: str | None = None, progress: bool = False, objectives: str = "mmlu") -> SearchResult:
     """TPE (one objective) or NSGA-II (``objectives="mmlu,active_params"``) over the axis indices."""
     import optuna
@@ -215,7 +288,7 @@ def search_optuna(problem: Problem, *, trials: int = 500, seed: int = 0, top: in
         sampler = optuna.samplers.NSGAIISampler(seed=seed)
         directions = ["maximize", "minimize"]
     else:
-        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True,
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_ei_candidates=64,
                                              n_startup_trials=min(50, max(10, trials // 10)))
         directions = ["maximize"]
     try:
@@ -240,30 +313,35 @@ def search_optuna(problem: Problem, *, trials: int = 500, seed: int = 0, top: in
 
     # TPE (or NSGA-II) for 80 % of the trials, then a polish: the lattice neighbours of the best
     # feasible trial (one step along each axis) are enqueued as trials, while that improves.
-    explore = trials - trials // 5
-    if finished_count() < explore:
-        study.optimize(objective, n_trials=explore - finished_count(), show_progress_bar=progress)
-    while not multi and finished_count() < trials:
-        best = _best_feasible_trial(study.trials)
-        if best is None:
+    def polish() -> None:
+        """Enqueue the unseen lattice neighbours of the best feasible trial while that improves."""
+        while finished_count() < trials:
+            best = _best_feasible_trial(study.trials)
+            if best is None:
+                return
+            seen = {tuple(t.params.get(a, 0) for a in AXES) for t in study.trials}
+            start = np.array([best.params.get(a, 0) for a in AXES])
+            queue = [list(map(int, c)) for c in _neighbours(start, sizes, seen)][: trials - finished_count()]
+            if not queue:
+                return
+            for cand in queue:
+                study.enqueue_trial({a: v for a, v, n in zip(AXES, cand, sizes) if n > 1})
+            study.optimize(objective, n_trials=len(queue))
+            improved = _best_feasible_trial(study.trials[-len(queue):])
+            if improved is None or improved.value <= best.value:
+                return
+
+    # Explore (TPE, or NSGA-II for two objectives) for 80 % of the trials, then polish; budget left
+    # after a polish converges goes half to more exploration, then another polish, and so on.
+    explore_to = trials - trials // 5
+    while finished_count() < trials:
+        if finished_count() < explore_to:
+            study.optimize(objective, n_trials=explore_to - finished_count(), show_progress_bar=progress)
+        if multi:
             break
-        seen = {tuple(t.params.get(a, 0) for a in AXES) for t in study.trials}
-        queue = []
-        for j, n in enumerate(sizes):
-            for step in (-1, 1):
-                cand = [best.params.get(a, 0) for a in AXES]
-                cand[j] += step
-                if n > 1 and 0 <= cand[j] < n and tuple(cand) not in seen:
-                    queue.append(cand)
-        queue = queue[: trials - finished_count()]
-        if not queue:
-            break
-        for cand in queue:
-            study.enqueue_trial({a: v for a, v, n in zip(AXES, cand, sizes) if n > 1})
-        study.optimize(objective, n_trials=len(queue))
-        improved = _best_feasible_trial(study.trials[-len(queue):])
-        if improved is None or improved.value <= best.value:
-            break
+        polish()
+        remaining = trials - finished_count()
+        explore_to = finished_count() + max(1, remaining // 2)
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not finished:
         raise InputError("--trials", "must leave at least one completed trial", trials)
@@ -297,8 +375,8 @@ def search(problem: Problem, strategy: str = "exact", **options) -> SearchResult
         raise InputError("--trials", "must be a whole number between 1 and 10,000,000", trials)
     seed = options.get("seed", 0)
     if strategy == "scipy":
-        return search_scipy(problem, trials=trials or 3000, seed=seed, top=top)
-    return search_optuna(problem, trials=trials or 500, seed=seed, top=top, storage=options.get("storage"),
+        return search_scipy(problem, trials=trials or 10000, seed=seed, top=top)
+    return search_optuna(problem, trials=trials or 1000, seed=seed, top=top, storage=options.get("storage"),
                          study_name=options.get("study_name"), progress=options.get("progress", False),
                          objectives=options.get("objectives", "mmlu"))
 

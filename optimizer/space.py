@@ -129,26 +129,30 @@ class SearchSpace:
         KV heads and the MoE axes.
         """
         axes = self.axis_values()
+        rest = ("kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
         if index_arrays is None:
             heads, ratio = np.meshgrid(axes["heads"], axes["ffn_ratio"], indexing="ij")
             heads, ffn = heads.ravel(), self._ffn(heads.ravel(), ratio.ravel())
             pair = np.flatnonzero(np.r_[True, (np.diff(heads) != 0) | (np.diff(ffn) != 0)])  # sorted per heads
             heads, ffn = heads[pair], ffn[pair]
-            rest = ("kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
-            grids = np.meshgrid(axes["layers"], np.arange(len(heads)), *(axes[r] for r in rest), indexing="ij")
+            # Everything but the layers first (validity does not depend on depth), then the layers
+            # as the outermost axis by repetition.
+            grids = np.meshgrid(np.arange(len(heads)), *(axes[r] for r in rest), indexing="ij")
             flat = [g.ravel() for g in grids]
-            vals = {"layers": flat[0], "heads": heads[flat[1]], **dict(zip(rest, flat[2:]))}
-            ffn_vals = ffn[flat[1]]
+            inner = {"heads": heads[flat[0]], "ffn": ffn[flat[0]], **dict(zip(rest, flat[1:]))}
+            ok = (inner["heads"] % inner["kv_heads"] == 0) & (inner["active_experts"] <= inner["experts"])
+            inner = {k: v[ok].astype(np.float64) for k, v in inner.items()}
+            n_layers, m = len(axes["layers"]), len(inner["heads"])
+            vals = {k: np.tile(v, n_layers) for k, v in inner.items()}
+            vals["layers"] = np.repeat(axes["layers"].astype(np.float64), m)
+            vals["valid"] = np.ones(n_layers * m, dtype=bool)
         else:
-            vals = {a: axes[a][np.asarray(index_arrays[a], dtype=np.int64)] for a in AXES}
-            ffn_vals = self._ffn(vals["heads"], vals["ffn_ratio"])
-        valid = (vals["heads"] % vals["kv_heads"] == 0) & (vals["active_experts"] <= vals["experts"])
-        out = {
+            vals = {a: axes[a][np.asarray(index_arrays[a], dtype=np.int64)].astype(np.float64) for a in AXES}
+            vals["ffn"] = self._ffn(vals["heads"], vals["ffn_ratio"]).astype(np.float64)
+            vals["valid"] = (vals["heads"] % vals["kv_heads"] == 0) & (vals["active_experts"] <= vals["experts"])
+        return {
             "layers": vals["layers"], "heads": vals["heads"], "hidden": vals["heads"] * self.head_dim,
-            "ffn": ffn_vals, "kv_heads": vals["kv_heads"], "head_dim": np.full(len(ffn_vals), self.head_dim),
+            "ffn": vals["ffn"], "kv_heads": vals["kv_heads"], "head_dim": np.full(len(vals["ffn"]), float(self.head_dim)),
             "experts": vals["experts"], "active_experts": vals["active_experts"],
-            "shared_experts": vals["shared_experts"], "expert_ffn": vals["expert_ffn"], "valid": valid,
+            "shared_experts": vals["shared_experts"], "expert_ffn": vals["expert_ffn"], "valid": vals["valid"],
         }
-        if index_arrays is None and not valid.all():
-            out = {k: v[valid] for k, v in out.items()}
-        return out
