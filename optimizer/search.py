@@ -220,7 +220,9 @@ def search_scipy(problem: Problem, *, trials: int = 10000, seed: int = 0, top: i
     # its population converges) and a lattice polish, until the evaluation budget is spent.
     while free and used() < trials:
         maxiter = (trials - used()) // 2 // (popsize * len(free)) - 1
-        if maxiter < 1:
+        if runs == 0:
+            maxiter = max(1, maxiter)  # at least one generation, even for a tiny budget
+        elif maxiter < 1:
             polish()
             break
         res = differential_evolution(objective, [(0, sizes[j] - 1) for j in free], integrality=[True] * len(free),
