@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_law  # noqa: E402
 import bench_planner  # noqa: E402
+import bench_search  # noqa: E402
 
 
 def main() -> int:
@@ -27,6 +28,19 @@ def main() -> int:
     print("\n[compatibility mode: perflaw plan vs a plain Python loop over the same grid]")
     for row in bench_planner.main():
         print(f"  {row['case']:<58} {row['seconds']:>7.3f} s vs {row['baseline']:>7.3f} s  {row['ratio']:>7.1f}x")
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rate = bench_search.exact_rate()
+    print("\n[exact strategy on a large lattice]")
+    print(f"  {rate['candidates']:,} candidates: evaluated in {rate['evaluate_s']:.3f} s = "
+          f"{rate['per_second'] / 1e6:.1f} M/s (best of 3); lattice built in {rate['build_s']:.2f} s "
+          f"({rate['per_second_with_build'] / 1e6:.1f} M/s with the build)")
+    print("\n[strategies: exact vs optuna (1000 trials) vs scipy (10000 evaluations), seeds 0, 1, 2]")
+    print(f"  {'problem':<38} {'strategy':<8} {'worst gap':>9} {'mean gap':>9} {'evals':>9} {'seconds':>8}")
+    for r in bench_search.compare():
+        print(f"  {r['problem']:<38} {r['strategy']:<8} {r['worst_gap']:>9.3f} {r['mean_gap']:>9.3f} "
+              f"{r['evaluations']:>9,.0f} {r['seconds']:>8.2f}")
     return 0
 
 

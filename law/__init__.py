@@ -8,6 +8,8 @@ from importlib import import_module
 
 _EXPORTS = {
     "law.architecture": ("Architecture", "ParamBreakdown"),
+    "law.baselines": ("CHINCHILLA", "CHINCHILLA_UNROUNDED", "EPOCH", "LOSS_LAWS", "ComputeOptimal", "LossLaw",
+                      "compute_optimal", "get_loss_law", "loss", "optimal_line"),
     "law.coefficients": ("DEFAULT_MOE_VARIANT", "MOE_VARIANTS", "PAPER", "Interval", "LawCoefficients",
                          "load_coefficients", "save_coefficients"),
     "law.errors": ("InputError",),

@@ -53,6 +53,7 @@ def cost_payload(choice: ArchitectureChoice, tokens_t: float, hardware: Hardware
         "layout": None,
     }
     out.update(layout or {})
+    out["baselines"] = baselines_payload(6.0 * out["active_params_b"] * 1e9 * tokens_t * 1e12)
     return out
 
 
@@ -77,6 +78,8 @@ def cost_text(d: dict) -> str:
     else:
         lines.append("Energy          — (no board power for this hardware; give --tdp-w)")
     lines += d.get("layout_text", []) + d.get("serve_text", [])
+    lines += ["Loss-law compute-optimal allocation of the same 6ND FLOPs:"]
+    lines += baselines_text(d["active_params_b"], d["tokens_t"], d["baselines"])
     return "\n".join(lines)
 
 
@@ -144,3 +147,24 @@ def serve_section(arch: Architecture, serve_hardware: str | None, serve_hbm_gb: 
             "serve_text": [f"Serving         one {label}, context {context:,} x batch {batch}: weights "
                            f"{mem.weights / gb:.1f} GB + KV cache {mem.kv_cache / gb:.2f} GB of "
                            f"{fit.usable_bytes / gb:.1f} GB usable: {verdict}"]}
+
+
+def baselines_payload(flops: float) -> dict:
+    """Compute-optimal parameters and tokens for ``flops`` under each loss-law baseline (named)."""
+    from law.baselines import LOSS_LAWS, compute_optimal
+    out = {}
+    for name, law in LOSS_LAWS.items():
+        opt = compute_optimal(law, flops)
+        out[name] = {"params_b": float(opt.params) / 1e9, "tokens_t": float(opt.tokens) / 1e12,
+                     "tokens_per_param": float(opt.tokens_per_param), "source": law.source}
+    return out
+
+
+def baselines_text(plan_params_b: float, plan_tokens_t: float, baselines: dict) -> list[str]:
+    """One line per baseline: its compute-optimal allocation against the plan's."""
+    lines = []
+    for name, b in baselines.items():
+        lines.append(f"  {name:<21} {b['params_b']:.3g}B params x {b['tokens_t']:.3g}T tokens "
+                     f"({b['tokens_per_param']:.0f} per param); the plan: {plan_params_b:.3g}B x {plan_tokens_t:.3g}T "
+                     f"({plan_tokens_t * 1e3 / plan_params_b:.0f} per param)")
+    return lines

@@ -149,6 +149,8 @@ def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
     payload["best"] = _costed(result.best, problem, budget)
     payload["best"]["interval"] = [max(25.0, result.best["mmlu"] + iv.low), min(100.0, result.best["mmlu"] + iv.high)]
     payload["alternatives"] = [_costed(a, problem, budget) for a in result.alternatives]
+    from optimizer.cost_commands import baselines_payload
+    payload["baselines"] = baselines_payload(6.0 * result.best["active_params_b"] * 1e9 * result.best["tokens_t"] * 1e12)
     if args.front == "budget":
         payload["front"] = [_costed(p, problem, budget) for p in budget_front(problem)]
     elif args.front == "inference":
@@ -189,6 +191,9 @@ def optimize_text(d: dict) -> str:
                     + (f", EP {lay['ep']}" if lay.get("ep", 1) > 1 else "") + f", ZeRO-{lay['zero']}, "
                     f"{'no' if lay['recompute'] == 'none' else lay['recompute']} recompute: "
                     f"{best['memory_per_gpu_gb']:.1f} GB per GPU")
+    from optimizer.cost_commands import baselines_text
+    head += ["Loss-law compute-optimal allocation of the same 6ND FLOPs:"]
+    head += baselines_text(best["active_params_b"], best["tokens_t"], d["baselines"])
     cols = [("layers", "layers", "d"), ("hidden", "hidden", "d"), ("ffn", "ffn", "d"), ("params_b", "params B", ".2f"),
             ("active_params_b", "active B", ".2f"), ("tokens_t", "tokens T", ".2f"), ("mmlu", "MMLU", ".2f"),
             ("train_flops", "FLOPs", ".3g")]

@@ -160,3 +160,12 @@ def test_cost_inline_hardware(capsys):
     d = run_json(capsys, ["cost", *LLAMA3_8B, "--tokens", "15T", "--peak-tflops", "500", "--hbm-gb", "96",
                           "--gpus", "64", "--tdp-w", "600"])
     assert d["hardware"] == "inline" and d["energy_kwh"] > 0
+
+
+def test_cost_names_the_loss_law_baselines(capsys):
+    d = run_json(capsys, ["cost", *LLAMA3_8B, "--tokens", "15T", "--hardware", "H100", "--gpus", "512"])
+    assert set(d["baselines"]) == {"chinchilla", "chinchilla-unrounded", "epoch"}
+    epoch = d["baselines"]["epoch"]
+    flops = 6 * d["active_params_b"] * 1e9 * 15e12
+    assert 6 * epoch["params_b"] * 1e9 * epoch["tokens_t"] * 1e12 == pytest.approx(flops)
+    assert "Hoffmann" in d["baselines"]["chinchilla"]["source"]
