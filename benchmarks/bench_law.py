@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
+from timing import best_of
 
 from law.coefficients import PAPER
 from law.performance import planner_params_b, predict_mmlu
@@ -33,13 +33,6 @@ def candidates(n: int, seed: int = 0):
     return layers, hidden, ffn, tokens, planner_params_b(layers, hidden, ffn)
 
 
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(n_vec: int = 10_000_000, n_loop: int = 200_000) -> list[dict]:

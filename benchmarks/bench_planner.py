@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from planner_loop import loop_planner
+from timing import best_of
 
 from optimizer.planner import PlannerSettings, run_planner
 
@@ -16,13 +16,6 @@ LARGE = dict(min_layers=8, max_layers=200, min_params_b=1, max_params_b=1000, ma
 LARGE_FLAGS = ["--layers", "8:200", "--params", "1B:1000B", "--max-tokens", "60T"]
 
 
-def _best(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def _cli(argv: list[str]) -> list[str]:
@@ -35,14 +28,14 @@ def main(repeats: int = 3) -> list[dict]:
     out = []
     for label, kwargs, flags in (("default grid", {}, []), ("large grid", LARGE, LARGE_FLAGS)):
         settings = PlannerSettings(**kwargs)
-        t_vec = _best(lambda: run_planner(settings).ranked("balance", 10), repeats)
-        t_loop = _best(lambda: loop_planner(**settings.__dict__), 1 if kwargs else repeats)
+        t_vec = best_of(lambda: run_planner(settings).ranked("balance", 10), repeats)
+        t_loop = best_of(lambda: loop_planner(**settings.__dict__), 1 if kwargs else repeats)
         out.append({"case": f"plan {label}, in process: numpy vs loop", "seconds": t_vec, "baseline": t_loop,
                     "ratio": t_loop / t_vec})
-        e2e_vec = _best(lambda: subprocess.run(_cli(["plan", "--rank", "balance", "--json", *flags]), check=True,
+        e2e_vec = best_of(lambda: subprocess.run(_cli(["plan", "--rank", "balance", "--json", *flags]), check=True,
                                                capture_output=True), repeats)
         payload = json.dumps({**kwargs, "rank": "balance", "top": 10})
-        e2e_loop = _best(lambda: subprocess.run([*loop_script, payload], check=True, capture_output=True),
+        e2e_loop = best_of(lambda: subprocess.run([*loop_script, payload], check=True, capture_output=True),
                          1 if kwargs else repeats)
         out.append({"case": f"plan {label}, end to end (process start included)", "seconds": e2e_vec,
                     "baseline": e2e_loop, "ratio": e2e_loop / e2e_vec})

@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from law.errors import InputError
+from law.errors import InputError, read_json_file
 
 #: Variants of our MoE extension (the paper's MoE formula is not available; see law.moe).
 MOE_VARIANTS = ("active", "total", "geomean", "expansion")
@@ -105,16 +105,8 @@ _FILE_KEYS = {"format", "fit", "interval", "moe_variant", "floor", "cap", "sourc
 
 def load_coefficients(path: str | Path) -> LawCoefficients:
     """Read a coefficient file written by ``save_coefficients`` (``perflaw fit --out``)."""
-    p = Path(path)
-    name = f"--law {p}"
-    if not p.is_file():
-        raise InputError(name, "file must exist", str(p))
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(name, "must be UTF-8 text", f"byte {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(name, "must be valid JSON", f"line {exc.lineno}: {exc.msg}") from None
+    name = f"--law {Path(path)}"
+    data = read_json_file(path, name)
     if not isinstance(data, dict) or data.get("format") != "perflaw-law/1":
         raise InputError(name, "must be a perflaw coefficient file (format perflaw-law/1)",
                          data.get("format") if isinstance(data, dict) else type(data).__name__)

@@ -1,4 +1,5 @@
-"""The one exception type for bad user input: it names the input, the rule and the value."""
+"""The one exception type for bad user input (it names the input, the rule and the value), and a
+JSON file reader that raises it."""
 
 from __future__ import annotations
 
@@ -21,3 +22,19 @@ def _short(value: object, limit: int = 120) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def read_json_file(path, label: str):
+    """Parse a JSON file; a missing file, bad bytes or bad JSON raise ``InputError`` named ``label``."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(label, "file must exist", str(p))
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(label, "must be UTF-8 text", f"invalid byte at offset {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(label, "must be valid JSON", f"line {exc.lineno} column {exc.colno}: {exc.msg}") from None

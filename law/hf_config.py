@@ -7,12 +7,11 @@ multi-token-prediction layers (DeepSeek-V3 ``num_nextn_predict_layers``) are lef
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
 from law.architecture import Architecture
-from law.errors import InputError
+from law.errors import InputError, read_json_file
 
 
 class _Config:
@@ -230,12 +229,5 @@ def load_hf_config(path: str | Path) -> Architecture:
     if p.is_dir():
         p = p / "config.json"
     origin = f"--hf-config {p}"
-    if not p.is_file():
-        raise InputError(origin, "file must exist", str(p))
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(origin, "must be UTF-8 text", f"invalid byte at offset {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(origin, "must be valid JSON", f"line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    data = read_json_file(p, origin)
     return from_hf_config(data, origin, name=p.parent.name if p.parent.name not in ("", ".") else "")
