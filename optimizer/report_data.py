@@ -1,0 +1,131 @@
+"""What a scenario report shows, computed apart from drawing: tables as pandas DataFrames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from law.baselines import LOSS_LAWS, compute_optimal
+from law.predict import interval_for
+from law.zoo import law_inputs, load_zoo
+from optimizer.fronts import budget_front, cheapest_for_target, inference_front
+from optimizer.problem import Problem, evaluate
+from optimizer.search import SearchResult, search
+
+PLAN_COLUMNS = ["budget", "rank", "layers", "hidden", "ffn", "heads", "kv_heads", "experts", "active_experts",
+                "shared_experts", "expert_ffn", "params_b", "active_params_b", "tokens_t", "mmlu", "mmlu_low",
+                "mmlu_high", "train_flops", "budget_flops", "gpu_hours", "days", "usd", "memory_per_gpu_gb", "tp",
+                "pp", "dp", "ep", "zero", "recompute"]
+
+
+@dataclass
+class ReportData:
+    """Every table of a report (each figure is drawn from one of them)."""
+
+    candidates: pd.DataFrame  # top plans per budget
+    front: pd.DataFrame  # the (training FLOPs, MMLU) front, or the review's best plans
+    references: pd.DataFrame  # zoo models overlaid on the Pareto plot
+    allocation: pd.DataFrame  # params vs tokens of the front's plans
+    baselines: pd.DataFrame  # compute-optimal lines of the loss-law baselines
+    landscape: pd.DataFrame  # best MMLU over layers x hidden at the (largest) budget
+    inference_front: pd.DataFrame
+    target: dict | None
+    results: list[SearchResult] = field(default_factory=list)
+    interval: dict = field(default_factory=dict)
+
+
+def _rows(label: str, problem: Problem, plans: list[dict], budget, iv) -> list[dict]:
+    """Plan rows with their interval, layout and costs, ranked as given."""
+    from optimizer.cost import plan_cost
+    from optimizer.problem import architecture_of
+    keys = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "experts", "active_experts",
+            "shared_experts", "expert_ffn")
+    out = []
+    for rank, p in enumerate(plans, start=1):
+        row = {"budget": label, "rank": rank, "budget_flops": p.get("budget_flops", budget.flops()), **p}
+        row["mmlu_low"] = max(25.0, p["mmlu"] + iv.low)
+        row["mmlu_high"] = min(100.0, p["mmlu"] + iv.high)
+        lay = p.get("layout") or {}
+        row.update({k: lay.get(k) for k in ("tp", "pp", "dp", "ep", "zero", "recompute")})
+        if budget.hardware is not None and budget.utilization is not None:
+            arch = architecture_of(problem, {k: np.array([p.get(k, 0)]) for k in keys}, 0)
+            c = plan_cost(arch, p["tokens_t"], budget.hardware, budget.utilization, gpus=budget.gpus,
+                          seq_len=problem.seq_len, flops_rule=problem.flops_rule, precision=budget.precision,
+                          price_usd_per_gpu_hour=budget.price_usd_per_gpu_hour)
+            row.update(gpu_hours=c.gpu_hours, days=c.days, usd=c.usd)
+        out.append(row)
+    return out
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    for col in PLAN_COLUMNS:
+        if col not in df:
+            df[col] = np.nan
+    return df[PLAN_COLUMNS]
+
+
+def references(names, coefficients) -> pd.DataFrame:
+    """Zoo models to overlay: reported MMLU, the law's prediction, training compute 6·N_active·D."""
+    if not names:
+        return pd.DataFrame(columns=["name", "train_flops", "reported_mmlu", "predicted_mmlu", "params_b",
+                                     "tokens_t"])
+    from law.fit import predict_inputs
+    zoo = load_zoo()
+    t = zoo[zoo["name"].isin(names) & zoo["complete"]].reset_index(drop=True)
+    x = law_inputs(t)
+    return pd.DataFrame({
+        "name": t["name"], "train_flops": 6.0 * x.active_b * 1e9 * x.tokens_t * 1e12,
+        "reported_mmlu": t["mmlu"].astype(float), "predicted_mmlu": predict_inputs(x, coefficients),
+        "params_b": x.total_b, "tokens_t": x.tokens_t,
+    })
+
+
+def landscape(problem: Problem) -> pd.DataFrame:
+    """Best feasible predicted MMLU for each (layers, hidden), maximised over the other axes."""
+    arch = problem.space.lattice()
+    ev = evaluate(problem, arch)
+    df = pd.DataFrame({"layers": arch["layers"].astype(int), "hidden": arch["hidden"].astype(int),
+                       "mmlu": np.where(ev["feasible"], ev["mmlu"], np.nan)})
+    return df.groupby(["layers", "hidden"], as_index=False)["mmlu"].max()
+
+
+def build_report(labelled: list[tuple[str, Problem, object]], *, strategy: str = "exact", trials=None, seed: int = 0,
+                 top: int = 10, fronts=("budget",), target_mmlu=None, reference_models=()) -> ReportData:
+    """Search every budget, then compute the fronts, baselines, landscape and overlays."""
+    problems = [p for _, p, _ in labelled]
+    iv = interval_for(problems[0].coefficients)
+    cand_rows, best_rows, results = [], [], []
+    for label, problem, budget in labelled:
+        r = search(problem, strategy, trials=trials, seed=seed, top=top)
+        results.append(r)
+        rows = _rows(label, problem, ([r.best] if r.best else []) + list(r.alternatives), budget, iv)
+        cand_rows += rows
+        if rows:
+            best_rows.append(rows[0])
+    candidates = _table(cand_rows)
+    largest = max(labelled, key=lambda t: t[1].budget_flops)
+    if len(labelled) == 1 and "budget" in fronts:
+        label, problem, budget = labelled[0]
+        front = _table(_rows(label, problem, budget_front(problem), budget, iv))
+        front["rank"] = 1
+        front["budget"] = [f"{v:.3g} FLOPs" for v in front["budget_flops"]]
+    else:
+        front = _table(best_rows)
+    inf = _table(_rows(largest[0], largest[1], inference_front(largest[1]), largest[2], iv)) \
+        if "inference" in fronts else _table([])
+    flops = np.geomspace(max(1e18, front["train_flops"].min() / 10), front["train_flops"].max() * 10, 40) \
+        if len(front) else np.geomspace(1e20, 1e26, 40)
+    base = pd.concat([pd.DataFrame({"law": name, "flops": flops, "params_b": compute_optimal(law, flops).params / 1e9,
+                                    "tokens_t": compute_optimal(law, flops).tokens / 1e12})
+                      for name, law in LOSS_LAWS.items()], ignore_index=True)
+    allocation = front[["budget", "train_flops", "params_b", "active_params_b", "tokens_t", "mmlu"]].copy()
+    target = None
+    if target_mmlu is not None:
+        plan, reason = cheapest_for_target(largest[1], target_mmlu)
+        target = {"mmlu": target_mmlu, "plan": plan, "reason": reason}
+    return ReportData(candidates, front, references(reference_models, problems[0].coefficients), allocation, base,
+                      landscape(largest[1]), inf, target, results,
+                      {"level": iv.level, "low": iv.low, "high": iv.high, "coverage": iv.coverage, "n": iv.n})

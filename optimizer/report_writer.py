@@ -1,0 +1,218 @@
+"""Write a scenario report folder atomically: CSVs, figures next to them, Markdown, HTML, manifest."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import platform
+import shutil
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from law.errors import InputError
+from optimizer import report_figures as figs
+from optimizer.report_data import ReportData
+
+LIMITS = ("The Performance Law predicts a base model's 5-shot MMLU from its shape and token count only. It cannot "
+          "see data quality or mixture, distillation, benchmark contamination, evaluation-harness differences "
+          "(1 to 4 points between harnesses for one checkpoint) or anything about post-training. Its MoE "
+          "treatment is perflaw's own, fitted on 11 published MoE models. Costs assume the stated utilization.")
+
+_SHOW = [("budget", "budget"), ("layers", "layers"), ("hidden", "hidden"), ("ffn", "FFN"), ("params_b", "params (B)"),
+         ("active_params_b", "active (B)"), ("tokens_t", "tokens (T)"), ("mmlu", "MMLU"), ("mmlu_low", "low"),
+         ("mmlu_high", "high"), ("train_flops", "FLOPs"), ("gpu_hours", "GPU-hours"), ("days", "days"),
+         ("memory_per_gpu_gb", "GB/GPU")]
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("perflaw", "numpy", "scipy", "pandas", "optuna", "matplotlib"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def _fmt(value, col: str) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "—"
+    if col in ("train_flops",):
+        return f"{value:.3g}"
+    if col == "gpu_hours":
+        return f"{value:,.0f}"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    cols = [(c, h) for c, h in _SHOW if c in df and df[c].notna().any()]
+    lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(_fmt(r[c], c).replace("|", "\\|") for c, _ in cols) + " |")
+    return "\n".join(lines)
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    cols = [(c, h) for c, h in _SHOW if c in df and df[c].notna().any()]
+    head = "".join(f"<th>{html.escape(h)}</th>" for _, h in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c], c))}</td>" for c, _ in cols) + "</tr>"
+                   for _, r in df.iterrows())
+    return f'<table class="plans"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_report(scenario, data: ReportData, out: Path) -> Path:
+    """Write the report of ``scenario`` into the folder ``out`` (replaced only once complete)."""
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError("--out", "folder must be creatable", f"{parent} ({exc.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise InputError("--out", "folder must be writable", str(parent))
+    tmp = parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        _write_all(scenario, data, tmp)
+        old = parent / f".{out.name}.old-{os.getpid()}"
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _write_all(scenario, d: ReportData, folder: Path) -> None:
+    review = len(scenario.budgets) > 1
+    _csv(d.candidates, folder / "candidates.csv")
+    _csv(d.front, folder / "front.csv")
+    _csv(d.references, folder / "references.csv")
+    pngs = {"pareto": figs.save(figs.pareto(d.front, d.references, review), folder, "pareto")}
+    _csv(d.allocation, folder / "allocation.csv")
+    _csv(d.baselines, folder / "baselines.csv")
+    pngs["allocation"] = figs.save(figs.allocation(d.allocation, d.baselines), folder, "allocation")
+    _csv(d.landscape, folder / "landscape.csv")
+    best = d.candidates.iloc[0].to_dict() if len(d.candidates) else None
+    if review and len(d.candidates):  # the landscape is drawn at the largest budget
+        largest = d.candidates.loc[d.candidates["budget_flops"].idxmax(), "budget"]
+        best = d.candidates[(d.candidates["budget"] == largest) & (d.candidates["rank"] == 1)].iloc[0].to_dict()
+    pngs["landscape"] = figs.save(figs.landscape(d.landscape, best), folder, "landscape")
+    if len(d.inference_front):
+        _csv(d.inference_front, folder / "inference_front.csv")
+    best_plans = d.candidates[d.candidates["rank"] == 1]
+    md, body = _sections(scenario, d, best_plans, review)
+    (folder / "report.md").write_text(md, encoding="utf-8")
+    (folder / "report.html").write_text(_html(scenario, body, pngs), encoding="utf-8")
+    manifest = {
+        "scenario": {"name": scenario.name, "file": Path(scenario.path).name, "sha256": scenario.digest},
+        "versions": _versions(),
+        "law": {k: getattr(scenario.coefficients, k) for k in ("w1", "w2", "w3", "w4", "b", "w5", "moe_variant",
+                                                                "source")},
+        "interval": d.interval,
+        "search": {"strategy": scenario.strategy, "trials": scenario.trials, "seed": scenario.seed},
+        "budgets": [b.as_dict() for b in scenario.budgets],
+        "files": {p.name: _sha(p) for p in sorted(folder.glob("*.csv"))},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _assumptions(scenario, d: ReportData) -> list[str]:
+    b = scenario.budgets[0].as_dict()
+    hw = b["hardware"] or "not given (FLOPs only)"
+    util = (f"MFU {b['mfu']:.1%} × goodput {b['goodput']:.1%} = {b['effective_utilization']:.1%} end to end "
+            f"({b['utilization_source']})") if b["mfu"] else "not needed (budget in FLOPs)"
+    iv = d.interval
+    return [
+        f"Hardware: {hw}, {b['precision'].upper()} dense peak, {scenario.gpus or 'unspecified'} GPUs.",
+        f"Utilization: {util}.",
+        f"Law: {scenario.coefficients.source}; MoE variant {scenario.coefficients.moe_variant}.",
+        f"Error: {iv['level']:.0%} interval of {iv['low']:+.1f} / {iv['high']:+.1f} MMLU points around each "
+        f"prediction, measured coverage {iv['coverage']:.0%} on {iv['n']} published models.",
+        f"Search: {scenario.strategy}" + (f", seed {scenario.seed}" if scenario.strategy != "exact" else "")
+        + f"; training FLOPs per token by the {scenario.flops_rule} rule at sequence length {scenario.seq_len}.",
+    ]
+
+
+def _sections(scenario, d: ReportData, best_plans: pd.DataFrame, review: bool) -> tuple[str, list]:
+    """The report as Markdown and as a list of (kind, content) blocks for HTML."""
+    blocks = [("h1", f"perflaw report: {scenario.name}"), ("p", scenario.description),
+              ("h2", "Budget review: best plan per budget" if review else "Best plan"), ("table", best_plans)]
+    if len(d.front) and not review:
+        blocks += [("h2", "Pareto front: predicted MMLU against training compute"), ("img", "pareto"),
+                   ("table", d.front)]
+    else:
+        blocks += [("h2", "Budgets compared"), ("img", "pareto")]
+    blocks += [("h2", "Parameters and tokens against the compute-optimal lines"), ("img", "allocation"),
+               ("h2", "Landscape: predicted MMLU over layers and hidden size"), ("img", "landscape")]
+    if len(d.inference_front):
+        blocks += [("h2", "Inference front: MMLU against activated parameters"), ("table", d.inference_front)]
+    if d.target is not None:
+        t = d.target
+        text = (f"Cheapest plan reaching MMLU {t['mmlu']:g}: {t['plan']['layers']} layers, hidden "
+                f"{t['plan']['hidden']}, {t['plan']['params_b']:.2f}B parameters, {t['plan']['tokens_t']:.2f}T tokens, "
+                f"{t['plan']['train_flops']:.3g} FLOPs.") if t["plan"] else f"Target MMLU {t['mmlu']:g}: {t['reason']}"
+        blocks += [("h2", "Target"), ("p", text)]
+    if len(d.references):
+        refs = "; ".join(f"{r['name']}: reported {r['reported_mmlu']:.1f}, law {r['predicted_mmlu']:.1f}"
+                         for _, r in d.references.iterrows())
+        blocks += [("h2", "Reference models"), ("p", refs)]
+    blocks += [("h2", "Assumptions"), ("ul", _assumptions(scenario, d)), ("h2", "Limits"), ("p", LIMITS)]
+    md = []
+    for kind, content in blocks:
+        if kind == "h1":
+            md.append(f"# {content}\n")
+        elif kind == "h2":
+            md.append(f"## {content}\n")
+        elif kind == "p":
+            md.append(f"{content}\n")
+        elif kind == "ul":
+            md.append("\n".join(f"- {x}" for x in content) + "\n")
+        elif kind == "table":
+            md.append(_md_table(content) + "\n")
+        elif kind == "img":
+            md.append(f"![{content}]({content}.png)\n")
+    return "\n".join(md), blocks
+
+
+_CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:980px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;
+border-bottom:1px solid #ddd}table{border-collapse:collapse;font-size:.85em;margin:.6em 0}th,td{border:1px solid
+#ccc;padding:.25em .5em;text-align:right}th{background:#f3f3f3}img{max-width:100%;height:auto}
+@media print{body{max-width:none;margin:0}h2{page-break-after:avoid}img,table{page-break-inside:avoid}}"""
+
+
+def _html(scenario, blocks: list, pngs: dict[str, bytes]) -> str:
+    parts = []
+    for kind, content in blocks:
+        if kind in ("h1", "h2", "p"):
+            parts.append(f"<{kind}>{html.escape(str(content))}</{kind}>")
+        elif kind == "ul":
+            parts.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in content) + "</ul>")
+        elif kind == "table":
+            parts.append(_html_table(content))
+        elif kind == "img":
+            data = base64.b64encode(pngs[content]).decode("ascii")
+            parts.append(f'<figure><img alt="{html.escape(content)} figure" src="data:image/png;base64,{data}">'
+                         f"</figure>")
+    title = html.escape(f"perflaw report: {scenario.name}")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
