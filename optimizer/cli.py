@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--law", metavar="FILE", help="coefficient file from 'perflaw fit --out' (default: the paper's)")
     p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = sub.add_parser("run", help="run scenario files and write their reports (reports/<name>/)")
+    p.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                   help="scenario TOML file(s); default: the built-in 7B-class scenario")
+    p.add_argument("--out", metavar="DIR", help="report folder (one scenario only; default reports/<name>)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
     p = sub.add_parser("optimize", help="best predicted MMLU for a budget: exact, optuna or scipy search")
     add_budget_arguments(p)
     add_hardware_arguments(p)
@@ -141,6 +147,12 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     if args.command == "validate":
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)
         return payload, lc.validate_text(payload)
+    if args.command == "run":
+        from optimizer.run_commands import run_payload, run_text
+        show = (lambda msg: print(msg, file=sys.stderr, flush=True)) if not args.json and sys.stderr.isatty() \
+            else None
+        payload = run_payload(args.scenarios, args.out, progress=show)
+        return payload, run_text(payload)
     if args.command == "optimize":
         import optuna
 
@@ -178,7 +190,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         payload = cc.cost_payload(choice, tokens_t, hardware, util, gpus, seq_len, args.flops_rule, args.precision,
                                   price_from_args(args), args.pue, args.grid_co2, sections)
         return payload, cc.cost_text(payload)
-    raise UsageError("perflaw: a command is required (predict, fit, validate, hardware, cost); see perflaw --help")
+    raise UsageError("perflaw: a command is required (run, optimize, plan, predict, cost, fit, validate, hardware); see perflaw --help")
 
 
 def main(argv: list[str] | None = None) -> int:

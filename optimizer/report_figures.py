@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -24,10 +25,14 @@ def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool) -> Figure:
     fig, ax = _figure()
     f = front.sort_values("train_flops")
     if len(f):
-        style = "o" if review else "o-"
-        ax.fill_between(f["train_flops"], f["mmlu_low"], f["mmlu_high"], color="#4f81bd", alpha=0.18,
-                        label="prediction interval")
-        ax.plot(f["train_flops"], f["mmlu"], style, color="#1f4e79", label="best plan (predicted)")
+        if review:  # separate budgets: an interval bar each, not a band between them
+            ax.errorbar(f["train_flops"], f["mmlu"], yerr=[f["mmlu"] - f["mmlu_low"], f["mmlu_high"] - f["mmlu"]],
+                        fmt="o", color="#1f4e79", ecolor="#4f81bd", capsize=4,
+                        label="best plan per budget (predicted, with interval)")
+        else:
+            ax.fill_between(f["train_flops"], f["mmlu_low"], f["mmlu_high"], color="#4f81bd", alpha=0.18,
+                            label="prediction interval")
+            ax.plot(f["train_flops"], f["mmlu"], "o-", color="#1f4e79", label="best plan (predicted)")
         if review:
             for _, r in f.iterrows():
                 ax.annotate(str(r["budget"]), (r["train_flops"], r["mmlu"]), textcoords="offset points",
@@ -86,7 +91,8 @@ def save(fig: Figure, folder: Path, stem: str) -> bytes:
     fig.savefig(buf, format="png", metadata={"Software": None})
     png = buf.getvalue()
     (folder / f"{stem}.png").write_bytes(png)
-    fig.savefig(folder / f"{stem}.svg", format="svg", metadata={"Date": None, "Creator": None})
+    with rc_context({"svg.hashsalt": "perflaw"}):  # stable element ids: identical files run to run
+        fig.savefig(folder / f"{stem}.svg", format="svg", metadata={"Date": None, "Creator": None})
     return png
 
 

@@ -1,0 +1,72 @@
+"""The run command of the CLI: scenario files in, report folders out (one per scenario)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from law.errors import InputError
+from optimizer.report_data import build_report
+from optimizer.report_writer import write_report
+from optimizer.scenario import load_scenario
+
+DEFAULT_REPORTS = Path("reports")
+#: The built-in default scenario, run by `perflaw run` without arguments.
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "7b-512xh100-30d.toml"
+
+
+def budget_labels(scenario) -> list[str]:
+    """A label per budget: the review's own labels, else the FLOPs."""
+    labels = list(getattr(scenario, "labels", None) or [])
+    if len(labels) == len(scenario.budgets):
+        return labels
+    return [f"{b.flops():.3g} FLOPs" for b in scenario.budgets]
+
+
+def run_payload(paths: list[str], out: str | None, progress=None) -> dict:
+    """Run every scenario; ``out`` (a folder) is allowed with a single scenario only."""
+    if not paths:
+        if not DEFAULT_SCENARIO.is_file():
+            raise InputError("SCENARIO", "give a scenario file (the built-in default is not installed)",
+                             str(DEFAULT_SCENARIO))
+        paths = [str(DEFAULT_SCENARIO)]
+    if out is not None and len(paths) > 1:
+        raise InputError("--out", "names one report folder, so it takes a single scenario", f"{len(paths)} files")
+    scenarios = [load_scenario(p) for p in paths]  # validate every file before running any
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError("SCENARIO", "names must be unique (each writes reports/<name>)", dup)
+    reports = []
+    for i, scenario in enumerate(scenarios):
+        t0 = time.perf_counter()
+        folder = Path(out) if out else DEFAULT_REPORTS / scenario.name
+        if progress:
+            progress(f"[{i + 1}/{len(scenarios)}] {scenario.name}")
+        labelled = list(zip(budget_labels(scenario), scenario.problems(), scenario.budgets))
+        data = build_report(labelled, strategy=scenario.strategy, trials=scenario.trials, seed=scenario.seed,
+                            top=scenario.top, fronts=scenario.fronts, target_mmlu=scenario.target_mmlu,
+                            reference_models=scenario.reference_models)
+        if data.candidates.empty:
+            reasons = "; ".join(r.infeasible_reason or "" for r in data.results)
+            raise InputError(str(scenario.path), "has no feasible plan", reasons)
+        write_report(scenario, data, folder)
+        best = data.candidates[data.candidates["rank"] == 1]
+        reports.append({
+            "scenario": scenario.name, "folder": str(folder), "seconds": time.perf_counter() - t0,
+            "files": sorted(p.name for p in folder.iterdir()),
+            "best": [{k: (None if v != v else v) for k, v in r.items()}  # NaN -> null
+                     for r in best[["budget", "layers", "hidden", "ffn", "params_b", "tokens_t", "mmlu",
+                                    "train_flops"]].to_dict("records")],
+        })
+    return {"reports": reports}
+
+
+def run_text(d: dict) -> str:
+    lines = []
+    for r in d["reports"]:
+        lines.append(f"{r['scenario']}: wrote {r['folder']}/ ({len(r['files'])} files) in {r['seconds']:.1f} s")
+        for b in r["best"]:
+            lines.append(f"  {b['budget']}: {b['layers']} layers, hidden {b['hidden']}, FFN {b['ffn']}, "
+                         f"{b['params_b']:.2f}B params, {b['tokens_t']:.2f}T tokens -> MMLU {b['mmlu']:.2f}")
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""The committed reports are what a fresh run produces (CSV and JSON content)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from optimizer.run_commands import run_payload
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+
+
+def test_every_shipped_scenario_has_a_committed_report():
+    from optimizer.scenario import load_scenario
+    names = {load_scenario(p).name for p in SCENARIOS}
+    assert len(names) >= 7
+    for name in names:
+        folder = ROOT / "reports" / name
+        for f in ("report.md", "report.html", "front.csv", "candidates.csv", "pareto.png", "pareto.svg",
+                  "allocation.png", "landscape.png", "manifest.json"):
+            assert (folder / f).is_file(), f"{name}/{f}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_fresh_run_reproduces_the_committed_report(scenario, tmp_path):
+    out = tmp_path / "r"
+    run_payload([str(scenario)], str(out))
+    from optimizer.scenario import load_scenario
+    committed = ROOT / "reports" / load_scenario(scenario).name
+    for csv in sorted(committed.glob("*.csv")):
+        assert (out / csv.name).read_text() == csv.read_text(), csv.name
+    fresh, old = (json.loads((d / "manifest.json").read_text()) for d in (out, committed))
+    fresh.pop("versions")
+    old.pop("versions")
+    assert fresh == old
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in committed.iterdir())
+
+
+def test_run_twice_is_byte_identical(tmp_path):
+    scenario = str(SCENARIOS[0])
+    run_payload([scenario], str(tmp_path / "a"))
+    run_payload([scenario], str(tmp_path / "b"))
+    for f in sorted((tmp_path / "a").iterdir()):
+        if f.suffix in (".csv", ".json", ".md", ".svg"):
+            assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes(), f.name
+
+
+def test_atomic_report_keeps_the_previous_one_on_failure(tmp_path, monkeypatch):
+    import optimizer.report_writer as rw
+    scenario = str(SCENARIOS[0])
+    out = tmp_path / "r"
+    run_payload([scenario], str(out))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("killed while writing")
+
+    monkeypatch.setattr(rw, "_html", boom)
+    with pytest.raises(RuntimeError):
+        run_payload([scenario], str(out))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no temporary folder left behind
