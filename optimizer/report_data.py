@@ -93,13 +93,19 @@ def landscape(problem: Problem) -> pd.DataFrame:
 
 
 def build_report(labelled: list[tuple[str, Problem, object]], *, strategy: str = "exact", trials=None, seed: int = 0,
-                 top: int = 10, fronts=("budget",), target_mmlu=None, reference_models=()) -> ReportData:
-    """Search every budget, then compute the fronts, baselines, landscape and overlays."""
+                 top: int = 10, fronts=("budget",), target_mmlu=None, reference_models=(),
+                 progress=None) -> ReportData:
+    """Search every budget, then compute the fronts, baselines, landscape and overlays.
+
+    ``progress`` (optional) is called with a short message before each budget's search; when given,
+    Optuna studies also show their progress bar (on stderr)."""
     problems = [p for _, p, _ in labelled]
     iv = interval_for(problems[0].coefficients)
     cand_rows, best_rows, results = [], [], []
-    for label, problem, budget in labelled:
-        r = search(problem, strategy, trials=trials, seed=seed, top=top)
+    for i, (label, problem, budget) in enumerate(labelled):
+        if progress:
+            progress(f"  budget {i + 1}/{len(labelled)}: {label} ({strategy} search)")
+        r = search(problem, strategy, trials=trials, seed=seed, top=top, progress=progress is not None)
         results.append(r)
         rows = _rows(label, problem, ([r.best] if r.best else []) + list(r.alternatives), budget, iv)
         cand_rows += rows

@@ -46,7 +46,7 @@ def run_payload(paths: list[str], out: str | None, progress=None) -> dict:
         labelled = list(zip(budget_labels(scenario), scenario.problems(), scenario.budgets))
         data = build_report(labelled, strategy=scenario.strategy, trials=scenario.trials, seed=scenario.seed,
                             top=scenario.top, fronts=scenario.fronts, target_mmlu=scenario.target_mmlu,
-                            reference_models=scenario.reference_models)
+                            reference_models=scenario.reference_models, progress=progress)
         if data.candidates.empty:
             reasons = "; ".join(r.infeasible_reason or "" for r in data.results)
             raise InputError(str(scenario.path), "has no feasible plan", reasons)
