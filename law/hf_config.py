@@ -147,7 +147,12 @@ def _gemma2(c: _Config) -> Architecture:
     return Architecture(ffn=c.whole("intermediate_size"), norms_per_layer=4, **c.common(True))
 
 
+# Defaults of transformers' Gemma3TextConfig: published Gemma 3 configs omit the keys that equal them.
+_GEMMA3_DEFAULTS = {"num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "vocab_size": 262208}
+
+
 def _gemma3(c: _Config) -> Architecture:
+    c.data = {**_GEMMA3_DEFAULTS, **{k: v for k, v in c.data.items() if v is not None}}
     return Architecture(ffn=c.whole("intermediate_size"), norms_per_layer=4, qk_norm="head", **c.common(True))
 
 

@@ -175,14 +175,18 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         gpus, seq_len = gpus_from_args(args), seq_len_from_args(args)
         if not 0.0 <= args.headroom < 1.0:
             raise InputError("--headroom", "must be a fraction in [0, 1)", args.headroom)
+        for flag, value in (("--params", args.params), ("--active-params", args.active_params)):
+            if value is not None:
+                raise InputError(flag, "applies to predict only; cost counts the architecture's own parameters",
+                                 value)
         explicit = None
-        if any(v is not None for v in (args.tp, args.pp, args.zero, args.recompute)):
+        if args.tp is not None or args.pp is not None:
             explicit = {"tp": parse_int_flag(args.tp or "1", "--tp", 1, 1 << 20),
                         "pp": parse_int_flag(args.pp or "1", "--pp", 1, 1 << 20),
                         "zero": args.zero or 0, "recompute": args.recompute or "selective"}
         sections = cc.layout_section(choice.arch, hardware, gpus, seq_len,
                                      parse_int_flag(args.micro_batch, "--micro-batch", 1, 1 << 20), args.headroom,
-                                     explicit)
+                                     explicit, zero=args.zero, recompute=args.recompute)
         sections.update(cc.serve_section(choice.arch, args.serve_hardware, args.serve_hbm_gb,
                                          parse_int_flag(args.serve_context, "--serve-context", 1, 1 << 24),
                                          parse_int_flag(args.serve_batch, "--serve-batch", 1, 1 << 20),

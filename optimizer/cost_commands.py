@@ -59,6 +59,7 @@ def cost_payload(choice: ArchitectureChoice, tokens_t: float, hardware: Hardware
 
 def cost_text(d: dict) -> str:
     money = f"${format_quantity(d['usd'])}" if d["usd"] is not None else "— (give --price USD per GPU-hour)"
+    no_power = "— (no board power in the catalog for this hardware; give --tdp-w)"
     days = f"{d['days']:.1f} days on {d['gpus']:,} GPUs" if d["days"] is not None else "— (give --gpus)"
     lines = [
         f"Plan            {d['architecture']}; {d['params_b']:.2f}B params ({d['active_params_b']:.2f}B activated), "
@@ -76,15 +77,24 @@ def cost_text(d: dict) -> str:
         lines.append(f"Energy          {d['energy_kwh'] / 1e6:.3g} GWh (TDP x GPU-hours x PUE {d['pue']:g}); "
                      f"CO2 {d['co2_kg'] / 1e3:,.0f} t at {d['grid_kg_per_kwh']:.3f} kg/kWh")
     else:
-        lines.append("Energy          — (no board power for this hardware; give --tdp-w)")
+        lines.append(f"Energy          {no_power}")
     lines += d.get("layout_text", []) + d.get("serve_text", [])
     lines += ["Loss-law compute-optimal allocation of the same 6ND FLOPs:"]
     lines += baselines_text(d["active_params_b"], d["tokens_t"], d["baselines"])
     return "\n".join(lines)
 
 
+_LAYOUT_FLAGS = {"gpus": "--gpus", "tp": "--tp", "pp": "--pp", "dp": "--gpus", "zero": "--zero",
+                 "recompute": "--recompute", "micro_batch": "--micro-batch", "seq_len": "--seq-len",
+                 "headroom": "--headroom", "ep": "--gpus"}
+
+
+def _flag_error(exc: InputError, names: dict) -> InputError:
+    return InputError(names.get(exc.input_name, exc.input_name), exc.rule, exc.value)
+
+
 def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq_len: int, micro_batch: int,
-                   headroom: float, explicit: dict | None) -> dict:
+                   headroom: float, explicit: dict | None, zero=None, recompute=None) -> dict:
     """Memory per GPU and the layout: the one given (``explicit``: tp, pp, zero, recompute) or the
     cheapest that fits, found by search; when none fits, which limit binds and by how much."""
     if gpus is None:
@@ -94,10 +104,9 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
         try:
             layout = Layout.for_gpus(gpus, tp=explicit["tp"], pp=explicit["pp"], zero=explicit["zero"],
                                      recompute=explicit["recompute"], micro_batch=micro_batch, seq_len=seq_len)
+            mem = training_memory(arch, layout)
         except InputError as exc:
-            flag = {"gpus": "--gpus", "tp": "--tp", "pp": "--pp", "dp": "--gpus"}.get(exc.input_name, exc.input_name)
-            raise InputError(flag, exc.rule, exc.value) from None
-        mem = training_memory(arch, layout)
+            raise _flag_error(exc, _LAYOUT_FLAGS) from None
         fit = fits(mem, hardware, headroom)
         verdict = "fits" if fit.fits else f"does NOT fit: {-fit.margin_bytes / gb:.1f} GB over"
         return {
@@ -107,7 +116,16 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
                             f"Memory per GPU  {mem.total / gb:.1f} GB of {fit.usable_bytes / gb:.1f} GB usable "
                             f"({hardware.hbm_gb:g} GB less {headroom:.0%} headroom): {verdict}"],
         }
-    found = search_layout(arch, hardware, gpus, seq_len=seq_len, micro_batch=micro_batch, headroom=headroom)
+    filters = {}
+    if zero is not None:
+        filters["zero_stages"] = (zero,)
+    if recompute is not None:
+        filters["recompute"] = (recompute,)
+    try:
+        found = search_layout(arch, hardware, gpus, seq_len=seq_len, micro_batch=micro_batch, headroom=headroom,
+                              **filters)
+    except InputError as exc:
+        raise _flag_error(exc, _LAYOUT_FLAGS) from None
     if not found.ok:
         return {
             "memory_per_gpu_gb": found.leanest_memory.total / gb if found.leanest_memory else None, "layout": None,
@@ -123,7 +141,8 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
             f"Memory per GPU  {mem.total / gb:.1f} GB of {found.fit.usable_bytes / gb:.1f} GB usable: weights "
             f"{mem.weights / gb:.1f}, gradients {mem.gradients / gb:.1f}, optimizer {mem.optimizer / gb:.1f}, "
             f"activations {mem.activations / gb:.1f}"
-            + (f"; recompute adds {RECOMPUTE_OVERHEAD[lay.recompute]:.1%} FLOPs" if lay.recompute != "none" else ""),
+            + (f"; {lay.recompute} recompute costs about {RECOMPUTE_OVERHEAD[lay.recompute]:.1%} extra hardware "
+               f"FLOPs, which the MFU is taken to include" if lay.recompute != "none" else ""),
         ],
     }
 
@@ -135,9 +154,12 @@ def serve_section(arch: Architecture, serve_hardware: str | None, serve_hbm_gb: 
         return {}
     if serve_hardware is not None and serve_hbm_gb is not None:
         raise InputError("--serve-hbm-gb", "give --serve-hardware or --serve-hbm-gb, not both", serve_hbm_gb)
-    target = get_hardware(serve_hardware) if serve_hardware else serve_hbm_gb * 1e9
+    try:
+        target = get_hardware(serve_hardware) if serve_hardware else serve_hbm_gb * 1e9
+        fit = fits_one_gpu(arch, target, context=context, batch=batch, headroom=headroom)
+    except InputError as exc:
+        raise _flag_error(exc, {"--hardware": "--serve-hardware", "hbm_bytes": "--serve-hbm-gb"}) from None
     label = serve_hardware or f"{serve_hbm_gb:g} GB GPU"
-    fit = fits_one_gpu(arch, target, context=context, batch=batch, headroom=headroom)
     mem = inference_memory(arch, context=context, batch=batch)
     gb = 1e9
     verdict = "fits" if fit.fits else f"does NOT fit: {-fit.margin_bytes / gb:.1f} GB over"

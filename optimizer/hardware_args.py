@@ -33,12 +33,18 @@ def add_hardware_arguments(parser: argparse.ArgumentParser, gpus_required: bool 
 
 
 def hardware_from_args(args: argparse.Namespace) -> Hardware:
-    inline = [args.peak_tflops, args.hbm_gb, args.tdp_w, args.scaleup_domain]
-    if args.hardware and any(v is not None for v in inline):
-        raise InputError("--peak-tflops/--hbm-gb", "define inline hardware or name a catalog entry, not both",
-                         args.hardware)
+    inline = {"--peak-tflops": args.peak_tflops, "--hbm-gb": args.hbm_gb, "--scaleup-domain": args.scaleup_domain}
+    given = [k for k, v in inline.items() if v is not None]
+    if args.hardware and given:
+        raise InputError(given[0], f"defines inline hardware, so it cannot be combined with --hardware", args.hardware)
+    if args.tdp_w is not None and not (math.isfinite(args.tdp_w) and args.tdp_w > 0):
+        raise InputError("--tdp-w", "must be a positive number of watts", args.tdp_w)
     if args.hardware:
-        return get_hardware(args.hardware)
+        hw = get_hardware(args.hardware)
+        if args.tdp_w is not None:  # board power override (e.g. TPUs have none in the catalog)
+            from dataclasses import replace
+            hw = replace(hw, tdp_w=args.tdp_w)
+        return hw
     if args.peak_tflops is None or args.hbm_gb is None:
         raise InputError("--hardware", "is required (a catalog name, or inline --peak-tflops and --hbm-gb)",
                          "missing")
@@ -52,6 +58,9 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
 
 
 def utilization_from_args(args: argparse.Namespace, hardware: Hardware) -> Utilization:
+    if getattr(args, "precision", "bf16") == "fp8" and args.mfu is None:
+        raise InputError("--mfu", "must be given with --precision fp8 (the default MFU was measured against BF16 "
+                                  "peaks)", "missing")
     base = default_utilization(hardware)
     mfu = base.mfu if args.mfu is None else args.mfu
     goodput = base.goodput if args.goodput is None else args.goodput

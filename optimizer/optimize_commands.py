@@ -147,8 +147,11 @@ def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
         raise InputError("constraints", f"no feasible plan: {result.infeasible_reason}",
                          f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
     payload["best"] = _costed(result.best, problem, budget)
-    payload["best"]["interval"] = [max(25.0, result.best["mmlu"] + iv.low), min(100.0, result.best["mmlu"] + iv.high)]
+    floor = problem.coefficients.floor
     payload["alternatives"] = [_costed(a, problem, budget) for a in result.alternatives]
+    for plan in (payload["best"], *payload["alternatives"]):
+        plan["interval"] = [min(plan["mmlu"], max(floor, plan["mmlu"] + iv.low)),
+                            max(plan["mmlu"], min(100.0, plan["mmlu"] + iv.high))]
     from optimizer.cost_commands import baselines_payload
     payload["baselines"] = baselines_payload(6.0 * result.best["active_params_b"] * 1e9 * result.best["tokens_t"] * 1e12)
     if args.front == "budget":

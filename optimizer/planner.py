@@ -120,6 +120,9 @@ def run_planner(s: PlannerSettings = PlannerSettings()) -> PlannerTable:
     layers = np.arange(s.min_layers, s.max_layers)
     layers = layers[np.isin(layers % 8, (6, 7))]
     tokens = np.arange(1, s.max_tokens_t, 0.5)
+    points = 50 * len(hiddens) * len(layers) * len(tokens)  # upper bound before the FFN rule
+    if points > 200_000_000:
+        raise InputError("--layers/--max-tokens", "span too large a grid (at most 200,000,000 points)", f"{points:,}")
     # Enumeration order: k outermost, then hidden, then layers, then tokens (C order of each mesh).
     # Filters are applied as soon as their inputs exist; the order of survivors is unchanged.
     k, h = (a.ravel() for a in np.meshgrid(ks, hiddens, indexing="ij"))

@@ -72,8 +72,8 @@ class Problem:
     flops_rule: str = "attention"
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.budget_flops) and 1e15 <= self.budget_flops <= 1e32):
-            raise InputError("budget", "must be between 1e15 and 1e32 FLOPs", self.budget_flops)
+        if not (math.isfinite(self.budget_flops) and 1e6 <= self.budget_flops <= 1e32):
+            raise InputError("budget", "must be between 1e6 and 1e32 FLOPs", self.budget_flops)
 
     def with_budget(self, flops: float) -> "Problem":
         from dataclasses import replace

@@ -461,7 +461,8 @@ def _space(s: dict, layers: tuple[int, int], file: _File) -> SearchSpace:
     try:
         space = SearchSpace(**kwargs)
     except InputError as exc:
-        key = {"layers": "constraints.layers", "search space": "space.kv_heads"}.get(exc.input_name)
+        key = {"layers": "constraints.layers", "search space": "space.kv_heads",
+               "search space size": "space"}.get(exc.input_name)
         file.remap(key or (f"space.{exc.input_name}" if exc.input_name in s else "space"), exc)
     axes = space.axis_values()
     bound = math.prod(len(v) for v in axes.values())

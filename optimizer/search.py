@@ -84,7 +84,9 @@ def _verify(problem: Problem, arch: dict, order: np.ndarray, want: int):
 
 
 def _finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals: int, t0: float, top: int,
-            converged: bool = True, message: str = "") -> SearchResult:
+            converged: bool = True, message: str = "", dedupe: bool = True) -> SearchResult:
+    if dedupe:
+        arch, ev = _distinct(arch, ev)
     feasible = np.flatnonzero(ev["feasible"])
     order = feasible[np.lexsort((feasible, -ev["mmlu"][feasible]))]  # MMLU desc, ties in evaluation order
     kept, failure, checks = _verify(problem, arch, order, top + 1)
@@ -95,6 +97,17 @@ def _finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals
     rows = [_plan_row(problem, arch, ev, i, lay) for i, lay in kept]
     return SearchResult(strategy, seed, rows[0] if rows else None, rows[1:], n_evals, time.perf_counter() - t0,
                         converged, message or ("ok" if rows else "no feasible plan"), {**arch, **ev}, reason)
+
+
+def _distinct(arch: dict, ev: dict) -> tuple[dict, dict]:
+    """One row per distinct architecture (samplers revisit points); the first evaluation is kept."""
+    keys = np.stack([arch[k] for k in ("layers", "hidden", "ffn", "kv_heads", "experts", "active_experts",
+                                       "shared_experts", "expert_ffn")], axis=1)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    first = np.sort(first)
+    n = len(keys)
+    pick = (lambda v: v[first] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
+    return {k: pick(v) for k, v in arch.items()}, {k: pick(v) for k, v in ev.items()}
 
 
 def explain_infeasible(problem: Problem, arch: dict, ev: dict) -> str:
@@ -141,7 +154,7 @@ def search_exact(problem: Problem, *, top: int = 10) -> SearchResult:
     t0 = time.perf_counter()
     arch = problem.space.lattice()
     ev = evaluate(problem, arch)
-    return _finish(problem, "exact", None, arch, ev, len(arch["layers"]), t0, top)
+    return _finish(problem, "exact", None, arch, ev, len(arch["layers"]), t0, top, dedupe=False)
 
 
 # ------------------------------------------------------------------------------------------ shared
@@ -190,8 +203,10 @@ def search_scipy(problem: Problem, *, trials: int = 10000, seed: int = 0, top: i
 
     popsize = 20
     res_ok, msg, runs = True, "single-point search space", 0
-    if not free:
-        objective(np.zeros((0, 1)))
+    if not free:  # a single lattice point: evaluate it
+        a1, e1 = _evaluate_indices(problem, np.zeros((1, len(sizes)), dtype=np.int64))
+        archs.append(a1)
+        evs.append(e1)
     seen: set = set()
 
     def used() -> int:
@@ -295,10 +310,18 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
         directions = ["maximize"]
     try:
         study = optuna.create_study(directions=directions, sampler=sampler, storage=storage,
-                                    study_name=study_name, load_if_exists=storage is not None)
+                                    study_name=study_name or "perflaw", load_if_exists=storage is not None)
     except Exception as exc:  # bad storage URLs surface as many exception types
         raise InputError("--storage", "must be an Optuna storage URL such as sqlite:///study.db",
                          f"{storage} ({type(exc).__name__})") from None
+    # A stored study holds lattice indices: it can only resume the very same problem.
+    fingerprint = problem_fingerprint(problem, objectives)
+    stored = study.user_attrs.get("perflaw_problem")
+    if stored is None:
+        study.set_user_attr("perflaw_problem", fingerprint)
+    elif stored != fingerprint:
+        raise InputError("--study-name", "names a stored study of a different problem (search space, budget, "
+                                         "constraints or law); use a new study name", study.study_name)
 
     def objective(trial):
         idx = np.array([[trial.suggest_int(a, 0, n - 1) if n > 1 else 0 for a, n in zip(AXES, sizes)]])
@@ -352,6 +375,15 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     result = _finish(problem, "optuna", seed, arch, ev, len(finished), t0, top, True,
                      f"{len(finished)} completed trials in study {study.study_name!r}")
     return result
+
+
+def problem_fingerprint(problem: Problem, objectives: str = "mmlu") -> str:
+    """A digest of everything that gives a lattice index its meaning and a trial its value."""
+    import hashlib
+    text = repr((problem.space, problem.budget_flops, problem.hardware, problem.gpus, problem.utilization,
+                 problem.constraints, problem.coefficients, problem.gamma, problem.seq_len, problem.flops_rule,
+                 objectives))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _best_feasible_trial(trials):

@@ -9,6 +9,7 @@ import numpy as np
 
 from law.errors import InputError
 
+MAX_POINTS = 50_000_000  # lattice points before the divisibility rules; about 4 GB of candidate arrays
 AXES = ("layers", "heads", "ffn_ratio", "kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
 
 
@@ -86,6 +87,10 @@ class SearchSpace:
             if min(self.active_experts) > max(self.experts):
                 raise InputError("active_experts", f"must not exceed experts ({max(self.experts)})",
                                  self.active_experts)
+        points = int(np.prod([len(v) for v in self.axis_values().values()], dtype=np.float64))
+        if points > MAX_POINTS:
+            raise InputError("search space size", f"must have at most {MAX_POINTS:,} points (narrow --layers, --heads, "
+                                             "--ffn-ratio or the choices, or raise the steps)", f"{points:,}")
         heads = np.arange(self.heads[0], self.heads[1] + 1, self.heads_step)
         if not any((heads % kv == 0).any() for kv in self.kv_heads):
             raise InputError("search space", "is empty: no heads value is divisible by any kv_heads choice",
@@ -99,6 +104,8 @@ class SearchSpace:
         """The values of every axis (MoE axes hold 0 for dense spaces)."""
         lo, hi = self.ffn_ratio
         ratios = np.round(np.arange(lo, hi + self.ffn_ratio_step / 2, self.ffn_ratio_step), 6)
+        if self.is_moe:  # every layer is an MoE layer: the dense FFN width is not a choice
+            ratios = ratios[:1]
         return {
             "layers": np.arange(self.layers[0], self.layers[1] + 1, self.layers_step),
             "heads": np.arange(self.heads[0], self.heads[1] + 1, self.heads_step),
@@ -152,7 +159,8 @@ class SearchSpace:
             vals["valid"] = (vals["heads"] % vals["kv_heads"] == 0) & (vals["active_experts"] <= vals["experts"])
         return {
             "layers": vals["layers"], "heads": vals["heads"], "hidden": vals["heads"] * self.head_dim,
-            "ffn": vals["ffn"], "kv_heads": vals["kv_heads"], "head_dim": np.full(len(vals["ffn"]), float(self.head_dim)),
+            "ffn": np.where(vals["experts"] > 0, 0.0, vals["ffn"]), "kv_heads": vals["kv_heads"],
+            "head_dim": np.full(len(vals["ffn"]), float(self.head_dim)),
             "experts": vals["experts"], "active_experts": vals["active_experts"],
             "shared_experts": vals["shared_experts"], "expert_ffn": vals["expert_ffn"], "valid": vals["valid"],
         }

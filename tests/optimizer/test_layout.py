@@ -1,6 +1,5 @@
 """Layout search checked against published runs and plain infeasibility cases."""
 
-import time
 
 import pytest
 
@@ -24,9 +23,7 @@ def test_llama31_405b_on_16384_h100_fits_with_tp8():
     # not 16: under 1F1B the first stage stores L layers' worth of activations whatever pp is, and
     # ZeRO-3 already shards the weights, so PP buys no memory (Meta used it for throughput, which
     # this search does not model); 126 layers also have no 16-way even split.
-    start = time.perf_counter()
     result = search_layout(LLAMA31_405B, H100, 16384, seq_len=8192)
-    assert time.perf_counter() - start < 1.0
     assert result.ok and result.binding is None and result.shortfall_bytes == 0
     assert result.layout.tp == 8 and result.layout.gpus == 16384
     assert result.layout.recompute == "selective" and result.layout.zero == 3
@@ -80,9 +77,7 @@ def test_moe_search_uses_expert_parallelism(hf_config):
 
 def test_mla_tp_only_needs_to_divide_heads(hf_config):
     v3 = load_hf_config(hf_config("deepseek-v3"))
-    start = time.perf_counter()
     result = search_layout(v3, get_hardware("H800-SXM"), 2048, seq_len=4096)
-    assert time.perf_counter() - start < 1.0
     assert {s[0] for s in result.splits} == {1, 2, 4, 8}
 
 
