@@ -70,7 +70,12 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[dict | No
         if not reachable.any():
             return None, (f"no candidate reaches {target_mmlu:g} MMLU within the law's saturation (at most 1T tokens "
                           f"per 1B parameters) and the token limit; raise --params or lower the target")
-        return None, explain_infeasible(problem, arch, probe)
+        blocked = {k: int((reachable & (probe[k] > 0)).sum()) for k in ("params_min", "params_max", "train_memory",
+                                                                        "serve_memory")}
+        names = ", ".join(f"{k} ({n:,} candidates)" for k, n in blocked.items() if n)
+        smallest = float(probe["params_b"][reachable].min())
+        return None, (f"the candidates that can reach {target_mmlu:g} MMLU all break a constraint: {names}; the "
+                      f"smallest of them has {smallest:.3g}B parameters")
     candidates = np.flatnonzero(ok)
     order = candidates[np.lexsort((candidates, flops[candidates]))]
     # Re-evaluate the winners at their own budget so every figure (MMLU, tokens) is consistent.

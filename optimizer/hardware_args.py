@@ -96,6 +96,8 @@ def budget_from_args(args: argparse.Namespace) -> Budget:
         raise InputError("budget", "give exactly one of --flops, --gpu-hours, --usd, --days", names)
     kind, text = given[0]
     value = parse_positive(text, "--" + kind.replace("_", "-"))
-    hardware = hardware_from_args(args) if (args.hardware or args.peak_tflops is not None or kind != "flops") else None
+    inline = (args.peak_tflops, args.hbm_gb, args.tdp_w, args.scaleup_domain)
+    wants_hardware = args.hardware or any(v is not None for v in inline) or kind != "flops"
+    hardware = hardware_from_args(args) if wants_hardware else None
     util = utilization_from_args(args, hardware) if hardware is not None else None
     return Budget(kind, value, hardware, util, gpus_from_args(args), price_from_args(args), args.precision)

@@ -130,6 +130,8 @@ def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
     top = parse_int_flag(args.top, "--top", 0, 1000)
     trials = parse_int_flag(args.trials, "--trials", 1, 10**7) if args.trials else None
     seed = parse_int_flag(args.seed, "--seed", 0, 2**32 - 1)
+    if strategy == "exact" and (args.trials or args.storage or args.study_name):
+        raise InputError("--trials/--storage/--study-name", "apply to the optuna and scipy strategies only", strategy)
     if args.front not in FRONTS:
         raise InputError("--front", f"must be one of {', '.join(FRONTS)}", args.front)
     result: SearchResult = search(problem, strategy, trials=trials, seed=seed, top=top, storage=args.storage,
