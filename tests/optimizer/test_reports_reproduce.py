@@ -62,3 +62,17 @@ def test_atomic_report_keeps_the_previous_one_on_failure(tmp_path, monkeypatch):
         run_payload([scenario], str(out))
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no temporary folder left behind
+
+
+def test_run_cli_json_and_errors(tmp_path, capsys):
+    from optimizer.cli import main
+    assert main(["run", str(SCENARIOS[0]), "--out", str(tmp_path / "r"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    d = json.loads(out)
+    assert err == "" and d["reports"][0]["best"][0]["mmlu"] > 25
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\ndescription = "y"\n[budget]\nflops = 1e24\nbogus = 1\n')
+    assert main(["run", str(bad), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "budget.bogus" in err and not (tmp_path / "b").exists()
+    assert main(["run", str(SCENARIOS[0]), str(SCENARIOS[1]), "--out", str(tmp_path / "c")]) == 2
