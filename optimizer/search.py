@@ -23,6 +23,8 @@ from optimizer.problem import CONSTRAINTS, Problem, architecture_of, evaluate
 from optimizer.space import AXES
 
 STRATEGIES = ("exact", "optuna", "scipy")
+HEARTBEAT_S = 5  # Optuna worker heartbeat with --storage (seconds)
+GRACE_S = 20  # a running trial without a heartbeat for this long belongs to a dead worker
 MAX_LAYOUT_CHECKS = 200  # candidates checked with the exact layout search before giving up
 
 
@@ -308,6 +310,20 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
         sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_ei_candidates=64,
                                              n_startup_trials=min(50, max(10, trials // 10)))
         directions = ["maximize"]
+    if isinstance(storage, str) and storage.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql"):
+        # Workers send a heartbeat; a trial whose worker died (even by SIGKILL) is marked failed after
+        # the grace period by the next worker, and its parameters are enqueued again: no trial is
+        # lost, and completed trials are never run twice.
+        import warnings
+        try:
+            with warnings.catch_warnings():  # heartbeats and retries are marked experimental by Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+                storage = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_S,
+                                                     grace_period=GRACE_S, heartbeat_stale_trial_callback=retry)
+        except Exception as exc:
+            raise InputError("--storage", "must be an Optuna storage URL such as sqlite:///study.db",
+                             f"{storage} ({type(exc).__name__})") from None
     try:
         study = optuna.create_study(directions=directions, sampler=sampler, storage=storage,
                                     study_name=study_name or "perflaw", load_if_exists=storage is not None)
@@ -333,8 +349,8 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
             return float(ev["mmlu"][0]), float(ev["active_params_b"][0])
         return float(ev["mmlu"][0])
 
-    def finished_count() -> int:
-        return len([t for t in study.trials if t.state.is_finished()])
+    def finished_count() -> int:  # completed trials: failed ones are retried, not counted
+        return len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
 
     # TPE (or NSGA-II) for 80 % of the trials, then a polish: the lattice neighbours of the best
     # feasible trial (one step along each axis) are enqueued as trials, while that improves.
