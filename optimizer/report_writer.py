@@ -86,19 +86,54 @@ def write_report(scenario, data: ReportData, out: Path) -> Path:
         raise InputError("--out", "folder must be creatable", f"{parent} ({exc.strerror})") from None
     if not os.access(parent, os.W_OK):
         raise InputError("--out", "folder must be writable", str(parent))
+    _remove_stale(parent, out.name)
     tmp = parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         _write_all(scenario, data, tmp)
-        old = parent / f".{out.name}.old-{os.getpid()}"
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
+        if out.exists() and _exchange(tmp, out):
+            pass  # tmp now holds the previous report and is removed below
+        else:
+            old = parent / f".{out.name}.old-{os.getpid()}"
+            if out.exists():  # no atomic exchange on this system: a short window without a report
+                os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Delete temporary folders left by killed runs (their process no longer exists)."""
+    for leftover in list(parent.glob(f".{name}.tmp-*")) + list(parent.glob(f".{name}.old-*")):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
 def _write_all(scenario, d: ReportData, folder: Path) -> None:

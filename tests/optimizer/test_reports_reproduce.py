@@ -76,3 +76,27 @@ def test_run_cli_json_and_errors(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "budget.bogus" in err and not (tmp_path / "b").exists()
     assert main(["run", str(SCENARIOS[0]), str(SCENARIOS[1]), "--out", str(tmp_path / "c")]) == 2
+
+
+@pytest.mark.slow
+def test_report_killed_while_writing_leaves_a_whole_report(tmp_path):
+    # A real process is SIGKILLed at several moments of `perflaw run`; the folder must always hold
+    # one complete report (the previous or the new), never a partial one or none.
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "r"
+    argv = [sys.executable, "-m", "optimizer.cli", "run", str(SCENARIOS[0]), "--out", str(out)]
+    subprocess.run(argv, check=True, capture_output=True)
+    expected = sorted(p.name for p in out.iterdir())
+    for delay in (0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0):
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert sorted(p.name for p in out.iterdir()) == expected, delay
+        assert json.loads((out / "manifest.json").read_text())["scenario"]["file"] == SCENARIOS[0].name
+    subprocess.run(argv, check=True, capture_output=True)  # a later run clears what the killed ones left
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]
