@@ -145,7 +145,13 @@ def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
         "interval": {"level": iv.level, "low": iv.low, "high": iv.high, "coverage": iv.coverage},
         "law": problem.coefficients.source, "infeasible_reason": result.infeasible_reason,
     }
+    if args.target_mmlu is not None:  # the inverse question ignores the budget: answer it either way
+        plan, reason = cheapest_for_target(problem, args.target_mmlu)
+        payload["target"] = {"mmlu": args.target_mmlu, "plan": _costed(plan, problem, budget) if plan else None,
+                             "reason": reason}
     if result.best is None:
+        if args.target_mmlu is not None:
+            return payload
         raise InputError("constraints", f"no feasible plan: {result.infeasible_reason}",
                          f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
     payload["best"] = _costed(result.best, problem, budget)
@@ -160,10 +166,6 @@ def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
         payload["front"] = [_costed(p, problem, budget) for p in budget_front(problem)]
     elif args.front == "inference":
         payload["front"] = [_costed(p, problem, budget) for p in inference_front(problem)]
-    if args.target_mmlu is not None:
-        plan, reason = cheapest_for_target(problem, args.target_mmlu)
-        payload["target"] = {"mmlu": args.target_mmlu, "plan": _costed(plan, problem, budget) if plan else None,
-                             "reason": reason}
     return payload
 
 
@@ -173,6 +175,12 @@ def _plan_line(p: dict) -> str:
 
 def optimize_text(d: dict) -> str:
     b, best, iv = d["budget"], d["best"], d["interval"]
+    if best is None:  # only the target question could be answered
+        t = d["target"]
+        answer = (f"{_plan_line(t['plan'])}, {t['plan']['tokens_t']:.2f}T tokens, {t['plan']['train_flops']:.3g} FLOPs"
+                  if t["plan"] else t["reason"])
+        return (f"No plan fits the budget of {b['flops']:.3g} FLOPs: {d['infeasible_reason']}\n"
+                f"Cheapest plan reaching MMLU {t['mmlu']:g} (whatever the budget): {answer}")
     head = [f"Budget          {b['flops']:.3g} FLOPs" + (f" = {format_quantity(b['gpu_hours'])} GPU-hours on "
                                                          f"{b['hardware']}" if b["gpu_hours"] else "")
             + (f", {b['days']:.1f} days on {b['gpus']:,} GPUs" if b["days"] else "")

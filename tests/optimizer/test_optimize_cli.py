@@ -78,3 +78,16 @@ def test_bad_or_infeasible_optimize_input(capsys, argv, needle):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and needle in err and "Traceback" not in err
+
+
+def test_target_is_answered_even_when_the_budget_is_infeasible(capsys):
+    d = run_json(capsys, ["optimize", "--flops", "1e17", "--target-mmlu", "60", "--layers", "8:64", "--heads",
+                          "8:64", "--heads-step", "8"])
+    assert d["best"] is None and "smallest budget" in d["infeasible_reason"]
+    assert d["target"]["plan"]["mmlu"] == pytest.approx(60, abs=1e-6)
+
+
+def test_unknown_hardware_lists_close_names(capsys):
+    assert main(["optimize", "--days", "30", "--gpus", "8", "--hardware", "H1000"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --hardware") and "H100-SXM" in err
