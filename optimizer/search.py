@@ -307,7 +307,7 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
         sampler = optuna.samplers.NSGAIISampler(seed=seed)
         directions = ["maximize", "minimize"]
     else:
-        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_ei_candidates=64,
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_ei_candidates=128,
                                              n_startup_trials=min(50, max(10, trials // 10)))
         directions = ["maximize"]
     if isinstance(storage, str) and storage.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql"):
