@@ -16,9 +16,8 @@ from law.architecture import FLOPS_RULES
 from law.coefficients import DEFAULT_MOE_VARIANT, MOE_VARIANTS
 from law.errors import InputError
 from optimizer.arch_args import (add_architecture_arguments, add_law_arguments, architecture_from_args,
-                                 coefficients_from_args, parse_int_flag, seq_len_from_args, tokens_t_from_args)
-from optimizer.hardware_args import (add_budget_arguments, add_hardware_arguments, gpus_from_args, hardware_from_args, price_from_args,
-                                     utilization_from_args)
+                                 coefficients_from_args, seq_len_from_args, tokens_t_from_args)
+from optimizer.hardware_args import add_budget_arguments, add_hardware_arguments
 
 # Command modules are imported when their command runs: `perflaw plan` must start fast, and
 # scipy and pandas are only needed by the law and cost commands.
@@ -168,33 +167,10 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         payload = cc.hardware_payload()
         return payload, cc.hardware_text(payload)
     if args.command == "cost":
-        choice = architecture_from_args(args)
-        tokens_t = tokens_t_from_args(args)
-        hardware = hardware_from_args(args)
-        util = utilization_from_args(args, hardware)
-        gpus, seq_len = gpus_from_args(args), seq_len_from_args(args)
-        if not 0.0 <= args.headroom < 1.0:
-            raise InputError("--headroom", "must be a fraction in [0, 1)", args.headroom)
-        for flag, value in (("--params", args.params), ("--active-params", args.active_params)):
-            if value is not None:
-                raise InputError(flag, "applies to predict only; cost counts the architecture's own parameters",
-                                 value)
-        explicit = None
-        if args.tp is not None or args.pp is not None:
-            explicit = {"tp": parse_int_flag(args.tp or "1", "--tp", 1, 1 << 20),
-                        "pp": parse_int_flag(args.pp or "1", "--pp", 1, 1 << 20),
-                        "zero": args.zero or 0, "recompute": args.recompute or "selective"}
-        sections = cc.layout_section(choice.arch, hardware, gpus, seq_len,
-                                     parse_int_flag(args.micro_batch, "--micro-batch", 1, 1 << 20), args.headroom,
-                                     explicit, zero=args.zero, recompute=args.recompute)
-        sections.update(cc.serve_section(choice.arch, args.serve_hardware, args.serve_hbm_gb,
-                                         parse_int_flag(args.serve_context, "--serve-context", 1, 1 << 24),
-                                         parse_int_flag(args.serve_batch, "--serve-batch", 1, 1 << 20),
-                                         args.headroom))
-        payload = cc.cost_payload(choice, tokens_t, hardware, util, gpus, seq_len, args.flops_rule, args.precision,
-                                  price_from_args(args), args.pue, args.grid_co2, sections)
+        payload = cc.cost_from_args(args)
         return payload, cc.cost_text(payload)
-    raise UsageError("perflaw: a command is required (run, optimize, plan, predict, cost, fit, validate, hardware); see perflaw --help")
+    raise UsageError("perflaw: a command is required (run, optimize, plan, predict, cost, fit, validate, "
+                     "hardware); see perflaw --help")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -190,3 +190,32 @@ def baselines_text(plan_params_b: float, plan_tokens_t: float, baselines: dict) 
                      f"({b['tokens_per_param']:.0f} per param); the plan: {plan_params_b:.3g}B x {plan_tokens_t:.3g}T "
                      f"({plan_tokens_t * 1e3 / plan_params_b:.0f} per param)")
     return lines
+
+
+def cost_from_args(args) -> dict:
+    """The cost payload from the flags of ``perflaw cost`` (architecture, hardware, layout, serving)."""
+    from optimizer.arch_args import architecture_from_args, parse_int_flag, seq_len_from_args, tokens_t_from_args
+    from optimizer.hardware_args import gpus_from_args, hardware_from_args, price_from_args, utilization_from_args
+    choice = architecture_from_args(args)
+    tokens_t = tokens_t_from_args(args)
+    hardware = hardware_from_args(args)
+    util = utilization_from_args(args, hardware)
+    gpus, seq_len = gpus_from_args(args), seq_len_from_args(args)
+    if not 0.0 <= args.headroom < 1.0:
+        raise InputError("--headroom", "must be a fraction in [0, 1)", args.headroom)
+    for flag, value in (("--params", args.params), ("--active-params", args.active_params)):
+        if value is not None:
+            raise InputError(flag, "applies to predict only; cost counts the architecture's own parameters", value)
+    explicit = None
+    if args.tp is not None or args.pp is not None:
+        explicit = {"tp": parse_int_flag(args.tp or "1", "--tp", 1, 1 << 20),
+                    "pp": parse_int_flag(args.pp or "1", "--pp", 1, 1 << 20),
+                    "zero": args.zero or 0, "recompute": args.recompute or "selective"}
+    sections = layout_section(choice.arch, hardware, gpus, seq_len,
+                              parse_int_flag(args.micro_batch, "--micro-batch", 1, 1 << 20), args.headroom, explicit,
+                              zero=args.zero, recompute=args.recompute)
+    sections.update(serve_section(choice.arch, args.serve_hardware, args.serve_hbm_gb,
+                                  parse_int_flag(args.serve_context, "--serve-context", 1, 1 << 24),
+                                  parse_int_flag(args.serve_batch, "--serve-batch", 1, 1 << 20), args.headroom))
+    return cost_payload(choice, tokens_t, hardware, util, gpus, seq_len, args.flops_rule, args.precision,
+                        price_from_args(args), args.pue, args.grid_co2, sections)

@@ -9,7 +9,7 @@ from law.errors import InputError
 from law.moe import tokens_for_mmlu
 from optimizer.pareto import ParetoFront
 from optimizer.problem import Problem, evaluate
-from optimizer.search import _plan_row, _verify, explain_infeasible, search_exact
+from optimizer.search import plan_row, verify_layouts, search_exact
 
 FRONTS = ("none", "budget", "inference")
 
@@ -41,8 +41,8 @@ def inference_front(problem: Problem, max_points: int = 40) -> list[dict]:
     idx = front.indices
     if len(idx) > max_points:  # thin evenly along the front, keeping both ends
         idx = idx[np.unique(np.round(np.linspace(0, len(idx) - 1, max_points)).astype(int))]
-    kept, _, _ = _verify(problem, arch, idx, len(idx))
-    return [_plan_row(problem, arch, ev, i, lay) for i, lay in sorted(kept, key=lambda k: ev["active_params_b"][k[0]])]
+    kept, _, _ = verify_layouts(problem, arch, idx, len(idx))
+    return [plan_row(problem, arch, ev, i, lay) for i, lay in sorted(kept, key=lambda k: ev["active_params_b"][k[0]])]
 
 
 def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[dict | None, str | None]:
@@ -83,9 +83,9 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[dict | No
         p = problem.with_budget(float(flops[i]))
         one = {k: v[i:i + 1] for k, v in arch.items()}
         ev = evaluate(p, one)
-        kept, failure, _ = _verify(p, one, np.array([0]), 1)
+        kept, failure, _ = verify_layouts(p, one, np.array([0]), 1)
         if kept:
-            row = _plan_row(p, one, ev, 0, kept[0][1])
+            row = plan_row(p, one, ev, 0, kept[0][1])
             row["target_mmlu"] = target_mmlu
             return row, None
     return None, f"no parallel layout fits for the cheapest candidates: {failure}"

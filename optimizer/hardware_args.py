@@ -36,7 +36,7 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
     inline = {"--peak-tflops": args.peak_tflops, "--hbm-gb": args.hbm_gb, "--scaleup-domain": args.scaleup_domain}
     given = [k for k, v in inline.items() if v is not None]
     if args.hardware and given:
-        raise InputError(given[0], f"defines inline hardware, so it cannot be combined with --hardware", args.hardware)
+        raise InputError(given[0], "defines inline hardware, so it cannot be combined with --hardware", args.hardware)
     if args.tdp_w is not None and not (math.isfinite(args.tdp_w) and args.tdp_w > 0):
         raise InputError("--tdp-w", "must be a positive number of watts", args.tdp_w)
     if args.hardware:

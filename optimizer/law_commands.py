@@ -13,7 +13,7 @@ import pandas as pd
 from law.coefficients import PAPER, LawCoefficients, save_coefficients
 from law.errors import InputError
 from law.fit import FitResult, calibrate_interval, compare_moe_variants, fit_law, leave_one_out, predict_inputs
-from law.predict import DEFAULT_LEVEL, predict_architecture
+from law.predict import predict_architecture
 from law.zoo import law_inputs, load_zoo
 from optimizer.arch_args import ArchitectureChoice
 from optimizer.quantities import format_quantity

@@ -50,7 +50,8 @@ def check_strategy(name: str) -> str:
     return name
 
 
-def _plan_row(problem: Problem, arch: dict, ev: dict, i: int, layout=None) -> dict:
+def plan_row(problem: Problem, arch: dict, ev: dict, i: int, layout=None) -> dict:
+    """One plan as a dict: shape, law intermediates, costs in FLOPs and, when checked, its layout."""
     row = {k: int(arch[k][i]) for k in ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "experts",
                                         "active_experts", "shared_experts", "expert_ffn")}
     row.update({k: float(ev[k][i]) for k in ("params_b", "active_params_b", "tokens_t", "effective_tokens_t",
@@ -64,7 +65,7 @@ def _plan_row(problem: Problem, arch: dict, ev: dict, i: int, layout=None) -> di
     return row
 
 
-def _verify(problem: Problem, arch: dict, order: np.ndarray, want: int):
+def verify_layouts(problem: Problem, arch: dict, order: np.ndarray, want: int):
     """Walk candidates best first; keep those whose exact layout search succeeds."""
     from optimizer.layout import search_layout
     kept, last_failure, checks = [], None, 0
@@ -91,12 +92,12 @@ def _finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals
         arch, ev = _distinct(arch, ev)
     feasible = np.flatnonzero(ev["feasible"])
     order = feasible[np.lexsort((feasible, -ev["mmlu"][feasible]))]  # MMLU desc, ties in evaluation order
-    kept, failure, checks = _verify(problem, arch, order, top + 1)
+    kept, failure, checks = verify_layouts(problem, arch, order, top + 1)
     reason = None
     if not kept:
         reason = explain_infeasible(problem, arch, ev) if len(feasible) == 0 else (
             f"no parallel layout fits for the best {checks} candidates: {failure}")
-    rows = [_plan_row(problem, arch, ev, i, lay) for i, lay in kept]
+    rows = [plan_row(problem, arch, ev, i, lay) for i, lay in kept]
     return SearchResult(strategy, seed, rows[0] if rows else None, rows[1:], n_evals, time.perf_counter() - t0,
                         converged, message or ("ok" if rows else "no feasible plan"), {**arch, **ev}, reason)
 

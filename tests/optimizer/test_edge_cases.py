@@ -9,7 +9,7 @@ from law.errors import InputError
 from law.hf_config import from_hf_config
 from optimizer.cli import main
 from optimizer.hardware import default_utilization, get_hardware
-from optimizer.problem import Constraints, Problem
+from optimizer.problem import Problem
 from optimizer.search import search
 from optimizer.space import SearchSpace
 
