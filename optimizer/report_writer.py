@@ -27,7 +27,7 @@ LIMITS = ("The Performance Law predicts a base model's 5-shot MMLU from its shap
 _SHOW = [("budget", "budget"), ("layers", "layers"), ("hidden", "hidden"), ("ffn", "FFN"), ("params_b", "params (B)"),
          ("active_params_b", "active (B)"), ("tokens_t", "tokens (T)"), ("mmlu", "MMLU"), ("mmlu_low", "low"),
          ("mmlu_high", "high"), ("train_flops", "FLOPs"), ("gpu_hours", "GPU-hours"), ("days", "days"),
-         ("memory_per_gpu_gb", "GB/GPU")]
+         ("usd", "USD"), ("memory_per_gpu_gb", "GB/GPU")]
 
 
 def _versions() -> dict:
@@ -45,7 +45,7 @@ def _fmt(value, col: str) -> str:
         return "—"
     if col in ("train_flops",):
         return f"{value:.3g}"
-    if col == "gpu_hours":
+    if col in ("gpu_hours", "usd"):
         return f"{value:,.0f}"
     if isinstance(value, (float, np.floating)):
         return f"{value:.2f}"
