@@ -97,15 +97,21 @@ def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: L
     mmlu = float(terms.mmlu)
     if not math.isfinite(mmlu):
         raise InputError("law coefficients", "must give a finite prediction", coefficients.source or "unnamed set")
-    low = float(np.clip(mmlu + iv.low, coefficients.floor, 100.0))
-    high = float(np.clip(mmlu + iv.high, coefficients.floor, 100.0))
+    low, high = interval_bounds(mmlu, iv, coefficients.floor)
     return Prediction(
-        mmlu=mmlu, interval_low=min(low, mmlu), interval_high=max(high, mmlu), interval=iv,
+        mmlu=mmlu, interval_low=low, interval_high=high, interval=iv,
         discount=float(terms.discount), tokens_t=tokens_t, effective_tokens_t=float(terms.effective_tokens_t),
         law_params_b=float(law_size_b(total, active, coefficients.moe_variant)), params_b=total,
         active_params_b=active, law_ffn=arch.active_ffn, gamma=gamma, breakdown=breakdown,
         coefficients=coefficients,
     )
+
+
+def interval_bounds(mmlu: float, interval: Interval, floor: float = 25.0) -> tuple[float, float]:
+    """The interval around a point prediction, kept within [floor, 100] and containing the point."""
+    low = float(np.clip(mmlu + interval.low, floor, 100.0))
+    high = float(np.clip(mmlu + interval.high, floor, 100.0))
+    return min(low, mmlu), max(high, mmlu)
 
 
 def _check_b(name: str, value: float) -> float:

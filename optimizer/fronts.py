@@ -55,9 +55,7 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[dict | No
         raise InputError("--target-mmlu", "must be between 0 and 100", target_mmlu)
     arch = problem.space.lattice()
     probe = evaluate(problem, arch)  # parameters, FLOPs per token and the non-token constraints
-    d_law = np.where(arch["experts"] > 0, (arch["active_experts"] + arch["shared_experts"]) * arch["expert_ffn"],
-                     arch["ffn"])
-    tokens = tokens_for_mmlu(target_mmlu, arch["layers"], arch["hidden"], d_law, probe["params_b"],
+    tokens = tokens_for_mmlu(target_mmlu, arch["layers"], arch["hidden"], probe["law_ffn"], probe["params_b"],
                              probe["active_params_b"], problem.gamma, problem.coefficients)
     tokens = np.maximum(tokens, problem.constraints.min_tokens_t)
     reachable = np.isfinite(tokens)

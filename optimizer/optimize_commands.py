@@ -9,7 +9,7 @@ import sys
 from law.errors import InputError
 from optimizer.arch_args import coefficients_from_args, parse_int_flag, seq_len_from_args
 from optimizer.budget import Budget
-from optimizer.cost import plan_cost
+from optimizer.cost import plan_row_cost
 from optimizer.fronts import FRONTS, budget_front, cheapest_for_target, inference_front
 from optimizer.hardware_args import budget_from_args
 from optimizer.problem import Constraints, Problem
@@ -109,22 +109,16 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
 
 def _costed(plan: dict, problem: Problem, budget: Budget) -> dict:
     """Add GPU-hours, days, dollars and energy to a plan row when the hardware is known."""
-    if problem.hardware is None or problem.utilization is None:
+    costed = plan_row_cost(problem, plan, budget)
+    if costed is None:
         return plan
-    from optimizer.problem import architecture_of
-    import numpy as np
-    keys = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "experts", "active_experts",
-            "shared_experts", "expert_ffn")
-    arch = architecture_of(problem, {k: np.array([plan.get(k, 0)]) for k in keys}, 0)
-    c = plan_cost(arch, plan["tokens_t"], problem.hardware, problem.utilization, gpus=problem.gpus,
-                  seq_len=problem.seq_len, flops_rule=problem.flops_rule, precision=budget.precision,
-                  price_usd_per_gpu_hour=budget.price_usd_per_gpu_hour)
+    c, arch = costed
     return {**plan, "gpu_hours": c.gpu_hours, "days": c.days, "usd": c.usd, "energy_kwh": c.energy_kwh,
             "summary": arch.summary()}
 
 
 def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
-    from law.predict import interval_for
+    from law.predict import interval_bounds, interval_for
     problem, budget = problem_from_args(args)
     strategy = args.strategy
     top = parse_int_flag(args.top, "--top", 0, 1000)
@@ -155,11 +149,9 @@ def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
         raise InputError("constraints", f"no feasible plan: {result.infeasible_reason}",
                          f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
     payload["best"] = _costed(result.best, problem, budget)
-    floor = problem.coefficients.floor
     payload["alternatives"] = [_costed(a, problem, budget) for a in result.alternatives]
     for plan in (payload["best"], *payload["alternatives"]):
-        plan["interval"] = [min(plan["mmlu"], max(floor, plan["mmlu"] + iv.low)),
-                            max(plan["mmlu"], min(100.0, plan["mmlu"] + iv.high))]
+        plan["interval"] = list(interval_bounds(plan["mmlu"], iv, problem.coefficients.floor))
     from optimizer.cost_commands import baselines_payload
     payload["baselines"] = baselines_payload(6.0 * result.best["active_params_b"] * 1e9 * result.best["tokens_t"] * 1e12)
     if args.front == "budget":

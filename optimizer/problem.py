@@ -21,6 +21,10 @@ from law.moe import law_size_b, moe_law_terms
 from optimizer.hardware import Hardware, Utilization
 from optimizer.space import SearchSpace
 
+#: The fields that define a candidate architecture (lattice arrays and plan rows alike).
+ARCH_FIELDS = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "experts", "active_experts",
+               "shared_experts", "expert_ffn")
+
 #: Constraint names, in the order of the columns ``evaluate`` returns.
 CONSTRAINTS = ("params_min", "params_max", "tokens_min", "train_memory", "serve_memory", "mmlu_min")
 
@@ -102,6 +106,7 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     terms = moe_law_terms(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b, problem.gamma,
                           problem.coefficients)
     out = {
+        "law_ffn": d_law,
         "params_b": total_b, "active_params_b": active_b, "flops_per_token": fpt, "tokens_t": tokens_t,
         "effective_tokens_t": terms.effective_tokens_t, "discount": terms.discount, "mmlu": terms.mmlu,
         "train_flops": fpt * tokens_t * 1e12,
@@ -129,6 +134,11 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     out["violation"] = violation
     out["feasible"] = violation <= 0.0
     return out
+
+
+def plan_architecture(problem: Problem, plan: dict) -> Architecture:
+    """The ``Architecture`` of a plan row (a dict of ``ARCH_FIELDS``; MoE fields may be absent)."""
+    return architecture_of(problem, {k: np.array([plan.get(k, 0)]) for k in ARCH_FIELDS}, 0)
 
 
 def architecture_of(problem: Problem, arch: dict[str, np.ndarray], i: int) -> Architecture:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from law.baselines import LOSS_LAWS, compute_optimal
-from law.predict import interval_for
+from law.predict import interval_bounds, interval_for
 from law.zoo import law_inputs, load_zoo
 from optimizer.fronts import budget_front, cheapest_for_target, inference_front
 from optimizer.problem import Problem, evaluate
@@ -38,22 +38,16 @@ class ReportData:
 
 def _rows(label: str, problem: Problem, plans: list[dict], budget, iv) -> list[dict]:
     """Plan rows with their interval, layout and costs, ranked as given."""
-    from optimizer.cost import plan_cost
-    from optimizer.problem import architecture_of
-    keys = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "experts", "active_experts",
-            "shared_experts", "expert_ffn")
+    from optimizer.cost import plan_row_cost
     out = []
     for rank, p in enumerate(plans, start=1):
         row = {"budget": label, "rank": rank, "budget_flops": p.get("budget_flops", budget.flops()), **p}
-        row["mmlu_low"] = max(25.0, p["mmlu"] + iv.low)
-        row["mmlu_high"] = min(100.0, p["mmlu"] + iv.high)
+        row["mmlu_low"], row["mmlu_high"] = interval_bounds(p["mmlu"], iv, problem.coefficients.floor)
         lay = p.get("layout") or {}
         row.update({k: lay.get(k) for k in ("tp", "pp", "dp", "ep", "zero", "recompute")})
-        if budget.hardware is not None and budget.utilization is not None:
-            arch = architecture_of(problem, {k: np.array([p.get(k, 0)]) for k in keys}, 0)
-            c = plan_cost(arch, p["tokens_t"], budget.hardware, budget.utilization, gpus=budget.gpus,
-                          seq_len=problem.seq_len, flops_rule=problem.flops_rule, precision=budget.precision,
-                          price_usd_per_gpu_hour=budget.price_usd_per_gpu_hour)
+        costed = plan_row_cost(problem, p, budget)
+        if costed is not None:
+            c = costed[0]
             row.update(gpu_hours=c.gpu_hours, days=c.days, usd=c.usd)
         out.append(row)
     return out
@@ -124,9 +118,10 @@ def build_report(labelled: list[tuple[str, Problem, object]], *, strategy: str =
         if "inference" in fronts else _table([])
     flops = np.geomspace(max(1e18, front["train_flops"].min() / 10), front["train_flops"].max() * 10, 40) \
         if len(front) else np.geomspace(1e20, 1e26, 40)
-    base = pd.concat([pd.DataFrame({"law": name, "flops": flops, "params_b": compute_optimal(law, flops).params / 1e9,
-                                    "tokens_t": compute_optimal(law, flops).tokens / 1e12})
-                      for name, law in LOSS_LAWS.items()], ignore_index=True)
+    optima = {name: compute_optimal(law, flops) for name, law in LOSS_LAWS.items()}
+    base = pd.concat([pd.DataFrame({"law": name, "flops": flops, "params_b": opt.params / 1e9,
+                                    "tokens_t": opt.tokens / 1e12}) for name, opt in optima.items()],
+                     ignore_index=True)
     allocation = front[["budget", "train_flops", "params_b", "active_params_b", "tokens_t", "mmlu"]].copy()
     target = None
     if target_mmlu is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -95,6 +94,3 @@ def save(fig: Figure, folder: Path, stem: str) -> bytes:
         fig.savefig(folder / f"{stem}.svg", format="svg", metadata={"Date": None, "Creator": None})
     return png
 
-
-def has_data(df: pd.DataFrame, column: str) -> bool:
-    return len(df) > 0 and np.isfinite(df[column].to_numpy(dtype=float)).any()

@@ -15,14 +15,6 @@ DEFAULT_REPORTS = Path("reports")
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "7b-512xh100-30d.toml"
 
 
-def budget_labels(scenario) -> list[str]:
-    """A label per budget: the review's own labels, else the FLOPs."""
-    labels = list(getattr(scenario, "labels", None) or [])
-    if len(labels) == len(scenario.budgets):
-        return labels
-    return [f"{b.flops():.3g} FLOPs" for b in scenario.budgets]
-
-
 def run_payload(paths: list[str], out: str | None, progress=None) -> dict:
     """Run every scenario; ``out`` (a folder) is allowed with a single scenario only."""
     if not paths:
@@ -43,7 +35,7 @@ def run_payload(paths: list[str], out: str | None, progress=None) -> dict:
         folder = Path(out) if out else DEFAULT_REPORTS / scenario.name
         if progress:
             progress(f"[{i + 1}/{len(scenarios)}] {scenario.name}")
-        labelled = list(zip(budget_labels(scenario), scenario.problems(), scenario.budgets))
+        labelled = list(zip(scenario.labels, scenario.problems(), scenario.budgets))
         data = build_report(labelled, strategy=scenario.strategy, trials=scenario.trials, seed=scenario.seed,
                             top=scenario.top, fronts=scenario.fronts, target_mmlu=scenario.target_mmlu,
                             reference_models=scenario.reference_models, progress=progress)

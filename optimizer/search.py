@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from law.errors import InputError
-from optimizer.problem import CONSTRAINTS, Problem, architecture_of, evaluate
+from optimizer.problem import ARCH_FIELDS, CONSTRAINTS, Problem, architecture_of, evaluate
 from optimizer.space import AXES
 
 STRATEGIES = ("exact", "optuna", "scipy")
@@ -52,8 +52,7 @@ def check_strategy(name: str) -> str:
 
 def plan_row(problem: Problem, arch: dict, ev: dict, i: int, layout=None) -> dict:
     """One plan as a dict: shape, law intermediates, costs in FLOPs and, when checked, its layout."""
-    row = {k: int(arch[k][i]) for k in ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "experts",
-                                        "active_experts", "shared_experts", "expert_ffn")}
+    row = {k: int(arch[k][i]) for k in ARCH_FIELDS}
     row.update({k: float(ev[k][i]) for k in ("params_b", "active_params_b", "tokens_t", "effective_tokens_t",
                                              "discount", "mmlu", "train_flops", "flops_per_token")})
     if row["experts"] == 0:
@@ -104,8 +103,7 @@ def _finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals
 
 def _distinct(arch: dict, ev: dict) -> tuple[dict, dict]:
     """One row per distinct architecture (samplers revisit points); the first evaluation is kept."""
-    keys = np.stack([arch[k] for k in ("layers", "hidden", "ffn", "kv_heads", "experts", "active_experts",
-                                       "shared_experts", "expert_ffn")], axis=1)
+    keys = np.stack([arch[k] for k in ARCH_FIELDS], axis=1)
     _, first = np.unique(keys, axis=0, return_index=True)
     first = np.sort(first)
     n = len(keys)
