@@ -17,6 +17,10 @@ class InputError(ValueError):
         self.value = value
         super().__init__(f"{input_name}: {rule} (got {_short(value)})")
 
+    def renamed(self, names: dict[str, str]) -> "InputError":
+        """The same error under the caller's name for the input (e.g. a library field as its flag)."""
+        return InputError(names.get(self.input_name, self.input_name), self.rule, self.value)
+
 
 def _short(value: object, limit: int = 120) -> str:
     text = repr(value) if isinstance(value, str) else str(value)

@@ -107,9 +107,8 @@ def architecture_from_args(args: argparse.Namespace) -> ArchitectureChoice:
         arch = Architecture(tied_embeddings=bool(args.tied_embeddings), ffn_kind=args.ffn_kind or "gated",
                             name="from flags", **values)
     except InputError as exc:
-        flag = "--" + exc.input_name.replace("_", "-") if exc.input_name in _INT_FLAGS or exc.input_name in (
-            "ffn_kind", "tied_embeddings") else exc.input_name
-        raise InputError(flag, exc.rule, exc.value) from None
+        fields = _INT_FLAGS + ("ffn_kind", "tied_embeddings")
+        raise exc.renamed({f: "--" + f.replace("_", "-") for f in fields}) from None
     return ArchitectureChoice(arch, "flags", params_b, active_b)
 
 

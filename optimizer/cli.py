@@ -139,9 +139,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         try:
             payload = lc.fit_payload(args.data, args.out, args.variant, free, args.loss, args.level, args.exclude)
         except InputError as exc:
-            if exc.input_name == "free coefficients":
-                raise InputError("--free", exc.rule, exc.value) from None
-            raise
+            raise exc.renamed({"free coefficients": "--free"}) from None
         return payload, lc.fit_text(payload)
     if args.command == "validate":
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)

@@ -89,10 +89,6 @@ _LAYOUT_FLAGS = {"gpus": "--gpus", "tp": "--tp", "pp": "--pp", "dp": "--gpus", "
                  "headroom": "--headroom", "ep": "--gpus"}
 
 
-def _flag_error(exc: InputError, names: dict) -> InputError:
-    return InputError(names.get(exc.input_name, exc.input_name), exc.rule, exc.value)
-
-
 def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq_len: int, micro_batch: int,
                    headroom: float, explicit: dict | None, zero=None, recompute=None) -> dict:
     """Memory per GPU and the layout: the one given (``explicit``: tp, pp, zero, recompute) or the
@@ -106,7 +102,7 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
                                      recompute=explicit["recompute"], micro_batch=micro_batch, seq_len=seq_len)
             mem = training_memory(arch, layout)
         except InputError as exc:
-            raise _flag_error(exc, _LAYOUT_FLAGS) from None
+            raise exc.renamed(_LAYOUT_FLAGS) from None
         fit = fits(mem, hardware, headroom)
         verdict = "fits" if fit.fits else f"does NOT fit: {-fit.margin_bytes / gb:.1f} GB over"
         return {
@@ -125,7 +121,7 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
         found = search_layout(arch, hardware, gpus, seq_len=seq_len, micro_batch=micro_batch, headroom=headroom,
                               **filters)
     except InputError as exc:
-        raise _flag_error(exc, _LAYOUT_FLAGS) from None
+        raise exc.renamed(_LAYOUT_FLAGS) from None
     if not found.ok:
         return {
             "memory_per_gpu_gb": found.leanest_memory.total / gb if found.leanest_memory else None, "layout": None,
@@ -158,7 +154,7 @@ def serve_section(arch: Architecture, serve_hardware: str | None, serve_hbm_gb: 
         target = get_hardware(serve_hardware) if serve_hardware else serve_hbm_gb * 1e9
         fit = fits_one_gpu(arch, target, context=context, batch=batch, headroom=headroom)
     except InputError as exc:
-        raise _flag_error(exc, {"--hardware": "--serve-hardware", "hbm_bytes": "--serve-hbm-gb"}) from None
+        raise exc.renamed({"--hardware": "--serve-hardware", "hbm_bytes": "--serve-hbm-gb"}) from None
     label = serve_hardware or f"{serve_hbm_gb:g} GB GPU"
     mem = inference_memory(arch, context=context, batch=batch)
     gb = 1e9

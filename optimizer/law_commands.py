@@ -36,10 +36,7 @@ def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: L
         p = predict_architecture(arch, tokens_t, coefficients=coefficients, gamma=gamma, params_b=choice.params_b,
                                  active_params_b=choice.active_params_b)
     except InputError as exc:
-        flag = {"active params": "--active-params", "params": "--params"}.get(exc.input_name)
-        if flag is None:
-            raise
-        raise InputError(flag, exc.rule, exc.value) from None
+        raise exc.renamed({"active params": "--active-params", "params": "--params"}) from None
     fpt = arch.flops_per_token(seq_len)
     fpt_6n = 6.0 * p.active_params_b * 1e9
     arch_fields = {k: v for k, v in asdict(arch).items() if k != "name"}
