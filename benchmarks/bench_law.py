@@ -7,8 +7,8 @@ import math
 import numpy as np
 from timing import best_of
 
-from law.coefficients import PAPER
-from law.performance import planner_params_b, predict_mmlu
+from perflaw.law.coefficients import PAPER
+from perflaw.law.performance import planner_params_b, predict_mmlu
 
 
 def python_loop_law(layers, hidden, ffn, tokens_t, params_b) -> list[float]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from planner_loop import loop_planner
 from timing import best_of
 
-from optimizer.planner import PlannerSettings, run_planner
+from perflaw.optimizer.search.planner import PlannerSettings, run_planner
 
 LARGE = dict(min_layers=8, max_layers=200, min_params_b=1, max_params_b=1000, max_tokens_t=60)
 LARGE_FLAGS = ["--layers", "8:200", "--params", "1B:1000B", "--max-tokens", "60T"]
@@ -19,7 +19,7 @@ LARGE_FLAGS = ["--layers", "8:200", "--params", "1B:1000B", "--max-tokens", "60T
 
 
 def _cli(argv: list[str]) -> list[str]:
-    return [sys.executable, "-m", "optimizer.cli", *argv]
+    return [sys.executable, "-m", "perflaw", *argv]
 
 
 def main(repeats: int = 3) -> list[dict]:

@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 
-from optimizer.hardware import default_utilization, get_hardware
-from optimizer.problem import Constraints, Problem, evaluate
-from optimizer.search import gap, search
-from optimizer.space import SearchSpace
+from perflaw.optimizer.cost.hardware import default_utilization, get_hardware
+from perflaw.optimizer.search.problem import Constraints, Problem, evaluate
+from perflaw.optimizer.search.strategies import gap, search
+from perflaw.optimizer.search.space import SearchSpace
 
 
 def problems() -> list[tuple[str, Problem]]:

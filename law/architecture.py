@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-from law.errors import InputError
+from perflaw.law.errors import InputError
 
 FFN_KINDS = ("gated", "plain")
 NORM_KINDS = ("rmsnorm", "layernorm", "nonparametric")

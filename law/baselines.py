@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from law.errors import InputError
+from perflaw.law.errors import InputError
 
 #: Training FLOPs per parameter per token in the frontier's compute rule C = 6·N·D
 #: (Hoffmann et al. 2022, Section 3.3, after Kaplan et al. 2020).

@@ -7,7 +7,7 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from law.errors import InputError, read_json_file
+from perflaw.law.errors import InputError, read_json_file
 
 #: Variants of our MoE extension (the paper's MoE formula is not available; see law.moe).
 MOE_VARIANTS = ("active", "total", "geomean", "expansion")

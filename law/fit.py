@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
-from law.coefficients import COEFFICIENT_NAMES, DEFAULT_MOE_VARIANT, MOE_VARIANTS, PAPER, Interval, LawCoefficients
-from law.errors import InputError
-from law.moe import moe_law_terms
-from law.zoo import LawInputs
+from perflaw.law.coefficients import COEFFICIENT_NAMES, DEFAULT_MOE_VARIANT, MOE_VARIANTS, PAPER, Interval, LawCoefficients
+from perflaw.law.errors import InputError
+from perflaw.law.moe import moe_law_terms
+from perflaw.law.zoo import LawInputs
 
 #: Robust losses accepted by ``fit_law`` (scipy.optimize.least_squares names).
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")

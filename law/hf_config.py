@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from law.architecture import Architecture
-from law.errors import InputError, read_json_file
+from perflaw.law.architecture import Architecture
+from perflaw.law.errors import InputError, read_json_file
 
 
 class _Config:

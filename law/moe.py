@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from law.coefficients import MOE_VARIANTS, PAPER, LawCoefficients
-from law.errors import InputError
-from law.performance import LawTerms, law_terms
+from perflaw.law.coefficients import MOE_VARIANTS, PAPER, LawCoefficients
+from perflaw.law.errors import InputError
+from perflaw.law.performance import LawTerms, law_terms
 
 
 def law_size_b(total_b, active_b, variant: str) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from law.coefficients import PAPER, LawCoefficients
+from perflaw.law.coefficients import PAPER, LawCoefficients
 
 
 class LawTerms(NamedTuple):

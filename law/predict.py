@@ -8,12 +8,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from law.architecture import Architecture, ParamBreakdown
-from law.coefficients import PAPER, Interval, LawCoefficients
-from law.errors import InputError
-from law.fit import calibrate_interval, predict_inputs
-from law.moe import law_size_b, moe_law_terms
-from law.zoo import law_inputs, load_zoo
+from perflaw.law.architecture import Architecture, ParamBreakdown
+from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
+from perflaw.law.errors import InputError
+from perflaw.law.fit import calibrate_interval, predict_inputs
+from perflaw.law.moe import law_size_b, moe_law_terms
+from perflaw.law.zoo import law_inputs, load_zoo
 
 DEFAULT_LEVEL = 0.8
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from law.errors import InputError
+from perflaw.law.errors import InputError
 
 #: The columns every zoo table must have, in the shipped order.
 COLUMNS = (
@@ -49,7 +49,7 @@ _RULES: dict[str, tuple[str, bool, float, float]] = {
 
 def zoo_path() -> Path:
     """Path of the shipped reference table."""
-    return Path(str(resources.files("law") / "data" / "models.csv"))
+    return Path(str(resources.files("perflaw.law") / "data" / "models.csv"))
 
 
 def load_zoo(path: str | Path | None = None) -> pd.DataFrame:

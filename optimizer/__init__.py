@@ -1,5 +1,5 @@
-"""perflaw's optimizer layer: what a run costs and which run to choose, and the command line."""
+"""perflaw's optimizer layer: what a run costs and which run to choose, scenarios, reports and the CLI.
 
-from optimizer.quantities import format_quantity, parse_quantity, parse_range
-
-__all__ = ["format_quantity", "parse_quantity", "parse_range"]
+Installed as ``perflaw.optimizer``. Subpackages by job, imports one way:
+``cli`` → ``api`` → ``report`` / ``scenario`` → ``search`` → ``cost`` → ``perflaw.law``.
+"""

@@ -20,7 +20,7 @@ def test_planner_benchmark_imports():
 
 
 def test_cli_loss_names_match_the_fit_module():
-    from law.fit import LOSSES
-    from optimizer.cli import LOSSES as CLI_LOSSES
+    from perflaw.law.fit import LOSSES
+    from perflaw.optimizer.cli.main import LOSSES as CLI_LOSSES
 
     assert CLI_LOSSES == LOSSES

@@ -2,9 +2,9 @@
 
 import pytest
 
-from law.architecture import Architecture
-from law.errors import InputError
-from law.hf_config import load_hf_config
+from perflaw.law.architecture import Architecture
+from perflaw.law.errors import InputError
+from perflaw.law.hf_config import load_hf_config
 
 # (fixture, exact total, source of the figure)
 EXACT_TOTALS = [

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
-from law.baselines import (
+from perflaw.law.baselines import (
     CHINCHILLA,
     CHINCHILLA_UNROUNDED,
     EPOCH,
@@ -22,7 +22,7 @@ from law.baselines import (
     loss,
     optimal_line,
 )
-from law.errors import InputError
+from perflaw.law.errors import InputError
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

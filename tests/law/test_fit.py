@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from law.coefficients import PAPER, load_coefficients, save_coefficients
-from law.errors import InputError
-from law.fit import calibrate_interval, fit_law, leave_one_out, predict_inputs
-from law.zoo import LawInputs
+from perflaw.law.coefficients import PAPER, load_coefficients, save_coefficients
+from perflaw.law.errors import InputError
+from perflaw.law.fit import calibrate_interval, fit_law, leave_one_out, predict_inputs
+from perflaw.law.zoo import LawInputs
 
 PLANTED = PAPER.with_values(w1=12.0, w2=0.6, w3=-0.9, w4=6.2, b=11.0, w5=2.5, moe_variant="expansion")
 

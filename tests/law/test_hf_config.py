@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from law.errors import InputError
-from law.hf_config import SUPPORTED_MODEL_TYPES, from_hf_config, load_hf_config
+from perflaw.law.errors import InputError
+from perflaw.law.hf_config import SUPPORTED_MODEL_TYPES, from_hf_config, load_hf_config
 from tests.conftest import HF_CONFIGS
 
 

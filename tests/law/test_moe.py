@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from law.architecture import Architecture
-from law.coefficients import DEFAULT_MOE_VARIANT, MOE_VARIANTS, PAPER
-from law.fit import compare_moe_variants, fit_law
-from law.moe import law_size_b, moe_law_terms
-from law.predict import predict_architecture
-from law.zoo import law_inputs, load_zoo
+from perflaw.law.architecture import Architecture
+from perflaw.law.coefficients import DEFAULT_MOE_VARIANT, MOE_VARIANTS, PAPER
+from perflaw.law.fit import compare_moe_variants, fit_law
+from perflaw.law.moe import law_size_b, moe_law_terms
+from perflaw.law.predict import predict_architecture
+from perflaw.law.zoo import law_inputs, load_zoo
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from law.coefficients import PAPER
-from law.performance import bound_mmlu, law_terms, planner_params_b, predict_mmlu
+from perflaw.law.coefficients import PAPER
+from perflaw.law.performance import bound_mmlu, law_terms, planner_params_b, predict_mmlu
 
 # Ten rows of the Performance Law author's planning tool output (wuch15/performance-law-planner,
 # plan.png), copied to shared/reference/planner_screenshot.csv. A copy of the values sits here so

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from law.architecture import Architecture
-from law.coefficients import PAPER
-from law.fit import calibrate_interval
-from law.moe import moe_law_terms
-from law.performance import law_terms, predict_mmlu
-from optimizer.quantities import format_quantity, parse_quantity
+from perflaw.law.architecture import Architecture
+from perflaw.law.coefficients import PAPER
+from perflaw.law.fit import calibrate_interval
+from perflaw.law.moe import moe_law_terms
+from perflaw.law.performance import law_terms, predict_mmlu
+from perflaw.optimizer.cli.quantities import format_quantity, parse_quantity
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from law.architecture import Architecture
-from law.errors import InputError
-from law.zoo import COLUMNS, law_inputs, load_zoo, zoo_path
+from perflaw.law.architecture import Architecture
+from perflaw.law.errors import InputError
+from perflaw.law.zoo import COLUMNS, law_inputs, load_zoo, zoo_path
 from tests.conftest import SHARED
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from law.zoo import zoo_path
-from optimizer.cli import main
+from perflaw.law.zoo import zoo_path
+from perflaw.optimizer.cli.main import main
 
 HF_CONFIGS = Path(__file__).resolve().parents[1] / "law" / "hf_configs"
 

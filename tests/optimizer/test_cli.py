@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from optimizer.cli import main
+from perflaw.optimizer.cli.main import main
 
 LLAMA3_8B = ["--layers", "32", "--hidden", "4096", "--ffn", "14336", "--kv-heads", "8", "--vocab", "128256"]
 
@@ -31,7 +31,7 @@ def test_predict_json_contract(capsys):
 
 
 def test_predict_params_override_matches_the_law(capsys):
-    from law.performance import predict_mmlu
+    from perflaw.law.performance import predict_mmlu
     d = run_json(capsys, ["predict", "--layers", "32", "--hidden", "4096", "--ffn", "14336", "--tokens", "15T",
                           "--params", "8.03B"])
     assert d["params_b"] == 8.03 and d["params_source"] == "given"
@@ -71,7 +71,7 @@ def test_fit_writes_a_law_file_that_predict_uses(capsys, tmp_path):
 
 
 def test_fit_on_a_custom_table_with_free_subset(capsys, tmp_path):
-    from law.zoo import zoo_path
+    from perflaw.law.zoo import zoo_path
     table = tmp_path / "mine.csv"
     shutil.copy(zoo_path(), table)
     d = run_json(capsys, ["fit", "--data", str(table), "--free", "b", "--variant", "active",
@@ -111,7 +111,7 @@ def test_console_script_installed():
 
 
 def test_module_entry_point_exit_status():
-    done = subprocess.run([sys.executable, "-m", "optimizer.cli", "predict", "--layers", "0"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "perflaw", "predict", "--layers", "0"], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

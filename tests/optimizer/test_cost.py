@@ -1,13 +1,13 @@
-"""Costs checked against published training runs (optimizer/data/training_runs.csv)."""
+"""Costs checked against published training runs (optimizer/cost/data/training_runs.csv)."""
 
 import pytest
 
-from law.architecture import Architecture
-from law.errors import InputError
-from law.hf_config import load_hf_config
-from optimizer.budget import Budget
-from optimizer.cost import DEFAULT_GRID_KG_PER_KWH, plan_cost
-from optimizer.hardware import default_utilization, get_hardware, published_runs
+from perflaw.law.architecture import Architecture
+from perflaw.law.errors import InputError
+from perflaw.law.hf_config import load_hf_config
+from perflaw.optimizer.cost.budget import Budget
+from perflaw.optimizer.cost.plan_cost import DEFAULT_GRID_KG_PER_KWH, plan_cost
+from perflaw.optimizer.cost.hardware import default_utilization, get_hardware, published_runs
 
 LLAMA31_405B = Architecture(126, 16384, 53248, heads=128, kv_heads=8, vocab=128256)
 PALM_540B = Architecture(118, 18432, 73728, heads=48, kv_heads=1, head_dim=256, vocab=256000,
@@ -86,7 +86,7 @@ def test_budget_round_trips():
 def test_seed_planner_budget_in_flops():
     # The planning tool's default budget: 376 TFLOPS x 1024 GPUs x 40 % MFU x 30 days (inline
     # hardware, goodput 1 as the tool assumes).
-    from optimizer.hardware import Hardware, Utilization
+    from perflaw.optimizer.cost.hardware import Hardware, Utilization
     h = Hardware("inline", "user", 376, None, 80, 1.0, None, 8, None, 0, "test")
     b = Budget("days", 30, h, Utilization(0.40, 1.0, "tool"), gpus=1024)
     assert b.flops() == pytest.approx(376e12 * 0.4 * 1024 * 30 * 86400)

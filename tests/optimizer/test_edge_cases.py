@@ -5,13 +5,13 @@ import json
 import optuna
 import pytest
 
-from law.errors import InputError
-from law.hf_config import from_hf_config
-from optimizer.cli import main
-from optimizer.hardware import default_utilization, get_hardware
-from optimizer.problem import Problem
-from optimizer.search import search
-from optimizer.space import SearchSpace
+from perflaw.law.errors import InputError
+from perflaw.law.hf_config import from_hf_config
+from perflaw.optimizer.cli.main import main
+from perflaw.optimizer.cost.hardware import default_utilization, get_hardware
+from perflaw.optimizer.search.problem import Problem
+from perflaw.optimizer.search.strategies import search
+from perflaw.optimizer.search.space import SearchSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 H100 = get_hardware("H100-SXM")

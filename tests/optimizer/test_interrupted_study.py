@@ -9,14 +9,14 @@ import time
 import optuna
 import pytest
 
-from optimizer.search import GRACE_S, HEARTBEAT_S
+from perflaw.optimizer.search.strategies import GRACE_S, HEARTBEAT_S
 
 pytestmark = pytest.mark.slow
 COMPLETE = optuna.trial.TrialState.COMPLETE
 
 
 def _argv(url: str, trials: int) -> list[str]:
-    return [sys.executable, "-m", "optimizer.cli", "optimize", "--flops", "1e23", "--layers", "8:64", "--heads",
+    return [sys.executable, "-m", "perflaw", "optimize", "--flops", "1e23", "--layers", "8:64", "--heads",
             "8:64", "--heads-step", "8", "--strategy", "optuna", "--trials", str(trials), "--seed", "0",
             "--storage", url, "--study-name", "s", "--json"]
 

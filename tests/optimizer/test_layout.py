@@ -3,12 +3,12 @@
 
 import pytest
 
-from law.architecture import Architecture
-from law.errors import InputError
-from law.hf_config import load_hf_config
-from optimizer.hardware import get_hardware
-from optimizer.layout import RECOMPUTE_OVERHEAD, search_layout
-from optimizer.memory import Layout, fits, training_memory
+from perflaw.law.architecture import Architecture
+from perflaw.law.errors import InputError
+from perflaw.law.hf_config import load_hf_config
+from perflaw.optimizer.cost.hardware import get_hardware
+from perflaw.optimizer.cost.layout import RECOMPUTE_OVERHEAD, search_layout
+from perflaw.optimizer.cost.memory import Layout, fits, training_memory
 
 LLAMA31_405B = Architecture(126, 16384, 53248, heads=128, kv_heads=8, vocab=128256)
 LLAMA3_70B = Architecture(80, 8192, 28672, heads=64, kv_heads=8, vocab=128256)

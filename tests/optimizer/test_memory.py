@@ -4,11 +4,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from law.architecture import Architecture
-from law.errors import InputError
-from law.hf_config import load_hf_config
-from optimizer.hardware import get_hardware
-from optimizer.memory import (Layout, MemoryBreakdown, fits, fits_one_gpu, inference_memory, layer_activation_bytes,
+from perflaw.law.architecture import Architecture
+from perflaw.law.errors import InputError
+from perflaw.law.hf_config import load_hf_config
+from perflaw.optimizer.cost.hardware import get_hardware
+from perflaw.optimizer.cost.memory import (Layout, MemoryBreakdown, fits, fits_one_gpu, inference_memory, layer_activation_bytes,
                               model_state_bytes, stage_memory, training_memory)
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

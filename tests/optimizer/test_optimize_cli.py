@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from optimizer.cli import main
+from perflaw.optimizer.cli.main import main
 
 BASE = ["optimize", "--flops", "1e23", "--hardware", "H100-SXM", "--gpus", "256", "--params", "1B:30B",
         "--layers", "8:64", "--heads", "8:64", "--heads-step", "8"]

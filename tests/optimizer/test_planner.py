@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.cli import main
-from optimizer.planner import PlannerSettings, run_planner
+from perflaw.optimizer.cli.main import main
+from perflaw.optimizer.search.planner import PlannerSettings, run_planner
 from tests.law.test_performance import screenshot
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from law.errors import InputError
-from optimizer.quantities import format_quantity, parse_positive, parse_quantity, parse_range
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cli.quantities import format_quantity, parse_positive, parse_quantity, parse_range
 
 
 @pytest.mark.parametrize("text,value", [

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.run_commands import run_payload
+from perflaw.optimizer.cli.run_commands import run_payload
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -51,7 +51,7 @@ def test_report_renders_without_errors(report, tmp_path):
 
 
 def test_script_in_a_scenario_name_renders_as_text(tmp_path):
-    from optimizer.report_writer import _html
+    from perflaw.optimizer.report.writer import _html
 
     class S:
         name = "<script>alert(1)</script>"

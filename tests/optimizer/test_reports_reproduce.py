@@ -5,14 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.run_commands import run_payload
+from perflaw.optimizer.cli.run_commands import run_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 
 
 def test_every_shipped_scenario_has_a_committed_report():
-    from optimizer.scenario import load_scenario
+    from perflaw.optimizer.scenario.loader import load_scenario
     names = {load_scenario(p).name for p in SCENARIOS}
     assert len(names) >= 7
     for name in names:
@@ -27,7 +27,7 @@ def test_every_shipped_scenario_has_a_committed_report():
 def test_fresh_run_reproduces_the_committed_report(scenario, tmp_path):
     out = tmp_path / "r"
     run_payload([str(scenario)], str(out))
-    from optimizer.scenario import load_scenario
+    from perflaw.optimizer.scenario.loader import load_scenario
     committed = ROOT / "reports" / load_scenario(scenario).name
     for csv in sorted(committed.glob("*.csv")):
         assert (out / csv.name).read_text() == csv.read_text(), csv.name
@@ -48,7 +48,7 @@ def test_run_twice_is_byte_identical(tmp_path):
 
 
 def test_atomic_report_keeps_the_previous_one_on_failure(tmp_path, monkeypatch):
-    import optimizer.report_writer as rw
+    import perflaw.optimizer.report.writer as rw
     scenario = str(SCENARIOS[0])
     out = tmp_path / "r"
     run_payload([scenario], str(out))
@@ -65,7 +65,7 @@ def test_atomic_report_keeps_the_previous_one_on_failure(tmp_path, monkeypatch):
 
 
 def test_run_cli_json_and_errors(tmp_path, capsys):
-    from optimizer.cli import main
+    from perflaw.optimizer.cli.main import main
     assert main(["run", str(SCENARIOS[0]), "--out", str(tmp_path / "r"), "--json"]) == 0
     out, err = capsys.readouterr()
     d = json.loads(out)
@@ -88,7 +88,7 @@ def test_report_killed_while_writing_leaves_a_whole_report(tmp_path):
     import time
 
     out = tmp_path / "r"
-    argv = [sys.executable, "-m", "optimizer.cli", "run", str(SCENARIOS[0]), "--out", str(out)]
+    argv = [sys.executable, "-m", "perflaw", "run", str(SCENARIOS[0]), "--out", str(out)]
     subprocess.run(argv, check=True, capture_output=True)
     expected = sorted(p.name for p in out.iterdir())
     for delay in (0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0):

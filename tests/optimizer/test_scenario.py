@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from law.coefficients import PAPER, save_coefficients
-from law.errors import InputError
-from optimizer.cli import build_parser
-from optimizer.optimize_commands import problem_from_args
-from optimizer.scenario import SECTIONS, load_scenario, schema_markdown
-from optimizer.search import search
+from perflaw.law.coefficients import PAPER, save_coefficients
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cli.main import build_parser
+from perflaw.optimizer.cli.optimize_commands import problem_from_args
+from perflaw.optimizer.scenario.loader import SECTIONS, load_scenario, schema_markdown
+from perflaw.optimizer.search.strategies import search
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"

@@ -6,15 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from law.architecture import Architecture, param_arrays
-from law.errors import InputError
-from law.predict import predict_architecture
-from optimizer.fronts import budget_front, cheapest_for_target, inference_front
-from optimizer.hardware import default_utilization, get_hardware
-from optimizer.pareto import non_dominated
-from optimizer.problem import Constraints, Problem, evaluate
-from optimizer.search import search
-from optimizer.space import SearchSpace
+from perflaw.law.architecture import Architecture, param_arrays
+from perflaw.law.errors import InputError
+from perflaw.law.predict import predict_architecture
+from perflaw.optimizer.search.fronts import budget_front, cheapest_for_target, inference_front
+from perflaw.optimizer.cost.hardware import default_utilization, get_hardware
+from perflaw.optimizer.search.pareto import non_dominated
+from perflaw.optimizer.search.problem import Constraints, Problem, evaluate
+from perflaw.optimizer.search.strategies import search
+from perflaw.optimizer.search.space import SearchSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 H100 = get_hardware("H100-SXM")

@@ -5,23 +5,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from law.errors import InputError
-from optimizer.report_data import build_report
-from optimizer.report_writer import write_report
-from optimizer.scenario import load_scenario
+from perflaw.law.errors import InputError
+from perflaw.optimizer.report.data import build_report
+from perflaw.optimizer.report.writer import write_report
+from perflaw.optimizer.scenario.loader import builtin_scenario_path, load_scenario
 
 DEFAULT_REPORTS = Path("reports")
-#: The built-in default scenario, run by `perflaw run` without arguments.
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "7b-512xh100-30d.toml"
 
 
 def run_payload(paths: list[str], out: str | None, progress=None) -> dict:
     """Run every scenario; ``out`` (a folder) is allowed with a single scenario only."""
     if not paths:
-        if not DEFAULT_SCENARIO.is_file():
-            raise InputError("SCENARIO", "give a scenario file (the built-in default is not installed)",
-                             str(DEFAULT_SCENARIO))
-        paths = [str(DEFAULT_SCENARIO)]
+        paths = [str(builtin_scenario_path())]
     if out is not None and len(paths) > 1:
         raise InputError("--out", "names one report folder, so it takes a single scenario", f"{len(paths)} files")
     scenarios = [load_scenario(p) for p in paths]  # validate every file before running any

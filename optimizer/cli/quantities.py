@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from law.errors import InputError
+from perflaw.law.errors import InputError
 
 #: Suffix multipliers (case-sensitive upper case; ``k`` also accepted for thousands).
 SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12, "P": 1e15}

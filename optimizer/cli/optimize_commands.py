@@ -6,17 +6,17 @@ import argparse
 import math
 import sys
 
-from law.errors import InputError
-from optimizer.arch_args import coefficients_from_args, parse_int_flag, seq_len_from_args
-from optimizer.budget import Budget
-from optimizer.cost import plan_row_cost
-from optimizer.fronts import FRONTS, budget_front, cheapest_for_target, inference_front
-from optimizer.hardware_args import budget_from_args
-from optimizer.problem import Constraints, Problem
-from optimizer.quantities import format_quantity, parse_positive, parse_range
-from optimizer.search import STRATEGIES, SearchResult, search
-from optimizer.space import SearchSpace
-from optimizer.textfmt import table
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cli.arch_args import coefficients_from_args, parse_int_flag, seq_len_from_args
+from perflaw.optimizer.cost.budget import Budget
+from perflaw.optimizer.cost.plan_cost import plan_row_cost
+from perflaw.optimizer.search.fronts import FRONTS, budget_front, cheapest_for_target, inference_front
+from perflaw.optimizer.cli.hardware_args import budget_from_args
+from perflaw.optimizer.search.problem import Constraints, Problem
+from perflaw.optimizer.cli.quantities import format_quantity, parse_positive, parse_range
+from perflaw.optimizer.search.strategies import STRATEGIES, SearchResult, search
+from perflaw.optimizer.search.space import SearchSpace
+from perflaw.optimizer.cli.textfmt import table
 
 
 def add_optimize_arguments(p: argparse.ArgumentParser) -> None:
@@ -118,7 +118,7 @@ def _costed(plan: dict, problem: Problem, budget: Budget) -> dict:
 
 
 def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
-    from law.predict import interval_bounds, interval_for
+    from perflaw.law.predict import interval_bounds, interval_for
     problem, budget = problem_from_args(args)
     strategy = args.strategy
     top = parse_int_flag(args.top, "--top", 0, 1000)
@@ -152,7 +152,7 @@ def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
     payload["alternatives"] = [_costed(a, problem, budget) for a in result.alternatives]
     for plan in (payload["best"], *payload["alternatives"]):
         plan["interval"] = list(interval_bounds(plan["mmlu"], iv, problem.coefficients.floor))
-    from optimizer.cost_commands import baselines_payload
+    from perflaw.optimizer.cli.cost_commands import baselines_payload
     payload["baselines"] = baselines_payload(6.0 * result.best["active_params_b"] * 1e9 * result.best["tokens_t"] * 1e12)
     if args.front == "budget":
         payload["front"] = [_costed(p, problem, budget) for p in budget_front(problem)]
@@ -196,7 +196,7 @@ def optimize_text(d: dict) -> str:
                     + (f", EP {lay['ep']}" if lay.get("ep", 1) > 1 else "") + f", ZeRO-{lay['zero']}, "
                     f"{'no' if lay['recompute'] == 'none' else lay['recompute']} recompute: "
                     f"{best['memory_per_gpu_gb']:.1f} GB per GPU")
-    from optimizer.cost_commands import baselines_text
+    from perflaw.optimizer.cli.cost_commands import baselines_text
     head += ["Loss-law compute-optimal allocation of the same 6ND FLOPs:"]
     head += baselines_text(best["active_params_b"], best["tokens_t"], d["baselines"])
     cols = [("layers", "layers", "d"), ("hidden", "hidden", "d"), ("ffn", "ffn", "d"), ("params_b", "params B", ".2f"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from law.architecture import FFN_KINDS, Architecture
-from law.coefficients import PAPER, LawCoefficients, load_coefficients
-from law.errors import InputError
-from law.hf_config import load_hf_config
-from optimizer.quantities import parse_positive
+from perflaw.law.architecture import FFN_KINDS, Architecture
+from perflaw.law.coefficients import PAPER, LawCoefficients, load_coefficients
+from perflaw.law.errors import InputError
+from perflaw.law.hf_config import load_hf_config
+from perflaw.optimizer.cli.quantities import parse_positive
 
 # Tokens and parameter counts below these are almost certainly a missing suffix (15 vs 15T).
 MIN_TOKENS = 1e6

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from law.architecture import Architecture, flops_per_token_arrays, param_arrays
-from law.coefficients import PAPER, LawCoefficients
-from law.errors import InputError
-from law.moe import law_size_b, moe_law_terms
-from optimizer.hardware import Hardware, Utilization
-from optimizer.space import SearchSpace
+from perflaw.law.architecture import Architecture, flops_per_token_arrays, param_arrays
+from perflaw.law.coefficients import PAPER, LawCoefficients
+from perflaw.law.errors import InputError
+from perflaw.law.moe import law_size_b, moe_law_terms
+from perflaw.optimizer.cost.hardware import Hardware, Utilization
+from perflaw.optimizer.search.space import SearchSpace
 
 #: The fields that define a candidate architecture (lattice arrays and plan rows alike).
 ARCH_FIELDS = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "experts", "active_experts",
@@ -116,7 +116,7 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     out["params_max"] = total_b - hi
     out["tokens_min"] = c.min_tokens_t - tokens_t
     # Training memory, a lower bound: model states (16 bytes per parameter) sharded over every GPU.
-    # The exact layout search confirms the plans that are returned (optimizer.search).
+    # The exact layout search confirms the plans that are returned (perflaw.optimizer.search.strategies).
     if problem.hardware is not None and problem.gpus:
         usable = problem.hardware.hbm_bytes * (1 - c.headroom)
         out["train_memory"] = (16.0 * total / problem.gpus - usable) / 1e9

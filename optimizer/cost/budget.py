@@ -2,7 +2,7 @@
 
 A budget is stated one way (FLOPs, GPU-hours, dollars or days on N GPUs) and converts to the
 others through the hardware's dense peak and the end-to-end effective utilization
-(steady-state MFU × goodput, see optimizer.hardware.Utilization):
+(steady-state MFU × goodput, see perflaw.optimizer.cost.hardware.Utilization):
 
     FLOPs = GPU-hours × 3600 × peak × MFU × goodput
     GPU-hours = days × 24 × GPUs = dollars / price per GPU-hour
@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from law.errors import InputError
-from optimizer.hardware import Hardware, Utilization
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cost.hardware import Hardware, Utilization
 
 BUDGET_KINDS = ("flops", "gpu_hours", "usd", "days")
 _LIMITS = {"flops": (1e15, 1e32), "gpu_hours": (1e-3, 1e12), "usd": (1e-3, 1e14), "days": (1e-4, 1e5)}

@@ -43,9 +43,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from law.architecture import Architecture
-from law.errors import InputError
-from optimizer.hardware import Hardware
+from perflaw.law.architecture import Architecture
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cost.hardware import Hardware
 
 RECOMPUTE_MODES = ("none", "selective", "full")
 ZERO_STAGES = (0, 1, 2, 3)

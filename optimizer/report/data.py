@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from law.baselines import LOSS_LAWS, compute_optimal
-from law.predict import interval_bounds, interval_for
-from law.zoo import law_inputs, load_zoo
-from optimizer.fronts import budget_front, cheapest_for_target, inference_front
-from optimizer.problem import Problem, evaluate
-from optimizer.search import SearchResult, search
+from perflaw.law.baselines import LOSS_LAWS, compute_optimal
+from perflaw.law.predict import interval_bounds, interval_for
+from perflaw.law.zoo import law_inputs, load_zoo
+from perflaw.optimizer.search.fronts import budget_front, cheapest_for_target, inference_front
+from perflaw.optimizer.search.problem import Problem, evaluate
+from perflaw.optimizer.search.strategies import SearchResult, search
 
 PLAN_COLUMNS = ["budget", "rank", "layers", "hidden", "ffn", "heads", "kv_heads", "experts", "active_experts",
                 "shared_experts", "expert_ffn", "params_b", "active_params_b", "tokens_t", "mmlu", "mmlu_low",
@@ -38,7 +38,7 @@ class ReportData:
 
 def _rows(label: str, problem: Problem, plans: list[dict], budget, iv) -> list[dict]:
     """Plan rows with their interval, layout and costs, ranked as given."""
-    from optimizer.cost import plan_row_cost
+    from perflaw.optimizer.cost.plan_cost import plan_row_cost
     out = []
     for rank, p in enumerate(plans, start=1):
         row = {"budget": label, "rank": rank, "budget_flops": p.get("budget_flops", budget.flops()), **p}
@@ -66,7 +66,7 @@ def references(names, coefficients) -> pd.DataFrame:
     if not names:
         return pd.DataFrame(columns=["name", "train_flops", "reported_mmlu", "predicted_mmlu", "params_b",
                                      "tokens_t"])
-    from law.fit import predict_inputs
+    from perflaw.law.fit import predict_inputs
     zoo = load_zoo()
     t = zoo[zoo["name"].isin(names) & zoo["complete"]].reset_index(drop=True)
     x = law_inputs(t)

@@ -6,7 +6,7 @@
 - ``scipy``: ``differential_evolution`` with integrality over the same indices, vectorised.
 
 A returned plan is always feasible: the lattice constraints hold and the exact layout search
-(optimizer.layout) finds a parallel layout that fits the GPUs' memory. Non-convergence is
+(perflaw.optimizer.cost.layout) finds a parallel layout that fits the GPUs' memory. Non-convergence is
 recorded in the result, bad input is raised.
 """
 
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from law.errors import InputError
-from optimizer.problem import ARCH_FIELDS, CONSTRAINTS, Problem, architecture_of, evaluate
-from optimizer.space import AXES
+from perflaw.law.errors import InputError
+from perflaw.optimizer.search.problem import ARCH_FIELDS, CONSTRAINTS, Problem, architecture_of, evaluate
+from perflaw.optimizer.search.space import AXES
 
 STRATEGIES = ("exact", "optuna", "scipy")
 HEARTBEAT_S = 5  # Optuna worker heartbeat with --storage (seconds)
@@ -66,7 +66,7 @@ def plan_row(problem: Problem, arch: dict, ev: dict, i: int, layout=None) -> dic
 
 def verify_layouts(problem: Problem, arch: dict, order: np.ndarray, want: int):
     """Walk candidates best first; keep those whose exact layout search succeeds."""
-    from optimizer.layout import search_layout
+    from perflaw.optimizer.cost.layout import search_layout
     kept, last_failure, checks = [], None, 0
     for i in order:
         layout = None

@@ -10,7 +10,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from law.errors import InputError
+from perflaw.law.errors import InputError
 
 PRECISIONS = ("bf16", "fp8")
 
@@ -70,7 +70,7 @@ class Hardware:
 
 
 def _data(name: str) -> Path:
-    return Path(str(resources.files("optimizer") / "data" / name))
+    return Path(str(resources.files("perflaw.optimizer.cost") / "data" / name))
 
 
 def _opt_float(text: str) -> float | None:
@@ -79,7 +79,7 @@ def _opt_float(text: str) -> float | None:
 
 @lru_cache(maxsize=1)
 def load_catalog() -> dict[str, Hardware]:
-    """The shipped catalog (``optimizer/data/hardware.csv``), keyed by name."""
+    """The shipped catalog (``optimizer/cost/data/hardware.csv``), keyed by name."""
     out = {}
     with _data("hardware.csv").open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -110,7 +110,7 @@ def get_hardware(name: str) -> Hardware:
 
 @dataclass(frozen=True)
 class PublishedRun:
-    """One published pretraining run (``optimizer/data/training_runs.csv``)."""
+    """One published pretraining run (``optimizer/cost/data/training_runs.csv``)."""
 
     run: str
     hardware: str

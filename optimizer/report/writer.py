@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from law.errors import InputError
-from optimizer import report_figures as figs
-from optimizer.report_data import ReportData
+from perflaw.law.errors import InputError
+from perflaw.optimizer.report import figures as figs
+from perflaw.optimizer.report.data import ReportData
 
 LIMITS = ("The Performance Law predicts a base model's 5-shot MMLU from its shape and token count only. It cannot "
           "see data quality or mixture, distillation, benchmark contamination, evaluation-harness differences "

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 
-from law.errors import InputError
-from optimizer.arch_args import parse_int_flag
-from optimizer.budget import Budget
-from optimizer.cost import DEFAULT_GRID_KG_PER_KWH, DEFAULT_PUE
-from optimizer.hardware import PRECISIONS, Hardware, Utilization, default_utilization, get_hardware
-from optimizer.quantities import parse_positive
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cli.arch_args import parse_int_flag
+from perflaw.optimizer.cost.budget import Budget
+from perflaw.optimizer.cost.plan_cost import DEFAULT_GRID_KG_PER_KWH, DEFAULT_PUE
+from perflaw.optimizer.cost.hardware import PRECISIONS, Hardware, Utilization, default_utilization, get_hardware
+from perflaw.optimizer.cli.quantities import parse_positive
 
 
 def add_hardware_arguments(parser: argparse.ArgumentParser, gpus_required: bool = False) -> None:

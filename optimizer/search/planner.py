@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from law.coefficients import PAPER
-from law.errors import InputError
-from law.performance import PLANNER_HEAD_DIM, PLANNER_KV_HEADS, PLANNER_VOCAB
+from perflaw.law.coefficients import PAPER
+from perflaw.law.errors import InputError
+from perflaw.law.performance import PLANNER_HEAD_DIM, PLANNER_KV_HEADS, PLANNER_VOCAB
 
 RANKINGS = ("performance", "shallow", "balance")
 
@@ -158,8 +158,8 @@ def run_planner(s: PlannerSettings = PlannerSettings()) -> PlannerTable:
 
 def settings_from_args(args) -> PlannerSettings:
     """PlannerSettings from the ``perflaw plan`` flags (ranges as MIN:MAX with suffixes)."""
-    from optimizer.arch_args import parse_int_flag
-    from optimizer.quantities import parse_positive, parse_range
+    from perflaw.optimizer.cli.arch_args import parse_int_flag
+    from perflaw.optimizer.cli.quantities import parse_positive, parse_range
     low, high = parse_range(args.layers, "--layers", minimum=1)
     if not (float(low).is_integer() and float(high).is_integer()):
         raise InputError("--layers", "must be whole numbers MIN:MAX", args.layers)
@@ -173,7 +173,7 @@ def settings_from_args(args) -> PlannerSettings:
 
 
 def plan_payload(args) -> dict:
-    from optimizer.arch_args import parse_int_flag
+    from perflaw.optimizer.cli.arch_args import parse_int_flag
     settings = settings_from_args(args)
     top = parse_int_flag(args.top, "--top", 1, 1_000_000)
     table = run_planner(settings)
@@ -182,7 +182,7 @@ def plan_payload(args) -> dict:
 
 
 def plan_text(d: dict) -> str:
-    from optimizer.textfmt import table
+    from perflaw.optimizer.cli.textfmt import table
     s = d["settings"]
     head = (f"Budget {d['budget_flops']:.4g} FLOPs = {s['tflops']:g} TFLOPS x {s['gpus']} GPUs x {s['mfu_percent']:g}% "
             f"MFU x {s['days']:g} days; {d['n_candidates']} plans pass the filters; ranking: {d['rank']}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from law.errors import InputError
+from perflaw.law.errors import InputError
 
 MAX_POINTS = 50_000_000  # lattice points before the divisibility rules; about 4 GB of candidate arrays
 AXES = ("layers", "heads", "ffn_ratio", "kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")

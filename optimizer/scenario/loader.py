@@ -18,19 +18,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from law.coefficients import PAPER, LawCoefficients, load_coefficients
-from law.errors import InputError
-from optimizer.budget import Budget
-from optimizer.hardware import PRECISIONS, Hardware, Utilization, get_hardware
-from optimizer.hardware_args import utilization_from_args
-from optimizer.problem import Constraints, Problem
-from optimizer.search import STRATEGIES
-from optimizer.space import SearchSpace
+from perflaw.law.coefficients import PAPER, LawCoefficients, load_coefficients
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cost.budget import Budget
+from perflaw.optimizer.cost.hardware import PRECISIONS, Hardware, Utilization, get_hardware
+from perflaw.optimizer.cli.hardware_args import utilization_from_args
+from perflaw.optimizer.search.problem import Constraints, Problem
+from perflaw.optimizer.search.strategies import STRATEGIES
+from perflaw.optimizer.search.space import SearchSpace
 
 REQUIRED = object()  # marks a key without a default
 MAX_FILE_BYTES = 1_000_000  # a scenario is a few hundred bytes; anything this large is a mistake
 MAX_LATTICE_BOUND = 50_000_000  # product of the space's axis lengths: beyond this the exact search runs out of memory
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+BUILTIN_SCENARIO = "7b-512xh100-30d"  # run by `perflaw run` without arguments; shipped in perflaw.scenarios
+
+
+def builtin_scenario_path(name: str = BUILTIN_SCENARIO) -> Path:
+    """Path of a scenario shipped with perflaw (package data of ``perflaw.scenarios``)."""
+    from importlib import resources
+    path = Path(str(resources.files("perflaw.scenarios") / f"{name}.toml"))
+    if not path.is_file():
+        raise InputError("SCENARIO", "must be a scenario shipped with perflaw", name)
+    return path
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ KINDS = {"string": "string", "integer": "integer", "number": "number", "boolean"
          "integer pair": "[integer, integer]", "number pair": "[number, number]", "integer list": "list of integers",
          "number list": "list of numbers", "string list": "list of strings", "table list": "array of tables"}
 
-_BUDGET_LIMITS = {  # same limits as optimizer.budget
+_BUDGET_LIMITS = {  # same limits as perflaw.optimizer.cost.budget
     "flops": (1e15, 1e32, "training FLOPs"),
     "gpu_hours": (1e-3, 1e12, "GPU-hours on the hardware (converted with peak × MFU × goodput)"),
     "usd": (1e-3, 1e14, "US dollars at hardware.price_usd_per_gpu_hour"),
@@ -529,7 +539,7 @@ def load_scenario(path: str | Path) -> Scenario:
         except InputError as exc:
             file.remap("hardware.precision" if exc.input_name == "precision" else key, exc)
         low, high = _BUDGET_LIMITS["flops"][:2]
-        if not low <= budget.flops() <= high:  # the limits of optimizer.problem.Problem
+        if not low <= budget.flops() <= high:  # the limits of perflaw.optimizer.search.problem.Problem
             file.fail(key, f"must convert to between {_fmt(low)} and {_fmt(high)} FLOPs "
                       f"(it converts to {budget.flops():.3g})", value)
         budgets.append(budget)
@@ -537,7 +547,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
     report = sec["report"]
     if report["reference_models"]:
-        from law.zoo import load_zoo
+        from perflaw.law.zoo import load_zoo
         names = set(load_zoo()["name"])
         for m in report["reference_models"]:
             if m not in names:

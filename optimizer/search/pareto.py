@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from law.errors import InputError
+from perflaw.law.errors import InputError
 
 
 def non_dominated(objectives, maximize) -> np.ndarray:

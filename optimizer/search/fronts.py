@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from law.errors import InputError
-from law.moe import tokens_for_mmlu
-from optimizer.pareto import ParetoFront
-from optimizer.problem import Problem, evaluate
-from optimizer.search import plan_row, verify_layouts, search_exact
+from perflaw.law.errors import InputError
+from perflaw.law.moe import tokens_for_mmlu
+from perflaw.optimizer.search.pareto import ParetoFront
+from perflaw.optimizer.search.problem import Problem, evaluate
+from perflaw.optimizer.search.strategies import plan_row, verify_layouts, search_exact
 
 FRONTS = ("none", "budget", "inference")
 

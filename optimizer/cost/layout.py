@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from law.architecture import Architecture
-from law.errors import InputError
-from optimizer.hardware import Hardware, get_hardware
-from optimizer.memory import (RECOMPUTE_MODES, ZERO_STAGES, Layout, MemoryBreakdown, MemoryFit, _whole, fits,
+from perflaw.law.architecture import Architecture
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cost.hardware import Hardware, get_hardware
+from perflaw.optimizer.cost.memory import (RECOMPUTE_MODES, ZERO_STAGES, Layout, MemoryBreakdown, MemoryFit, _whole, fits,
                               training_memory)
 
 # Extra training FLOPs, as a fraction, by recompute mode. Selective: 2.7 % for GPT-3 (Korthikanti et

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from law.coefficients import PAPER, LawCoefficients, save_coefficients
-from law.errors import InputError
-from law.fit import FitResult, calibrate_interval, compare_moe_variants, fit_law, leave_one_out, predict_inputs
-from law.predict import predict_architecture
-from law.zoo import law_inputs, load_zoo
-from optimizer.arch_args import ArchitectureChoice
-from optimizer.quantities import format_quantity
-from optimizer.textfmt import fmt, table
+from perflaw.law.coefficients import PAPER, LawCoefficients, save_coefficients
+from perflaw.law.errors import InputError
+from perflaw.law.fit import FitResult, calibrate_interval, compare_moe_variants, fit_law, leave_one_out, predict_inputs
+from perflaw.law.predict import predict_architecture
+from perflaw.law.zoo import law_inputs, load_zoo
+from perflaw.optimizer.cli.arch_args import ArchitectureChoice
+from perflaw.optimizer.cli.quantities import format_quantity
+from perflaw.optimizer.cli.textfmt import fmt, table
 
 
 def _num(x) -> float | None:

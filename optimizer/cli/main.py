@@ -12,12 +12,12 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from law.architecture import FLOPS_RULES
-from law.coefficients import DEFAULT_MOE_VARIANT, MOE_VARIANTS
-from law.errors import InputError
-from optimizer.arch_args import (add_architecture_arguments, add_law_arguments, architecture_from_args,
+from perflaw.law.architecture import FLOPS_RULES
+from perflaw.law.coefficients import DEFAULT_MOE_VARIANT, MOE_VARIANTS
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cli.arch_args import (add_architecture_arguments, add_law_arguments, architecture_from_args,
                                  coefficients_from_args, seq_len_from_args, tokens_t_from_args)
-from optimizer.hardware_args import add_budget_arguments, add_hardware_arguments
+from perflaw.optimizer.cli.hardware_args import add_budget_arguments, add_hardware_arguments
 
 # Command modules are imported when their command runs: `perflaw plan` must start fast, and
 # scipy and pandas are only needed by the law and cost commands.
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_budget_arguments(p)
     add_hardware_arguments(p)
     add_law_arguments(p, tokens=False)
-    from optimizer.optimize_commands import add_optimize_arguments
+    from perflaw.optimizer.cli.optimize_commands import add_optimize_arguments
     add_optimize_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -123,11 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> tuple[dict, str]:
     if args.command in ("predict", "fit", "validate"):
-        from optimizer import law_commands as lc
+        from perflaw.optimizer.cli import law_commands as lc
     if args.command in ("hardware", "cost"):
-        from optimizer import cost_commands as cc
+        from perflaw.optimizer.cli import cost_commands as cc
     if args.command == "predict":
-        from law.predict import check_gamma
+        from perflaw.law.predict import check_gamma
         choice = architecture_from_args(args)
         payload = lc.predict_payload(choice, tokens_t_from_args(args), coefficients_from_args(args),
                                      check_gamma(args.gamma, "--gamma"), seq_len_from_args(args))
@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)
         return payload, lc.validate_text(payload)
     if args.command == "run":
-        from optimizer.run_commands import run_payload, run_text
+        from perflaw.optimizer.cli.run_commands import run_payload, run_text
         show = (lambda msg: print(msg, file=sys.stderr, flush=True)) if not args.json and sys.stderr.isatty() \
             else None
         payload = run_payload(args.scenarios, args.out, progress=show)
@@ -153,12 +153,12 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     if args.command == "optimize":
         import optuna
 
-        from optimizer.optimize_commands import optimize_payload, optimize_text, progress_wanted
+        from perflaw.optimizer.cli.optimize_commands import optimize_payload, optimize_text, progress_wanted
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI, not the library, sets logging
         payload = optimize_payload(args, progress_wanted(args))
         return payload, optimize_text(payload)
     if args.command == "plan":
-        from optimizer.planner import plan_payload, plan_text
+        from perflaw.optimizer.search.planner import plan_payload, plan_text
         payload = plan_payload(args)
         return payload, plan_text(payload)
     if args.command == "hardware":

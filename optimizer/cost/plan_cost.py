@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from law.architecture import Architecture
-from law.errors import InputError
-from optimizer.hardware import Hardware, Utilization
+from perflaw.law.architecture import Architecture
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cost.hardware import Hardware, Utilization
 
 # Energy defaults. Meta's Llama 3.1 model card reports 39.3M H100-hours at 700 W (TDP, "adjusted
 # for power usage efficiency") and 11,390 t CO2eq location-based: 0.414 kg CO2eq per GPU-kWh at
@@ -82,7 +82,7 @@ def plan_cost(arch: Architecture, tokens_t: float, hardware: Hardware, utilizati
 def plan_row_cost(problem, plan: dict, budget) -> tuple[PlanCost, Architecture] | None:
     """Cost of a plan row of ``problem`` under ``budget`` (its price and precision); None when the
     budget names no hardware."""
-    from optimizer.problem import plan_architecture
+    from perflaw.optimizer.search.problem import plan_architecture
     if budget.hardware is None or budget.utilization is None:
         return None
     arch = plan_architecture(problem, plan)

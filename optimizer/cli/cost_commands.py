@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from optimizer.arch_args import ArchitectureChoice
-from optimizer.cost import GRID_SOURCE, plan_cost
-from law.architecture import Architecture
-from law.errors import InputError
-from optimizer.hardware import Hardware, Utilization, default_utilization, get_hardware, load_catalog
-from optimizer.layout import RECOMPUTE_OVERHEAD, search_layout
-from optimizer.memory import Layout, fits, fits_one_gpu, inference_memory, training_memory
-from optimizer.quantities import format_quantity
-from optimizer.textfmt import table
+from perflaw.optimizer.cli.arch_args import ArchitectureChoice
+from perflaw.optimizer.cost.plan_cost import GRID_SOURCE, plan_cost
+from perflaw.law.architecture import Architecture
+from perflaw.law.errors import InputError
+from perflaw.optimizer.cost.hardware import Hardware, Utilization, default_utilization, get_hardware, load_catalog
+from perflaw.optimizer.cost.layout import RECOMPUTE_OVERHEAD, search_layout
+from perflaw.optimizer.cost.memory import Layout, fits, fits_one_gpu, inference_memory, training_memory
+from perflaw.optimizer.cli.quantities import format_quantity
+from perflaw.optimizer.cli.textfmt import table
 
 
 def hardware_payload() -> dict:
@@ -169,7 +169,7 @@ def serve_section(arch: Architecture, serve_hardware: str | None, serve_hbm_gb: 
 
 def baselines_payload(flops: float) -> dict:
     """Compute-optimal parameters and tokens for ``flops`` under each loss-law baseline (named)."""
-    from law.baselines import LOSS_LAWS, compute_optimal
+    from perflaw.law.baselines import LOSS_LAWS, compute_optimal
     out = {}
     for name, law in LOSS_LAWS.items():
         opt = compute_optimal(law, flops)
@@ -190,8 +190,8 @@ def baselines_text(plan_params_b: float, plan_tokens_t: float, baselines: dict) 
 
 def cost_from_args(args) -> dict:
     """The cost payload from the flags of ``perflaw cost`` (architecture, hardware, layout, serving)."""
-    from optimizer.arch_args import architecture_from_args, parse_int_flag, seq_len_from_args, tokens_t_from_args
-    from optimizer.hardware_args import gpus_from_args, hardware_from_args, price_from_args, utilization_from_args
+    from perflaw.optimizer.cli.arch_args import architecture_from_args, parse_int_flag, seq_len_from_args, tokens_t_from_args
+    from perflaw.optimizer.cli.hardware_args import gpus_from_args, hardware_from_args, price_from_args, utilization_from_args
     choice = architecture_from_args(args)
     tokens_t = tokens_t_from_args(args)
     hardware = hardware_from_args(args)

@@ -1,0 +1,1 @@
+"""The ``perflaw`` command line: the parser, flags shared by commands, one module per command, text."""

@@ -1,0 +1,12 @@
+"""Which run to choose: the search space, problems, strategies, Pareto fronts and the planner mode."""
+
+from perflaw.law.exports import lazy_exports
+
+__getattr__, __all__ = lazy_exports(__name__, {
+    "perflaw.optimizer.search.space": ("SearchSpace",),
+    "perflaw.optimizer.search.problem": ("Constraints", "Problem", "evaluate"),
+    "perflaw.optimizer.search.strategies": ("STRATEGIES", "SearchResult", "search"),
+    "perflaw.optimizer.search.pareto": ("ParetoFront", "non_dominated"),
+    "perflaw.optimizer.search.fronts": ("budget_front", "cheapest_for_target", "inference_front"),
+    "perflaw.optimizer.search.planner": ("PlannerSettings", "run_planner"),
+})

@@ -1,0 +1,7 @@
+"""``python -m perflaw``: the same command line as ``perflaw``."""
+
+import sys
+
+from perflaw.optimizer.cli.main import main
+
+sys.exit(main())
