@@ -7,7 +7,8 @@ import time
 import numpy as np
 
 from perflaw.optimizer.cost.hardware import default_utilization, get_hardware
-from perflaw.optimizer.search.problem import Constraints, Problem, evaluate
+from perflaw.optimizer.search.candidates import evaluate
+from perflaw.optimizer.search.problem import Constraints, Problem
 from perflaw.optimizer.search.strategies import gap, search
 from perflaw.optimizer.search.space import SearchSpace
 
@@ -37,13 +38,13 @@ def compare(trials_optuna: int = 1000, trials_scipy: int = 10000, seeds=(0, 1, 2
     for name, p in problems():
         exact = search(p, "exact", top=0)
         rows.append({"problem": name, "strategy": "exact", "worst_gap": 0.0, "mean_gap": 0.0,
-                     "evaluations": exact.n_evaluations, "seconds": exact.wall_time_s, "mmlu": exact.best["mmlu"]})
+                     "evaluations": exact.n_evaluations, "seconds": exact.wall_time_s, "mmlu": exact.best.mmlu})
         for strategy, trials in (("optuna", trials_optuna), ("scipy", trials_scipy)):
             runs = [search(p, strategy, trials=trials, seed=s, top=0) for s in seeds]
             gaps = [gap(r, exact) for r in runs]
             rows.append({"problem": name, "strategy": strategy, "worst_gap": max(gaps), "mean_gap": float(np.mean(gaps)),
                          "evaluations": float(np.mean([r.n_evaluations for r in runs])),
-                         "seconds": float(np.mean([r.wall_time_s for r in runs])), "mmlu": runs[0].best["mmlu"]})
+                         "seconds": float(np.mean([r.wall_time_s for r in runs])), "mmlu": runs[0].best.mmlu})
     return rows
 
 

@@ -19,13 +19,24 @@ DEFAULT_LEVEL = 0.8
 
 
 @dataclass(frozen=True)
+class PredictionInterval:
+    """Bounds around one prediction, MMLU points: ``low, high = plan.interval`` works."""
+
+    low: float
+    high: float
+    level: float  # nominal coverage, e.g. 0.8
+
+    def __iter__(self):
+        return iter((self.low, self.high))
+
+
+@dataclass(frozen=True)
 class Prediction:
     """A point prediction (MMLU points) with its interval and the law's intermediates."""
 
     mmlu: float
-    interval_low: float
-    interval_high: float
-    interval: Interval
+    interval: PredictionInterval
+    calibration: Interval  # the offsets the interval was built from, and their measured coverage
     discount: float  # u in (0, 1]
     tokens_t: float  # training tokens, trillions
     effective_tokens_t: float  # T' = min(T, S), trillions
@@ -99,7 +110,7 @@ def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: L
         raise InputError("law coefficients", "must give a finite prediction", coefficients.source or "unnamed set")
     low, high = interval_bounds(mmlu, iv, coefficients.floor)
     return Prediction(
-        mmlu=mmlu, interval_low=low, interval_high=high, interval=iv,
+        mmlu=mmlu, interval=PredictionInterval(low, high, iv.level), calibration=iv,
         discount=float(terms.discount), tokens_t=tokens_t, effective_tokens_t=float(terms.effective_tokens_t),
         law_params_b=float(law_size_b(total, active, coefficients.moe_variant)), params_b=total,
         active_params_b=active, law_ffn=arch.active_ffn, gamma=gamma, breakdown=breakdown,
@@ -107,11 +118,14 @@ def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: L
     )
 
 
-def interval_bounds(mmlu: float, interval: Interval, floor: float = 25.0) -> tuple[float, float]:
-    """The interval around a point prediction, kept within [floor, 100] and containing the point."""
-    low = float(np.clip(mmlu + interval.low, floor, 100.0))
-    high = float(np.clip(mmlu + interval.high, floor, 100.0))
-    return min(low, mmlu), max(high, mmlu)
+def interval_bounds(mmlu, interval: Interval, floor: float = 25.0):
+    """The interval around point predictions (a number or an array), kept within [floor, 100] and
+    containing the point; floats for a number, arrays for an array."""
+    low = np.minimum(np.clip(mmlu + interval.low, floor, 100.0), mmlu)
+    high = np.maximum(np.clip(mmlu + interval.high, floor, 100.0), mmlu)
+    if np.ndim(mmlu) == 0:
+        return float(low), float(high)
+    return low, high
 
 
 def _check_b(name: str, value: float) -> float:

@@ -42,8 +42,8 @@ def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: L
     arch_fields = {k: v for k, v in asdict(arch).items() if k != "name"}
     return {
         "mmlu": p.mmlu,
-        "interval": {"low": p.interval_low, "high": p.interval_high, "level": p.interval.level,
-                     "coverage": p.interval.coverage, "n": p.interval.n, "method": p.interval.method},
+        "interval": {"low": p.interval.low, "high": p.interval.high, "level": p.calibration.level,
+                     "coverage": p.calibration.coverage, "n": p.calibration.n, "method": p.calibration.method},
         "params_b": p.params_b,
         "active_params_b": p.active_params_b,
         "law_params_b": p.law_params_b,

@@ -9,12 +9,12 @@ import sys
 from perflaw.law.errors import InputError
 from perflaw.optimizer.cli.arch_args import coefficients_from_args, parse_int_flag, seq_len_from_args
 from perflaw.optimizer.cost.budget import Budget
-from perflaw.optimizer.cost.plan_cost import plan_row_cost
 from perflaw.optimizer.search.fronts import FRONTS, budget_front, cheapest_for_target, inference_front
 from perflaw.optimizer.cli.hardware_args import budget_from_args
 from perflaw.optimizer.search.problem import Constraints, Problem
 from perflaw.optimizer.cli.quantities import format_quantity, parse_positive, parse_range
-from perflaw.optimizer.search.strategies import STRATEGIES, SearchResult, search
+from perflaw.optimizer.search.result import SearchResult
+from perflaw.optimizer.search.strategies import STRATEGIES, search
 from perflaw.optimizer.search.space import SearchSpace
 from perflaw.optimizer.cli.textfmt import table
 
@@ -103,22 +103,13 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
     if args.gamma is None or not math.isfinite(args.gamma) or args.gamma < 1:
         raise InputError("--gamma", "must be a finite number >= 1", args.gamma)
     problem = Problem(space, budget.flops(), budget.hardware, budget.gpus, budget.utilization, constraints,
-                      coefficients_from_args(args), args.gamma, seq_len_from_args(args), args.flops_rule)
+                      coefficients_from_args(args), args.gamma, seq_len_from_args(args), args.flops_rule,
+                      budget.precision, budget.price_usd_per_gpu_hour)
     return problem, budget
 
 
-def _costed(plan: dict, problem: Problem, budget: Budget) -> dict:
-    """Add GPU-hours, days, dollars and energy to a plan row when the hardware is known."""
-    costed = plan_row_cost(problem, plan, budget)
-    if costed is None:
-        return plan
-    c, arch = costed
-    return {**plan, "gpu_hours": c.gpu_hours, "days": c.days, "usd": c.usd, "energy_kwh": c.energy_kwh,
-            "summary": arch.summary()}
-
-
 def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
-    from perflaw.law.predict import interval_bounds, interval_for
+    from perflaw.law.predict import interval_for
     problem, budget = problem_from_args(args)
     strategy = args.strategy
     top = parse_int_flag(args.top, "--top", 0, 1000)
@@ -141,23 +132,21 @@ def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
     }
     if args.target_mmlu is not None:  # the inverse question ignores the budget: answer it either way
         plan, reason = cheapest_for_target(problem, args.target_mmlu)
-        payload["target"] = {"mmlu": args.target_mmlu, "plan": _costed(plan, problem, budget) if plan else None,
+        payload["target"] = {"mmlu": args.target_mmlu, "plan": plan.as_dict() if plan else None,
                              "reason": reason}
     if result.best is None:
         if args.target_mmlu is not None:
             return payload
         raise InputError("constraints", f"no feasible plan: {result.infeasible_reason}",
                          f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
-    payload["best"] = _costed(result.best, problem, budget)
-    payload["alternatives"] = [_costed(a, problem, budget) for a in result.alternatives]
-    for plan in (payload["best"], *payload["alternatives"]):
-        plan["interval"] = list(interval_bounds(plan["mmlu"], iv, problem.coefficients.floor))
+    payload["best"] = result.best.as_dict()
+    payload["alternatives"] = [a.as_dict() for a in result.alternatives]
     from perflaw.optimizer.cli.cost_commands import baselines_payload
-    payload["baselines"] = baselines_payload(6.0 * result.best["active_params_b"] * 1e9 * result.best["tokens_t"] * 1e12)
+    payload["baselines"] = baselines_payload(6.0 * result.best.active_params_b * 1e9 * result.best.tokens_t * 1e12)
     if args.front == "budget":
-        payload["front"] = [_costed(p, problem, budget) for p in budget_front(problem)]
+        payload["front"] = [p.as_dict() for p in budget_front(problem)]
     elif args.front == "inference":
-        payload["front"] = [_costed(p, problem, budget) for p in inference_front(problem)]
+        payload["front"] = [p.as_dict() for p in inference_front(problem)]
     return payload
 
 

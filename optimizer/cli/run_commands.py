@@ -30,7 +30,7 @@ def run_payload(paths: list[str], out: str | None, progress=None) -> dict:
         folder = Path(out) if out else DEFAULT_REPORTS / scenario.name
         if progress:
             progress(f"[{i + 1}/{len(scenarios)}] {scenario.name}")
-        labelled = list(zip(scenario.labels, scenario.problems(), scenario.budgets))
+        labelled = list(zip(scenario.labels, scenario.problems()))
         data = build_report(labelled, strategy=scenario.strategy, trials=scenario.trials, seed=scenario.seed,
                             top=scenario.top, fronts=scenario.fronts, target_mmlu=scenario.target_mmlu,
                             reference_models=scenario.reference_models, progress=progress)

@@ -77,16 +77,3 @@ def plan_cost(arch: Architecture, tokens_t: float, hardware: Hardware, utilizati
         grid_kg_per_kwh=grid_kg_per_kwh, hardware=hardware.name, precision=precision, mfu=utilization.mfu,
         goodput=utilization.goodput,
     )
-
-
-def plan_row_cost(problem, plan: dict, budget) -> tuple[PlanCost, Architecture] | None:
-    """Cost of a plan row of ``problem`` under ``budget`` (its price and precision); None when the
-    budget names no hardware."""
-    from perflaw.optimizer.search.problem import plan_architecture
-    if budget.hardware is None or budget.utilization is None:
-        return None
-    arch = plan_architecture(problem, plan)
-    cost = plan_cost(arch, plan["tokens_t"], budget.hardware, budget.utilization, gpus=budget.gpus,
-                     seq_len=problem.seq_len, flops_rule=problem.flops_rule, precision=budget.precision,
-                     price_usd_per_gpu_hour=budget.price_usd_per_gpu_hour)
-    return cost, arch

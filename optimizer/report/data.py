@@ -8,11 +8,14 @@ import numpy as np
 import pandas as pd
 
 from perflaw.law.baselines import LOSS_LAWS, compute_optimal
-from perflaw.law.predict import interval_bounds, interval_for
+from perflaw.law.predict import interval_for
 from perflaw.law.zoo import law_inputs, load_zoo
 from perflaw.optimizer.search.fronts import budget_front, cheapest_for_target, inference_front
-from perflaw.optimizer.search.problem import Problem, evaluate
-from perflaw.optimizer.search.strategies import SearchResult, search
+from perflaw.optimizer.search.candidates import evaluate
+from perflaw.optimizer.search.plan import Plan
+from perflaw.optimizer.search.problem import Problem
+from perflaw.optimizer.search.result import SearchResult
+from perflaw.optimizer.search.strategies import search
 
 PLAN_COLUMNS = ["budget", "rank", "layers", "hidden", "ffn", "heads", "kv_heads", "experts", "active_experts",
                 "shared_experts", "expert_ffn", "params_b", "active_params_b", "tokens_t", "mmlu", "mmlu_low",
@@ -31,24 +34,20 @@ class ReportData:
     baselines: pd.DataFrame  # compute-optimal lines of the loss-law baselines
     landscape: pd.DataFrame  # best MMLU over layers x hidden at the (largest) budget
     inference_front: pd.DataFrame
-    target: dict | None
+    target: dict | None  # {"mmlu": target, "plan": Plan or None, "reason": why not, or None}
     results: list[SearchResult] = field(default_factory=list)
     interval: dict = field(default_factory=dict)
 
 
-def _rows(label: str, problem: Problem, plans: list[dict], budget, iv) -> list[dict]:
+def _rows(label: str, problem: Problem, plans: list[Plan]) -> list[dict]:
     """Plan rows with their interval, layout and costs, ranked as given."""
-    from perflaw.optimizer.cost.plan_cost import plan_row_cost
     out = []
-    for rank, p in enumerate(plans, start=1):
-        row = {"budget": label, "rank": rank, "budget_flops": p.get("budget_flops", budget.flops()), **p}
-        row["mmlu_low"], row["mmlu_high"] = interval_bounds(p["mmlu"], iv, problem.coefficients.floor)
+    for rank, plan in enumerate(plans, start=1):
+        p = plan.as_dict()
+        row = {"budget": label, "rank": rank, "budget_flops": problem.budget_flops, **p}
+        row["mmlu_low"], row["mmlu_high"] = p["interval"]
         lay = p.get("layout") or {}
         row.update({k: lay.get(k) for k in ("tp", "pp", "dp", "ep", "zero", "recompute")})
-        costed = plan_row_cost(problem, p, budget)
-        if costed is not None:
-            c = costed[0]
-            row.update(gpu_hours=c.gpu_hours, days=c.days, usd=c.usd)
         out.append(row)
     return out
 
@@ -86,35 +85,35 @@ def landscape(problem: Problem) -> pd.DataFrame:
     return df.groupby(["layers", "hidden"], as_index=False)["mmlu"].max()
 
 
-def build_report(labelled: list[tuple[str, Problem, object]], *, strategy: str = "exact", trials=None, seed: int = 0,
+def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact", trials=None, seed: int = 0,
                  top: int = 10, fronts=("budget",), target_mmlu=None, reference_models=(),
                  progress=None) -> ReportData:
     """Search every budget, then compute the fronts, baselines, landscape and overlays.
 
     ``progress`` (optional) is called with a short message before each budget's search; when given,
     Optuna studies also show their progress bar (on stderr)."""
-    problems = [p for _, p, _ in labelled]
+    problems = [p for _, p in labelled]
     iv = interval_for(problems[0].coefficients)
     cand_rows, best_rows, results = [], [], []
-    for i, (label, problem, budget) in enumerate(labelled):
+    for i, (label, problem) in enumerate(labelled):
         if progress:
             progress(f"  budget {i + 1}/{len(labelled)}: {label} ({strategy} search)")
         r = search(problem, strategy, trials=trials, seed=seed, top=top, progress=progress is not None)
         results.append(r)
-        rows = _rows(label, problem, ([r.best] if r.best else []) + list(r.alternatives), budget, iv)
+        rows = _rows(label, problem, list(r.plans))
         cand_rows += rows
         if rows:
             best_rows.append(rows[0])
     candidates = _table(cand_rows)
     largest = max(labelled, key=lambda t: t[1].budget_flops)
     if len(labelled) == 1 and "budget" in fronts:
-        label, problem, budget = labelled[0]
-        front = _table(_rows(label, problem, budget_front(problem), budget, iv))
+        label, problem = labelled[0]
+        front = _table(_rows(label, problem, budget_front(problem)))
         front["rank"] = 1
         front["budget"] = [f"{v:.3g} FLOPs" for v in front["budget_flops"]]
     else:
         front = _table(best_rows)
-    inf = _table(_rows(largest[0], largest[1], inference_front(largest[1]), largest[2], iv)) \
+    inf = _table(_rows(largest[0], largest[1], inference_front(largest[1]))) \
         if "inference" in fronts else _table([])
     flops = np.geomspace(max(1e18, front["train_flops"].min() / 10), front["train_flops"].max() * 10, 40) \
         if len(front) else np.geomspace(1e20, 1e26, 40)

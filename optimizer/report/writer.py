@@ -202,9 +202,10 @@ def _sections(scenario, d: ReportData, best_plans: pd.DataFrame, review: bool) -
         blocks += [("h2", "Inference front: MMLU against activated parameters"), ("table", d.inference_front)]
     if d.target is not None:
         t = d.target
-        text = (f"Cheapest plan reaching MMLU {t['mmlu']:g}: {t['plan']['layers']} layers, hidden "
-                f"{t['plan']['hidden']}, {t['plan']['params_b']:.2f}B parameters, {t['plan']['tokens_t']:.2f}T tokens, "
-                f"{t['plan']['train_flops']:.3g} FLOPs.") if t["plan"] else f"Target MMLU {t['mmlu']:g}: {t['reason']}"
+        plan = t["plan"]
+        text = (f"Cheapest plan reaching MMLU {t['mmlu']:g}: {plan.architecture.layers} layers, hidden "
+                f"{plan.architecture.hidden}, {plan.params_b:.2f}B parameters, {plan.tokens_t:.2f}T tokens, "
+                f"{plan.train_flops:.3g} FLOPs.") if plan else f"Target MMLU {t['mmlu']:g}: {t['reason']}"
         blocks += [("h2", "Target"), ("p", text)]
     if len(d.references):
         refs = "; ".join(f"{r['name']}: reported {r['reported_mmlu']:.1f}, law {r['predicted_mmlu']:.1f}"

@@ -378,7 +378,8 @@ class Scenario:
     def problems(self) -> list[Problem]:
         """One problem per budget, built as ``perflaw optimize`` builds it from flags."""
         return [Problem(self.space, b.flops(), b.hardware, b.gpus, b.utilization, self.constraints,
-                        self.coefficients, self.gamma, self.seq_len, self.flops_rule) for b in self.budgets]
+                        self.coefficients, self.gamma, self.seq_len, self.flops_rule, b.precision,
+                        b.price_usd_per_gpu_hour) for b in self.budgets]
 
 
 def _read(path: str | Path) -> tuple[dict, str]:

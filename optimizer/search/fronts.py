@@ -7,14 +7,19 @@ import numpy as np
 
 from perflaw.law.errors import InputError
 from perflaw.law.moe import tokens_for_mmlu
+from dataclasses import replace
+
+from perflaw.optimizer.search.candidates import evaluate
 from perflaw.optimizer.search.pareto import ParetoFront
-from perflaw.optimizer.search.problem import Problem, evaluate
-from perflaw.optimizer.search.strategies import plan_row, verify_layouts, search_exact
+from perflaw.optimizer.search.plan import Plan, make_plan
+from perflaw.optimizer.search.problem import Problem
+from perflaw.optimizer.search.result import verify_layouts
+from perflaw.optimizer.search.strategies import search_exact
 
 FRONTS = ("none", "budget", "inference")
 
 
-def budget_front(problem: Problem, points: int = 12, low_fraction: float = 0.01) -> list[dict]:
+def budget_front(problem: Problem, points: int = 12, low_fraction: float = 0.01) -> list[Plan]:
     """Best plan at each budget of a geometric sweep up to the problem's, then the non-dominated
     (training FLOPs, MMLU) set. Each point carries the budget it was found at."""
     if not 2 <= points <= 200:
@@ -24,15 +29,15 @@ def budget_front(problem: Problem, points: int = 12, low_fraction: float = 0.01)
     for b in budgets:
         r = search_exact(problem.with_budget(float(b)), top=0)
         if r.best is not None:
-            rows.append({**r.best, "budget_flops": float(b)})
+            rows.append(replace(r.best, budget_flops=float(b)))
     if not rows:
         return []
-    values = {"train_flops": np.array([r["train_flops"] for r in rows]), "mmlu": np.array([r["mmlu"] for r in rows])}
+    values = {"train_flops": np.array([r.train_flops for r in rows]), "mmlu": np.array([r.mmlu for r in rows])}
     front = ParetoFront.of(values, ("train_flops", "mmlu"), (False, True))
     return [rows[i] for i in front.indices]
 
 
-def inference_front(problem: Problem, max_points: int = 40) -> list[dict]:
+def inference_front(problem: Problem, max_points: int = 40) -> list[Plan]:
     """At the problem's budget: plans not beaten on both activated parameters (fewer is cheaper to
     serve) and MMLU, each with its memory layout checked; sorted by activated parameters."""
     arch = problem.space.lattice()
@@ -42,10 +47,10 @@ def inference_front(problem: Problem, max_points: int = 40) -> list[dict]:
     if len(idx) > max_points:  # thin evenly along the front, keeping both ends
         idx = idx[np.unique(np.round(np.linspace(0, len(idx) - 1, max_points)).astype(int))]
     kept, _, _ = verify_layouts(problem, arch, idx, len(idx))
-    return [plan_row(problem, arch, ev, i, lay) for i, lay in sorted(kept, key=lambda k: ev["active_params_b"][k[0]])]
+    return [make_plan(problem, arch, ev, i, lay) for i, lay in sorted(kept, key=lambda k: ev["active_params_b"][k[0]])]
 
 
-def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[dict | None, str | None]:
+def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | None, str | None]:
     """The plan with the least training FLOPs whose predicted MMLU reaches ``target_mmlu``.
 
     Tokens are the fewest that reach the target (the law inverted in closed form); the budget of
@@ -83,7 +88,5 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[dict | No
         ev = evaluate(p, one)
         kept, failure, _ = verify_layouts(p, one, np.array([0]), 1)
         if kept:
-            row = plan_row(p, one, ev, 0, kept[0][1])
-            row["target_mmlu"] = target_mmlu
-            return row, None
+            return make_plan(p, one, ev, 0, kept[0][1], target_mmlu=target_mmlu), None
     return None, f"no parallel layout fits for the cheapest candidates: {failure}"

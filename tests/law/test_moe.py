@@ -57,6 +57,6 @@ def test_more_experts_at_same_activated_size_predicts_higher():
 
 def test_prediction_interval_contains_point():
     p = predict_architecture(Architecture(32, 4096, 14336, kv_heads=8, vocab=128256), 15.0)
-    assert p.interval_low <= p.mmlu <= p.interval_high
-    assert 0.5 < p.interval.coverage < 1.0
-    assert np.isfinite([p.interval_low, p.interval_high]).all()
+    assert p.interval.low <= p.mmlu <= p.interval.high
+    assert 0.5 < p.calibration.coverage < 1.0
+    assert np.isfinite(list(p.interval)).all()

@@ -20,7 +20,7 @@ SMALL = SearchSpace(layers=(8, 48), layers_step=4, heads=(8, 48), heads_step=8, 
 
 
 def _key(p):
-    return tuple(p.get(k, 0) for k in ("layers", "hidden", "ffn", "kv_heads", "experts", "active_experts",
+    return tuple(getattr(p.architecture, k) for k in ("layers", "hidden", "ffn", "kv_heads", "experts", "active_experts",
                                        "shared_experts", "expert_ffn"))
 
 
@@ -44,7 +44,7 @@ def test_moe_lattice_has_no_dense_ffn_axis():
 def test_scipy_on_a_single_point_space():
     space = SearchSpace(layers=(32, 32), heads=(32, 32), ffn_ratio=(3.0, 3.0))
     r = search(Problem(space, 1e23), "scipy", trials=50, seed=0)
-    assert r.best is not None and r.best["layers"] == 32
+    assert r.best is not None and r.best.architecture.layers == 32
 
 
 def test_a_stored_study_only_resumes_the_same_problem(tmp_path):

@@ -9,7 +9,7 @@ import time
 import optuna
 import pytest
 
-from perflaw.optimizer.search.strategies import GRACE_S, HEARTBEAT_S
+from perflaw.optimizer.search.optuna_strategy import GRACE_S, HEARTBEAT_S
 
 pytestmark = pytest.mark.slow
 COMPLETE = optuna.trial.TrialState.COMPLETE
@@ -57,3 +57,25 @@ def test_sigkilled_study_resumes_without_losing_or_repeating_trials(tmp_path):
         assert after[orphan.number].state == optuna.trial.TrialState.FAIL
         if orphan.params:
             assert any(t.params == orphan.params for t in complete if t.number > orphan.number)
+
+
+@pytest.mark.parametrize("age_s, failed", [(GRACE_S + 40, True), (1, False)])
+def test_a_trial_killed_before_its_first_heartbeat_is_failed_once_stale(tmp_path, age_s, failed):
+    # The window SIGKILL can hit: the trial exists (RUNNING) but has no heartbeat and no parameters.
+    import datetime
+
+    from perflaw.optimizer.search.optuna_strategy import search_optuna
+    from perflaw.optimizer.search.problem import Problem
+    from perflaw.optimizer.search.space import SearchSpace
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    problem = Problem(SearchSpace(layers=(8, 16), heads=(8, 16), heads_step=8), 1e22)
+    search_optuna(problem, trials=3, storage=url, study_name="s")
+    study = _study(url)
+    start = datetime.datetime.now() - datetime.timedelta(seconds=age_s)
+    template = optuna.trial.FrozenTrial(number=-1, state=optuna.trial.TrialState.RUNNING, value=None, values=None,
+                                        datetime_start=start, datetime_complete=None, params={}, distributions={},
+                                        user_attrs={}, system_attrs={}, intermediate_values={}, trial_id=-1)
+    orphan = study._storage.create_new_trial(study._study_id, template_trial=template)
+    search_optuna(problem, trials=5, storage=url, study_name="s")
+    state = _study(url)._storage.get_trial(orphan).state
+    assert state == (optuna.trial.TrialState.FAIL if failed else optuna.trial.TrialState.RUNNING)

@@ -39,9 +39,9 @@ def test_shipped_scenario_loads_and_solves(path):
         result = search(problem, "exact")
         assert time.perf_counter() - t0 < 10
         assert result.best is not None, result.infeasible_reason
-        assert result.best["train_flops"] <= problem.budget_flops * (1 + 1e-9)
+        assert result.best.train_flops <= problem.budget_flops * (1 + 1e-9)
         # the expectation in the opening comment quotes the MMLU the search gives
-        assert f"{result.best['mmlu']:.2f}" in text
+        assert f"{result.best.mmlu:.2f}" in text
 
 
 def test_shipped_scenarios_cover_the_required_questions():

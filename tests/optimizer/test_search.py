@@ -12,7 +12,8 @@ from perflaw.law.predict import predict_architecture
 from perflaw.optimizer.search.fronts import budget_front, cheapest_for_target, inference_front
 from perflaw.optimizer.cost.hardware import default_utilization, get_hardware
 from perflaw.optimizer.search.pareto import non_dominated
-from perflaw.optimizer.search.problem import Constraints, Problem, evaluate
+from perflaw.optimizer.search.candidates import evaluate
+from perflaw.optimizer.search.problem import Constraints, Problem
 from perflaw.optimizer.search.strategies import search
 from perflaw.optimizer.search.space import SearchSpace
 
@@ -60,8 +61,8 @@ def test_exact_equals_brute_force_reference():
         if mmlu > best[0]:
             best = (mmlu, i)
     r = search(p, "exact")
-    assert r.best["mmlu"] == pytest.approx(best[0], abs=1e-9)
-    assert r.best["layers"] == arch["layers"][best[1]] and r.best["hidden"] == arch["hidden"][best[1]]
+    assert r.best.mmlu == pytest.approx(best[0], abs=1e-9)
+    assert r.best.architecture.layers == arch["layers"][best[1]] and r.best.architecture.hidden == arch["hidden"][best[1]]
 
 
 @pytest.mark.parametrize("strategy,trials", [("optuna", 400), ("scipy", 2500)])
@@ -71,19 +72,19 @@ def test_samplers_reach_the_exact_optimum_and_are_deterministic(strategy, trials
     a = search(p, strategy, trials=trials, seed=7)
     b = search(p, strategy, trials=trials, seed=7)
     assert a.best == b.best and a.n_evaluations == b.n_evaluations
-    assert exact.best["mmlu"] - a.best["mmlu"] <= 0.1
-    assert a.best["mmlu"] <= exact.best["mmlu"] + 1e-9  # never better than the exact lattice optimum
+    assert exact.best.mmlu - a.best.mmlu <= 0.1
+    assert a.best.mmlu <= exact.best.mmlu + 1e-9  # never better than the exact lattice optimum
 
 
 def test_returned_plans_are_feasible():
     p = problem(params_b=(2, 20), serve_hbm_gb=48)
     r = search(p, "exact", top=5)
     for plan in [r.best, *r.alternatives]:
-        assert 2 <= plan["params_b"] <= 20
-        assert plan["train_flops"] <= p.budget_flops * (1 + 1e-12)
-        assert plan["memory_per_gpu_gb"] <= 80 * 0.9
-        kv = 2 * plan["layers"] * plan["kv_heads"] * 128 * 8192 * 2
-        assert 2 * plan["params_b"] * 1e9 + kv <= 48e9 * 0.9
+        assert 2 <= plan.params_b <= 20
+        assert plan.train_flops <= p.budget_flops * (1 + 1e-12)
+        assert plan.memory_per_gpu_gb <= 80 * 0.9
+        kv = 2 * plan.architecture.layers * plan.architecture.kv_heads * 128 * 8192 * 2
+        assert 2 * plan.params_b * 1e9 + kv <= 48e9 * 0.9
 
 
 def test_tokens_are_the_most_the_budget_allows_up_to_saturation():
@@ -122,25 +123,25 @@ def test_empty_space_is_refused():
 def test_cheapest_plan_for_a_target_is_cheapest_and_reaches_it():
     p = Problem(SMALL, 1e22)
     plan, reason = cheapest_for_target(p, 70.0)
-    assert reason is None and plan["mmlu"] == pytest.approx(70.0, abs=1e-6)
+    assert reason is None and plan.mmlu == pytest.approx(70.0, abs=1e-6)
     # Brute force: no lattice point reaches 70 for fewer FLOPs.
     arch = SMALL.lattice()
-    for budget in (plan["train_flops"] * 0.999,):
+    for budget in (plan.train_flops * 0.999,):
         ev = evaluate(p.with_budget(budget), arch)
         assert ev["mmlu"].max() < 70.0
 
 
 def test_budget_front_is_non_dominated_and_increasing():
     front = budget_front(problem(budget=1e23, params_b=(1, 30)), points=6)
-    cost = np.array([f["train_flops"] for f in front])
-    mmlu = np.array([f["mmlu"] for f in front])
+    cost = np.array([f.train_flops for f in front])
+    mmlu = np.array([f.mmlu for f in front])
     assert len(front) >= 3 and np.all(np.diff(cost) > 0) and np.all(np.diff(mmlu) > 0)
 
 
 def test_inference_front_trades_active_params_for_mmlu():
     front = inference_front(problem(budget=1e23, params_b=(1, 30)))
-    active = np.array([f["active_params_b"] for f in front])
-    mmlu = np.array([f["mmlu"] for f in front])
+    active = np.array([f.active_params_b for f in front])
+    mmlu = np.array([f.mmlu for f in front])
     assert np.all(np.diff(active) > 0) and np.all(np.diff(mmlu) > 0)
 
 

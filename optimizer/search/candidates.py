@@ -1,0 +1,144 @@
+"""Evaluated candidates: the vectorised evaluation of lattice points and the typed container of its arrays.
+
+For a single FLOPs budget C the best token count of an architecture follows in closed form: the
+law's MMLU grows with T' = min(T, S), so T = min(C / FLOPs-per-token, S_law, max unique tokens),
+the most the budget allows and no more than the law can still use. Each candidate then carries
+its predicted MMLU, costs and constraint values; a constraint is satisfied when its value is ≤ 0
+(the Optuna convention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from perflaw.law.architecture import Architecture, flops_per_token_arrays, param_arrays
+from perflaw.law.moe import law_size_b, moe_law_terms
+from perflaw.optimizer.search.problem import Problem
+
+#: The fields that define a candidate architecture (lattice arrays and plan rows alike).
+ARCH_FIELDS = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "experts", "active_experts",
+               "shared_experts", "expert_ffn")
+
+#: Constraint names, in the order of the columns ``evaluate`` returns.
+CONSTRAINTS = ("params_min", "params_max", "tokens_min", "train_memory", "serve_memory", "mmlu_min")
+
+#: Columns of ``Candidates.to_frame()`` before the constraint values, in order.
+FRAME_COLUMNS = (*ARCH_FIELDS, "params_b", "active_params_b", "tokens_t", "effective_tokens_t", "discount", "mmlu",
+                 "mmlu_low", "mmlu_high", "train_flops", "flops_per_token", "gpu_hours", "feasible", "violation")
+
+
+def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Evaluate candidates (arrays from ``SearchSpace.lattice``): tokens, MMLU, costs, constraints."""
+    s, c = problem.space, problem.constraints
+    total, active = param_arrays(arch["layers"], arch["hidden"], arch["ffn"], arch["heads"], arch["kv_heads"],
+                                 arch["head_dim"], s.vocab, s.tied_embeddings, s.gated, arch["experts"],
+                                 arch["active_experts"], arch["shared_experts"], arch["expert_ffn"])
+    fpt = flops_per_token_arrays(active, arch["layers"], arch["hidden"], arch["heads"], arch["head_dim"], s.vocab,
+                                 problem.seq_len, problem.flops_rule, s.tied_embeddings)
+    total_b, active_b = total / 1e9, active / 1e9
+    size_b = law_size_b(total_b, active_b, problem.coefficients.moe_variant)
+    tokens_t = problem.budget_flops / fpt / 1e12
+    tokens_t = np.minimum(tokens_t, size_b)  # beyond S trillion tokens the law gains nothing
+    if c.max_tokens_t is not None:
+        tokens_t = np.minimum(tokens_t, c.max_tokens_t)
+    if s.is_moe:
+        d_law = np.where(arch["experts"] > 0, (arch["active_experts"] + arch["shared_experts"]) * arch["expert_ffn"],
+                         arch["ffn"])
+    else:
+        d_law = arch["ffn"]
+    terms = moe_law_terms(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b, problem.gamma,
+                          problem.coefficients)
+    out = {
+        "law_ffn": d_law,
+        "params_b": total_b, "active_params_b": active_b, "flops_per_token": fpt, "tokens_t": tokens_t,
+        "effective_tokens_t": terms.effective_tokens_t, "discount": terms.discount, "mmlu": terms.mmlu,
+        "train_flops": fpt * tokens_t * 1e12,
+    }
+    lo, hi = c.params_b
+    out["params_min"] = lo - total_b
+    out["params_max"] = total_b - hi
+    out["tokens_min"] = c.min_tokens_t - tokens_t
+    # Training memory, a lower bound: model states (16 bytes per parameter) sharded over every GPU.
+    # The exact layout search confirms the plans that are returned (perflaw.optimizer.search.strategies).
+    if problem.hardware is not None and problem.gpus:
+        usable = problem.hardware.hbm_bytes * (1 - c.headroom)
+        out["train_memory"] = (16.0 * total / problem.gpus - usable) / 1e9
+    else:
+        out["train_memory"] = np.zeros_like(total)
+    if c.serve_hbm_gb is not None:
+        kv = 2.0 * arch["layers"] * arch["kv_heads"] * arch["head_dim"] * c.serve_context * c.serve_batch * 2.0
+        out["serve_memory"] = (2.0 * total + kv - c.serve_hbm_gb * 1e9 * (1 - c.headroom)) / 1e9
+    else:
+        out["serve_memory"] = np.zeros_like(total)
+    out["mmlu_min"] = (c.min_mmlu - out["mmlu"]) if c.min_mmlu is not None else np.zeros_like(total)
+    violation = np.maximum(out["params_min"], 0.0)
+    for k in CONSTRAINTS[1:]:
+        violation += np.maximum(out[k], 0.0)
+    out["violation"] = violation
+    out["feasible"] = violation <= 0.0
+    return out
+
+
+def architecture_of(problem: Problem, arch: dict[str, np.ndarray], i: int) -> Architecture:
+    """The ``Architecture`` value object of candidate ``i``."""
+    s = problem.space
+    moe = int(arch["experts"][i]) > 0
+    return Architecture(
+        layers=int(arch["layers"][i]), hidden=int(arch["hidden"][i]), ffn=0 if moe else int(arch["ffn"][i]),
+        heads=int(arch["heads"][i]), kv_heads=int(arch["kv_heads"][i]), head_dim=int(arch["head_dim"][i]),
+        vocab=s.vocab, tied_embeddings=s.tied_embeddings, ffn_kind="gated" if s.gated else "plain",
+        experts=int(arch["experts"][i]), active_experts=int(arch["active_experts"][i]) if moe else 0,
+        shared_experts=int(arch["shared_experts"][i]) if moe else 0,
+        expert_ffn=int(arch["expert_ffn"][i]) if moe else 0,
+    )
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every candidate a search evaluated: one numpy array per column, all of one length.
+
+    ``candidates["mmlu"]`` is a column; ``len(candidates)`` the number of candidates;
+    ``to_frame()`` a pandas DataFrame with the interval and GPU-hours of each candidate.
+    """
+
+    problem: Problem = field(repr=False)
+    columns: dict[str, np.ndarray] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.columns["mmlu"]) if "mmlu" in self.columns else 0
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.columns
+
+    def keys(self):
+        return self.columns.keys()
+
+    def gpu_hours(self) -> np.ndarray | None:
+        """End-to-end GPU-hours of each candidate (as ``plan_cost`` computes them); None without hardware."""
+        p = self.problem
+        if p.hardware is None or p.utilization is None:
+            return None
+        per_hour = 3600.0 * p.hardware.peak_flops(p.precision)
+        return self.columns["train_flops"] / (per_hour * p.utilization.mfu) / p.utilization.goodput
+
+    def to_frame(self):
+        """A DataFrame: architecture, size, tokens, MMLU with its interval, FLOPs, GPU-hours, constraints."""
+        import pandas as pd
+
+        from perflaw.law.predict import interval_bounds, interval_for
+        c = self.columns
+        low, high = interval_bounds(c["mmlu"], interval_for(self.problem.coefficients),
+                                    self.problem.coefficients.floor)
+        hours = self.gpu_hours()
+        extra = {"mmlu_low": low, "mmlu_high": high,
+                 "gpu_hours": hours if hours is not None else np.full(len(self), np.nan)}
+        data = {k: (extra[k] if k in extra else c[k]) for k in FRAME_COLUMNS}
+        for k in ARCH_FIELDS:
+            data[k] = data[k].astype(np.int64)
+        data.update({k: c[k] for k in CONSTRAINTS})
+        return pd.DataFrame(data)

@@ -1,0 +1,156 @@
+"""The Optuna strategy: TPE (or NSGA-II for two objectives) over the lattice's axis indices, with
+constraints through Optuna's API and any storage URL to persist, resume and share a study."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from perflaw.law.errors import InputError
+from perflaw.optimizer.search.candidates import CONSTRAINTS
+from perflaw.optimizer.search.indices import axis_sizes, evaluate_indices, neighbours
+from perflaw.optimizer.search.problem import Problem
+from perflaw.optimizer.search.result import SearchResult, finish
+from perflaw.optimizer.search.space import AXES
+
+HEARTBEAT_S = 5  # Optuna worker heartbeat with --storage (seconds)
+GRACE_S = 20  # a running trial without a heartbeat for this long belongs to a dead worker
+
+
+def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: int = 10, storage: str | None = None,
+                  study_name: str | None = None, progress: bool = False, objectives: str = "mmlu") -> SearchResult:
+    """TPE (one objective) or NSGA-II (``objectives="mmlu,active_params"``) over the axis indices."""
+    import optuna
+
+    t0 = time.perf_counter()
+    sizes = axis_sizes(problem)
+    multi = objectives != "mmlu"
+
+    if multi:
+        sampler = optuna.samplers.NSGAIISampler(seed=seed)
+        directions = ["maximize", "minimize"]
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_ei_candidates=128,
+                                             n_startup_trials=min(50, max(10, trials // 10)))
+        directions = ["maximize"]
+    if isinstance(storage, str) and storage.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql"):
+        # Workers send a heartbeat; a trial whose worker died (even by SIGKILL) is marked failed after
+        # the grace period by the next worker, and its parameters are enqueued again: no trial is
+        # lost, and completed trials are never run twice.
+        import warnings
+        try:
+            with warnings.catch_warnings():  # heartbeats and retries are marked experimental by Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+                storage = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_S,
+                                                     grace_period=GRACE_S, heartbeat_stale_trial_callback=retry)
+        except Exception as exc:
+            raise InputError("--storage", "must be an Optuna storage URL such as sqlite:///study.db",
+                             f"{storage} ({type(exc).__name__})") from None
+    try:
+        study = optuna.create_study(directions=directions, sampler=sampler, storage=storage,
+                                    study_name=study_name or "perflaw", load_if_exists=storage is not None)
+    except Exception as exc:  # bad storage URLs surface as many exception types
+        raise InputError("--storage", "must be an Optuna storage URL such as sqlite:///study.db",
+                         f"{storage} ({type(exc).__name__})") from None
+    # A stored study holds lattice indices: it can only resume the very same problem.
+    fingerprint = problem_fingerprint(problem, objectives)
+    stored = study.user_attrs.get("perflaw_problem")
+    if stored is None:
+        study.set_user_attr("perflaw_problem", fingerprint)
+    elif stored != fingerprint:
+        raise InputError("--study-name", "names a stored study of a different problem (search space, budget, "
+                                         "constraints or law); use a new study name", study.study_name)
+    if storage is not None:
+        _fail_unstarted_trials(study)
+
+    def objective(trial):
+        idx = np.array([[trial.suggest_int(a, 0, n - 1) if n > 1 else 0 for a, n in zip(AXES, sizes)]])
+        arch, ev = evaluate_indices(problem, idx)
+        for name in CONSTRAINTS:  # feasible iff every value is <= 0 (Optuna's constraint API)
+            trial.set_constraint(name, float(ev[name][0]))
+        trial.set_constraint("lattice", 0.0 if ev["valid_point"][0] else 1.0)
+        if multi:
+            return float(ev["mmlu"][0]), float(ev["active_params_b"][0])
+        return float(ev["mmlu"][0])
+
+    def finished_count() -> int:  # completed trials: failed ones are retried, not counted
+        return len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
+
+    # TPE (or NSGA-II) for 80 % of the trials, then a polish: the lattice neighbours of the best
+    # feasible trial (one step along each axis) are enqueued as trials, while that improves.
+    def polish() -> None:
+        """Enqueue the unseen lattice neighbours of the best feasible trial while that improves."""
+        while finished_count() < trials:
+            best = _best_feasible_trial(study.trials)
+            if best is None:
+                return
+            seen = {tuple(t.params.get(a, 0) for a in AXES) for t in study.trials}
+            start = np.array([best.params.get(a, 0) for a in AXES])
+            queue = [list(map(int, c)) for c in neighbours(start, sizes, seen)][: trials - finished_count()]
+            if not queue:
+                return
+            for cand in queue:
+                study.enqueue_trial({a: v for a, v, n in zip(AXES, cand, sizes) if n > 1})
+            study.optimize(objective, n_trials=len(queue))
+            improved = _best_feasible_trial(study.trials[-len(queue):])
+            if improved is None or improved.value <= best.value:
+                return
+
+    # Explore (TPE, or NSGA-II for two objectives) for 80 % of the trials, then polish; budget left
+    # after a polish converges goes half to more exploration, then another polish, and so on.
+    explore_to = trials - trials // 5
+    while finished_count() < trials:
+        if finished_count() < explore_to:
+            study.optimize(objective, n_trials=explore_to - finished_count(), show_progress_bar=progress)
+        if multi:
+            break
+        polish()
+        remaining = trials - finished_count()
+        explore_to = finished_count() + max(1, remaining // 2)
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not finished:
+        raise InputError("--trials", "must leave at least one completed trial", trials)
+    idx = np.array([[t.params.get(a, 0) for a in AXES] for t in finished], dtype=np.int64)
+    arch, ev = evaluate_indices(problem, idx)
+    result = finish(problem, "optuna", seed, arch, ev, len(finished), t0, top, True,
+                     f"{len(finished)} completed trials in study {study.study_name!r}")
+    return result
+
+
+def _fail_unstarted_trials(study) -> None:
+    """Mark failed the trials a killed worker created but never started.
+
+    A worker killed between creating a trial and its first heartbeat leaves a running trial with
+    no heartbeat and no parameters, which Optuna's stale-trial check never sees. A live worker
+    suggests its parameters within milliseconds, so such a trial older than ``GRACE_S`` is dead.
+    """
+    import datetime
+
+    import optuna
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=GRACE_S)
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if not t.params and t.datetime_start is not None and t.datetime_start < cutoff:
+            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+
+
+def problem_fingerprint(problem: Problem, objectives: str = "mmlu") -> str:
+    """A digest of everything that gives a lattice index its meaning and a trial its value."""
+    import hashlib
+    text = repr((problem.space, problem.budget_flops, problem.hardware, problem.gpus, problem.utilization,
+                 problem.constraints, problem.coefficients, problem.gamma, problem.seq_len, problem.flops_rule,
+                 objectives))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _best_feasible_trial(trials):
+    """The completed trial with the highest value whose constraints all hold (None if none)."""
+    import optuna
+
+    def values(t):  # Optuna 5 keeps named constraints in a dict
+        c = t.constraints
+        return c.values() if isinstance(c, dict) else (c or ())
+
+    ok = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and all(v <= 0 for v in values(t))]
+    return max(ok, key=lambda t: (t.value, -t.number)) if ok else None

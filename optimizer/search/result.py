@@ -1,0 +1,132 @@
+"""The outcome of a search, whatever the strategy: ``SearchResult``, and how candidates become plans.
+
+A returned plan is always feasible: the lattice constraints hold and the exact layout search
+(perflaw.optimizer.cost.layout) finds a parallel layout that fits the GPUs' memory. When nothing
+is feasible the result says which constraints bind and each single relaxation that would help.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from perflaw.optimizer.search.candidates import ARCH_FIELDS, CONSTRAINTS, Candidates, architecture_of
+from perflaw.optimizer.search.plan import Plan, make_plan, plans_frame
+from perflaw.optimizer.search.problem import Problem
+
+MAX_LAYOUT_CHECKS = 200  # candidates checked with the exact layout search before giving up
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of a search, whatever the strategy."""
+
+    strategy: str
+    seed: int | None
+    best: Plan | None  # the best feasible plan (architecture, tokens, MMLU, interval, cost, layout)
+    alternatives: tuple[Plan, ...]  # the next best feasible plans, best first
+    n_evaluations: int
+    wall_time_s: float
+    converged: bool
+    message: str
+    evaluated: Candidates = field(repr=False)  # every evaluated candidate (arrays)
+    infeasible_reason: str | None = None
+
+    @property
+    def plans(self) -> tuple[Plan, ...]:
+        """The best plan, then the alternatives."""
+        return ((self.best,) if self.best is not None else ()) + tuple(self.alternatives)
+
+    def to_frame(self):
+        """The plans as a pandas DataFrame, best first (``evaluated.to_frame()`` has every candidate)."""
+        return plans_frame(self.plans)
+
+
+def verify_layouts(problem: Problem, arch: dict, order: np.ndarray, want: int):
+    """Walk candidates best first; keep those whose exact layout search succeeds."""
+    from perflaw.optimizer.cost.layout import search_layout
+    kept, last_failure, checks = [], None, 0
+    for i in order:
+        layout = None
+        if problem.hardware is not None and problem.gpus:
+            if checks >= MAX_LAYOUT_CHECKS:
+                break
+            checks += 1
+            layout = search_layout(architecture_of(problem, arch, int(i)), problem.hardware, problem.gpus,
+                                   seq_len=problem.seq_len, headroom=problem.constraints.headroom)
+            if not layout.ok:
+                last_failure = layout.explanation
+                continue
+        kept.append((int(i), layout))
+        if len(kept) >= want:
+            break
+    return kept, last_failure, checks
+
+
+def finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals: int, t0: float, top: int,
+            converged: bool = True, message: str = "", dedupe: bool = True) -> SearchResult:
+    if dedupe:
+        arch, ev = _distinct(arch, ev)
+    feasible = np.flatnonzero(ev["feasible"])
+    order = feasible[np.lexsort((feasible, -ev["mmlu"][feasible]))]  # MMLU desc, ties in evaluation order
+    kept, failure, checks = verify_layouts(problem, arch, order, top + 1)
+    reason = None
+    if not kept:
+        reason = explain_infeasible(problem, arch, ev) if len(feasible) == 0 else (
+            f"no parallel layout fits for the best {checks} candidates: {failure}")
+    rows = [make_plan(problem, arch, ev, i, lay) for i, lay in kept]
+    return SearchResult(strategy, seed, rows[0] if rows else None, tuple(rows[1:]), n_evals,
+                        time.perf_counter() - t0, converged, message or ("ok" if rows else "no feasible plan"),
+                        Candidates(problem, {**arch, **ev}), reason)
+
+
+def _distinct(arch: dict, ev: dict) -> tuple[dict, dict]:
+    """One row per distinct architecture (samplers revisit points); the first evaluation is kept."""
+    keys = np.stack([arch[k] for k in ARCH_FIELDS], axis=1)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    first = np.sort(first)
+    n = len(keys)
+    pick = (lambda v: v[first] if isinstance(v, np.ndarray) and v.shape[:1] == (n,) else v)
+    return {k: pick(v) for k, v in arch.items()}, {k: pick(v) for k, v in ev.items()}
+
+
+def explain_infeasible(problem: Problem, arch: dict, ev: dict) -> str:
+    """Which constraints bind, and each single relaxation that would make a plan feasible."""
+    names = [k for k in CONSTRAINTS if (ev[k] > 0).any()]
+    if not names:
+        return "no candidate in the search space"
+    c = problem.constraints
+    options = []
+    for k in names:
+        ok = np.all([ev[o] <= 0 for o in CONSTRAINTS if o != k], axis=0)  # the other constraints hold
+        if not ok.any():
+            continue
+        need = float(ev[k][ok].min())
+        i = np.flatnonzero(ok)[np.argmin(ev[k][ok])]
+        if k == "tokens_min":
+            j = np.flatnonzero(ok)[np.argmin(ev["flops_per_token"][ok])]
+            smallest = ev["flops_per_token"][j] * c.min_tokens_t * 1e12
+            options.append(f"the budget is too small: the smallest budget that would do is {smallest:.3g} FLOPs "
+                           f"(have {problem.budget_flops:.3g})")
+        elif k == "params_min":
+            options.append(f"lower --params to {ev['params_b'][i]:.3g}B (the largest candidate meeting the other "
+                           f"constraints)")
+        elif k == "params_max":
+            options.append(f"raise --params to {ev['params_b'][i]:.3g}B (the smallest candidate meeting the other "
+                           f"constraints)")
+        elif k == "train_memory":
+            usable = problem.hardware.hbm_bytes * (1 - c.headroom)
+            gpus = math.ceil(16.0 * ev["params_b"][i] * 1e9 / usable)
+            options.append(f"GPU memory: the model states of the smallest allowed candidate ({ev['params_b'][i]:.3g}B) "
+                           f"need {need:.3g} GB more per GPU; use at least {gpus:,} GPUs (model states alone)")
+        elif k == "serve_memory":
+            options.append(f"serving needs {need:.3g} GB more than --serve-hbm-gb allows for the smallest allowed "
+                           f"candidate ({ev['params_b'][i]:.3g}B)")
+        elif k == "mmlu_min":
+            options.append(f"lower --min-mmlu to {float(ev['mmlu'][ok].max()):.2f} (the best candidate)")
+    if not options:
+        return f"several constraints bind together ({', '.join(names)}); relax more than one"
+    return "; or ".join(options)
