@@ -198,6 +198,12 @@ class Architecture:
             return self.ffn
         return (self.active_experts + self.shared_experts) * self.expert_ffn
 
+    @classmethod
+    def from_hf_config(cls, config) -> "Architecture":
+        """The architecture of a Hugging Face ``config.json`` (a path, its folder, or the parsed dict)."""
+        from perflaw.law.hf_config import from_hf_config, load_hf_config
+        return from_hf_config(config) if isinstance(config, dict) else load_hf_config(config)
+
     def replace(self, **changes) -> "Architecture":
         return replace(self, **changes)
 

@@ -15,6 +15,9 @@ MOE_VARIANTS = ("active", "total", "geomean", "expansion")
 #: The variant chosen by leave-one-out error on the zoo's MoE rows (README, "MoE").
 DEFAULT_MOE_VARIANT = "expansion"
 
+#: Robust losses a fit accepts (scipy.optimize.least_squares names; here so the CLI need not load scipy).
+LOSSES = ("linear", "soft_l1", "huber", "cauchy")
+
 #: Names of the coefficients a fit may free, in file order.
 COEFFICIENT_NAMES = ("w1", "w2", "w3", "w4", "b", "w5")
 
@@ -105,7 +108,7 @@ _FILE_KEYS = {"format", "fit", "interval", "moe_variant", "floor", "cap", "sourc
 
 def load_coefficients(path: str | Path) -> LawCoefficients:
     """Read a coefficient file written by ``save_coefficients`` (``perflaw fit --out``)."""
-    name = f"--law {Path(path)}"
+    name = str(Path(path))
     data = read_json_file(path, name)
     if not isinstance(data, dict) or data.get("format") != "perflaw-law/1":
         raise InputError(name, "must be a perflaw coefficient file (format perflaw-law/1)",

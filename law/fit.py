@@ -14,13 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
-from perflaw.law.coefficients import COEFFICIENT_NAMES, DEFAULT_MOE_VARIANT, MOE_VARIANTS, PAPER, Interval, LawCoefficients
+from perflaw.law.coefficients import (COEFFICIENT_NAMES, DEFAULT_MOE_VARIANT, LOSSES, MOE_VARIANTS, PAPER, Interval,
+                                      LawCoefficients)
 from perflaw.law.errors import InputError
 from perflaw.law.moe import moe_law_terms
 from perflaw.law.zoo import LawInputs
 
-#: Robust losses accepted by ``fit_law`` (scipy.optimize.least_squares names).
-LOSSES = ("linear", "soft_l1", "huber", "cauchy")
 DEFAULT_FREE = ("w1", "w2", "w3", "w4", "b")
 
 

@@ -233,6 +233,6 @@ def load_hf_config(path: str | Path) -> Architecture:
     p = Path(path)
     if p.is_dir():
         p = p / "config.json"
-    origin = f"--hf-config {p}"
+    origin = str(p)
     data = read_json_file(p, origin)
     return from_hf_config(data, origin, name=p.parent.name if p.parent.name not in ("", ".") else "")

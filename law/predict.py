@@ -11,11 +11,14 @@ import numpy as np
 from perflaw.law.architecture import Architecture, ParamBreakdown
 from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
 from perflaw.law.errors import InputError
+from perflaw.law.rules import Range
 from perflaw.law.fit import calibrate_interval, predict_inputs
 from perflaw.law.moe import law_size_b, moe_law_terms
 from perflaw.law.zoo import law_inputs, load_zoo
 
 DEFAULT_LEVEL = 0.8
+TOKENS_T = Range(1e-6, 1e4)  # training tokens, trillions: 1M to 10,000T
+PARAMS_B = Range(1e-3, 1e5)  # parameters, billions: 1M to 100,000B
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class Prediction:
 def check_tokens_t(tokens_t: float, name: str = "tokens") -> float:
     if not isinstance(tokens_t, (int, float)) or isinstance(tokens_t, bool) or not math.isfinite(tokens_t):
         raise InputError(name, "must be a finite number", tokens_t)
-    if not 1e-6 <= tokens_t <= 1e4:
+    if tokens_t not in TOKENS_T:
         raise InputError(name, "must be between 1M and 10,000T tokens", f"{tokens_t:g}T")
     return float(tokens_t)
 
@@ -131,6 +134,6 @@ def interval_bounds(mmlu, interval: Interval, floor: float = 25.0):
 def _check_b(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InputError(name, "must be a finite number", value)
-    if not 1e-3 <= value <= 1e5:
+    if value not in PARAMS_B:
         raise InputError(name, "must be between 1M and 100,000B parameters", f"{value:g}B")
     return float(value)

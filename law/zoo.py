@@ -62,7 +62,7 @@ def load_zoo(path: str | Path | None = None) -> pd.DataFrame:
     the column.
     """
     p = zoo_path() if path is None else Path(path)
-    label = f"--data {p}" if path is not None else str(p)
+    label = str(p)
     if not p.is_file():
         raise InputError(label, "file must exist", str(p))
     try:

@@ -154,7 +154,7 @@ def serve_section(arch: Architecture, serve_hardware: str | None, serve_hbm_gb: 
         target = get_hardware(serve_hardware) if serve_hardware else serve_hbm_gb * 1e9
         fit = fits_one_gpu(arch, target, context=context, batch=batch, headroom=headroom)
     except InputError as exc:
-        raise exc.renamed({"--hardware": "--serve-hardware", "hbm_bytes": "--serve-hbm-gb"}) from None
+        raise exc.renamed({"hardware": "--serve-hardware", "hbm_bytes": "--serve-hbm-gb"}) from None
     label = serve_hardware or f"{serve_hbm_gb:g} GB GPU"
     mem = inference_memory(arch, context=context, batch=batch)
     gb = 1e9

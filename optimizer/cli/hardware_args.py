@@ -9,7 +9,7 @@ from perflaw.law.errors import InputError
 from perflaw.optimizer.cli.arch_args import parse_int_flag
 from perflaw.optimizer.cost.budget import Budget
 from perflaw.optimizer.cost.plan_cost import DEFAULT_GRID_KG_PER_KWH, DEFAULT_PUE
-from perflaw.optimizer.cost.hardware import PRECISIONS, Hardware, Utilization, default_utilization, get_hardware
+from perflaw.optimizer.cost.hardware import GPUS, PRECISIONS, Hardware, Utilization, get_hardware, resolve_utilization
 from perflaw.optimizer.cli.quantities import parse_positive
 
 
@@ -58,23 +58,11 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
 
 
 def utilization_from_args(args: argparse.Namespace, hardware: Hardware) -> Utilization:
-    if getattr(args, "precision", "bf16") == "fp8" and args.mfu is None:
-        raise InputError("--mfu", "must be given with --precision fp8 (the default MFU was measured against BF16 "
-                                  "peaks)", "missing")
-    base = default_utilization(hardware)
-    mfu = base.mfu if args.mfu is None else args.mfu
-    goodput = base.goodput if args.goodput is None else args.goodput
-    if args.mfu is None and args.goodput is None:
-        source = base.source
-    else:
-        parts = [f"MFU {'given' if args.mfu is not None else 'from ' + base.source.split(':')[0]}",
-                 f"goodput {'given' if args.goodput is not None else 'from ' + base.source.split(':')[0]}"]
-        source = ", ".join(parts)
-    return Utilization(mfu, goodput, source)
+    return resolve_utilization(hardware, args.mfu, args.goodput, getattr(args, "precision", "bf16"))
 
 
 def gpus_from_args(args: argparse.Namespace) -> int | None:
-    return None if args.gpus is None else parse_int_flag(args.gpus, "--gpus", 1, 10_000_000)
+    return None if args.gpus is None else parse_int_flag(args.gpus, "--gpus", GPUS.low, GPUS.high)
 
 
 def price_from_args(args: argparse.Namespace) -> float | None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+from pathlib import Path
 from importlib.metadata import PackageNotFoundError, version
 
 from perflaw.law.architecture import FLOPS_RULES
-from perflaw.law.coefficients import DEFAULT_MOE_VARIANT, MOE_VARIANTS
+from perflaw.law.coefficients import DEFAULT_MOE_VARIANT, LOSSES, MOE_VARIANTS
 from perflaw.law.errors import InputError
 from perflaw.optimizer.cli.arch_args import (add_architecture_arguments, add_law_arguments, architecture_from_args,
                                  coefficients_from_args, seq_len_from_args, tokens_t_from_args)
@@ -21,7 +23,6 @@ from perflaw.optimizer.cli.hardware_args import add_budget_arguments, add_hardwa
 
 # Command modules are imported when their command runs: `perflaw plan` must start fast, and
 # scipy and pandas are only needed by the law and cost commands.
-LOSSES = ("linear", "soft_l1", "huber", "cauchy")  # law.fit.LOSSES, kept here to avoid importing scipy
 
 
 class UsageError(Exception):
@@ -158,7 +159,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         payload = optimize_payload(args, progress_wanted(args))
         return payload, optimize_text(payload)
     if args.command == "plan":
-        from perflaw.optimizer.search.planner import plan_payload, plan_text
+        from perflaw.optimizer.cli.plan_command import plan_payload, plan_text
         payload = plan_payload(args)
         return payload, plan_text(payload)
     if args.command == "hardware":
@@ -171,12 +172,47 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
                      "hardware); see perflaw --help")
 
 
+#: Library fields whose flag is not ``--`` + the field with dashes (the rest follow from the parser).
+FLAG_ALIASES = {"params_b": "--params", "min_tokens_t": "--min-tokens", "max_tokens_t": "--max-tokens",
+                "tokens_t": "--tokens", "price_usd_per_gpu_hour": "--price", "grid_kg_per_kwh": "--grid-co2",
+                "mfu_percent": "--mfu", "grid": "--layers/--max-tokens", "coefficients": "--law"}
+_FIELD = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # a field name with an underscore, in a rule's text
+
+
+def flag_names(parser: argparse.ArgumentParser, command: str | None) -> dict[str, str]:
+    """Library field name -> flag of ``command``: its options' destinations, then the aliases."""
+    names = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            names = {a.dest: a.option_strings[0] for a in action.choices[command]._actions
+                     if a.option_strings and a.dest != "help"}
+    return {**names, **FLAG_ALIASES}
+
+
+FILE_FLAGS = ("hf_config", "law", "data")  # flags naming a file: the library names the file, we add the flag
+
+
+def as_flags(exc: InputError, names: dict[str, str], args: argparse.Namespace | None = None) -> InputError:
+    """The library's error in the command line's words: the field, and fields named in the rule, as flags;
+    an error about a file given by a flag is prefixed with that flag."""
+    for dest in FILE_FLAGS:
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and exc.input_name.startswith(str(Path(value))):
+            return InputError(f"{names.get(dest, dest)} {exc.input_name}", exc.rule, exc.value)
+    renamed = exc.renamed(names)
+    rule = _FIELD.sub(lambda m: names.get(m.group(0), m.group(0)), renamed.rule)
+    return InputError(renamed.input_name, rule, renamed.value)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        payload, text = _run(args)
+        try:
+            payload, text = _run(args)
+        except InputError as exc:  # the library names fields; the user typed flags
+            raise as_flags(exc, flag_names(parser, args.command), args) from None
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
     except (UsageError, InputError) as exc:

@@ -102,7 +102,7 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
         serve_batch=parse_int_flag(args.serve_batch, "--serve-batch", 1, 1 << 20), headroom=args.headroom)
     if args.gamma is None or not math.isfinite(args.gamma) or args.gamma < 1:
         raise InputError("--gamma", "must be a finite number >= 1", args.gamma)
-    problem = Problem(space, budget.flops(), budget.hardware, budget.gpus, budget.utilization, constraints,
+    problem = Problem(space, budget.flops, budget.hardware, budget.gpus, budget.utilization, constraints,
                       coefficients_from_args(args), args.gamma, seq_len_from_args(args), args.flops_rule,
                       budget.precision, budget.price_usd_per_gpu_hour)
     return problem, budget

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from perflaw.law.errors import InputError
-from perflaw.optimizer.report.data import build_report
-from perflaw.optimizer.report.writer import write_report
+from perflaw.optimizer.api import run_scenario
 from perflaw.optimizer.scenario.loader import builtin_scenario_path, load_scenario
 
 DEFAULT_REPORTS = Path("reports")
@@ -26,21 +24,13 @@ def run_payload(paths: list[str], out: str | None, progress=None) -> dict:
         raise InputError("SCENARIO", "names must be unique (each writes reports/<name>)", dup)
     reports = []
     for i, scenario in enumerate(scenarios):
-        t0 = time.perf_counter()
-        folder = Path(out) if out else DEFAULT_REPORTS / scenario.name
         if progress:
             progress(f"[{i + 1}/{len(scenarios)}] {scenario.name}")
-        labelled = list(zip(scenario.labels, scenario.problems()))
-        data = build_report(labelled, strategy=scenario.strategy, trials=scenario.trials, seed=scenario.seed,
-                            top=scenario.top, fronts=scenario.fronts, target_mmlu=scenario.target_mmlu,
-                            reference_models=scenario.reference_models, progress=progress)
-        if data.candidates.empty:
-            reasons = "; ".join(r.infeasible_reason or "" for r in data.results)
-            raise InputError(str(scenario.path), "has no feasible plan", reasons)
-        write_report(scenario, data, folder)
+        run = run_scenario(scenario, out, reports=DEFAULT_REPORTS, progress=progress)
+        data, folder = run.data, run.folder
         best = data.candidates[data.candidates["rank"] == 1]
         reports.append({
-            "scenario": scenario.name, "folder": str(folder), "seconds": time.perf_counter() - t0,
+            "scenario": scenario.name, "folder": str(folder), "seconds": run.seconds,
             "files": sorted(p.name for p in folder.iterdir()),
             "best": [{k: (None if v != v else v) for k, v in r.items()}  # NaN -> null
                      for r in best[["budget", "layers", "hidden", "ffn", "params_b", "tokens_t", "mmlu",

@@ -10,24 +10,16 @@ others through the hardware's dense peak and the end-to-end effective utilizatio
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from perflaw.law.errors import InputError
-from perflaw.optimizer.cost.hardware import Hardware, Utilization
+from perflaw.law.rules import Range, check_choice, check_number
+from perflaw.optimizer.cost.hardware import GPUS, PRICE_USD_PER_GPU_HOUR, Hardware, Utilization
 
 BUDGET_KINDS = ("flops", "gpu_hours", "usd", "days")
-_LIMITS = {"flops": (1e15, 1e32), "gpu_hours": (1e-3, 1e12), "usd": (1e-3, 1e14), "days": (1e-4, 1e5)}
-
-
-def _positive(name: str, value, low: float = 0.0, high: float = math.inf) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(name, "must be a finite number", value)
-    if value <= 0:
-        raise InputError(name, "must be positive", value)
-    if not low <= value <= high:
-        raise InputError(name, f"must be between {low:g} and {high:g}", value)
-    return float(value)
+#: What each kind of budget may be (the scenario schema and the command line use the same ranges).
+LIMITS = {"flops": Range(1e15, 1e32), "gpu_hours": Range(1e-3, 1e12), "usd": Range(1e-3, 1e14),
+          "days": Range(1e-4, 1e5)}
 
 
 @dataclass(frozen=True)
@@ -43,21 +35,19 @@ class Budget:
     precision: str = "bf16"
 
     def __post_init__(self) -> None:
-        if self.kind not in BUDGET_KINDS:
-            raise InputError("budget kind", f"must be one of {', '.join(BUDGET_KINDS)}", self.kind)
-        low, high = _LIMITS[self.kind]
-        _positive(f"--{self.kind.replace('_', '-')}", self.value, low, high)
-        if self.gpus is not None and (isinstance(self.gpus, bool) or not isinstance(self.gpus, int) or
-                                      not 1 <= self.gpus <= 10_000_000):
-            raise InputError("--gpus", "must be a whole number between 1 and 10,000,000", self.gpus)
+        check_choice("kind", self.kind, BUDGET_KINDS)
+        object.__setattr__(self, "value", check_number(self.kind, self.value, LIMITS[self.kind]))
+        if self.gpus is not None:
+            object.__setattr__(self, "gpus", check_number("gpus", self.gpus, GPUS, whole=True))
         if self.price_usd_per_gpu_hour is not None:
-            _positive("--price", self.price_usd_per_gpu_hour, 1e-4, 1e4)
+            check_number("price_usd_per_gpu_hour", self.price_usd_per_gpu_hour, PRICE_USD_PER_GPU_HOUR)
         if self.kind != "flops" and (self.hardware is None or self.utilization is None):
-            raise InputError("--hardware", f"is required for a budget in {self.kind.replace('_', '-')}", "missing")
+            raise InputError("hardware", f"is required for a budget in {self.kind}", "missing")
         if self.kind == "days" and self.gpus is None:
-            raise InputError("--gpus", "is required with --days", "missing")
+            raise InputError("gpus", "is required with a budget in days", "missing")
         if self.kind == "usd" and self.price_usd_per_gpu_hour is None:
-            raise InputError("--price", "is required with --usd (dollars per GPU-hour)", "missing")
+            raise InputError("price_usd_per_gpu_hour", "is required with a budget in usd (dollars per GPU-hour)",
+                             "missing")
         if self.hardware is not None:
             self.hardware.peak_flops(self.precision)  # validates precision against the hardware
 
@@ -65,10 +55,12 @@ class Budget:
     def flops_per_gpu_hour(self) -> float:
         """Model FLOPs one GPU-hour delivers end to end."""
         if self.hardware is None or self.utilization is None:
-            raise InputError("--hardware", "is required to convert FLOPs to GPU-hours", "missing")
+            raise InputError("hardware", "is required to convert FLOPs to GPU-hours", "missing")
         return 3600.0 * self.hardware.peak_flops(self.precision) * self.utilization.effective
 
+    @property
     def gpu_hours(self) -> float | None:
+        """GPU-hours on the hardware (None for FLOPs without hardware)."""
         if self.kind == "gpu_hours":
             return self.value
         if self.kind == "days":
@@ -79,25 +71,31 @@ class Budget:
             return None
         return self.value / self.flops_per_gpu_hour
 
+    @property
     def flops(self) -> float:
+        """Model FLOPs the budget buys."""
         if self.kind == "flops":
             return self.value
-        return self.gpu_hours() * self.flops_per_gpu_hour
+        return self.gpu_hours * self.flops_per_gpu_hour
 
+    @property
     def days(self) -> float | None:
+        """Wall-clock days on the GPUs (None without a GPU count)."""
         if self.kind == "days":
             return self.value
-        hours = self.gpu_hours()
+        hours = self.gpu_hours
         return None if hours is None or self.gpus is None else hours / 24.0 / self.gpus
 
+    @property
     def usd(self) -> float | None:
-        hours = self.gpu_hours()
+        """US dollars at the price (None without a price)."""
+        hours = self.gpu_hours
         return None if hours is None or self.price_usd_per_gpu_hour is None else hours * self.price_usd_per_gpu_hour
 
     def as_dict(self) -> dict:
         return {
-            "stated_as": self.kind, "stated_value": self.value, "flops": self.flops(),
-            "gpu_hours": self.gpu_hours(), "days": self.days(), "usd": self.usd(), "gpus": self.gpus,
+            "stated_as": self.kind, "stated_value": self.value, "flops": self.flops,
+            "gpu_hours": self.gpu_hours, "days": self.days, "usd": self.usd, "gpus": self.gpus,
             "hardware": self.hardware.name if self.hardware else None, "precision": self.precision,
             "mfu": self.utilization.mfu if self.utilization else None,
             "goodput": self.utilization.goodput if self.utilization else None,

@@ -11,8 +11,12 @@ from importlib import resources
 from pathlib import Path
 
 from perflaw.law.errors import InputError
+from perflaw.law.rules import Range, check_choice
 
 PRECISIONS = ("bf16", "fp8")
+GPUS = Range(1, 10_000_000)  # accelerators in one run
+PRICE_USD_PER_GPU_HOUR = Range(1e-4, 1e4)
+UTILIZATION = Range(0.0, 1.0, open_low=True)  # MFU and goodput are fractions
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,7 @@ class Hardware:
 
     def peak_flops(self, precision: str = "bf16") -> float:
         """Dense peak in FLOP/s for ``precision`` (bf16 or fp8)."""
-        if precision not in PRECISIONS:
-            raise InputError("precision", f"must be one of {', '.join(PRECISIONS)}", precision)
+        check_choice("precision", precision, PRECISIONS)
         if precision == "fp8":
             if self.peak_fp8_tflops is None:
                 raise InputError("precision", f"{self.name} has no FP8 tensor peak in the catalog", precision)
@@ -105,7 +108,7 @@ def get_hardware(name: str) -> Hardware:
         return prefixed[0]
     close = difflib.get_close_matches(str(name).upper(), [k.upper() for k in catalog], n=3, cutoff=0.4)
     names = [k for k in catalog if k.upper() in close] or list(catalog)[:5]
-    raise InputError("--hardware", f"must be a catalog name (closest: {', '.join(names)}; see perflaw hardware)", name)
+    raise InputError("hardware", f"must be a catalog name (closest: {', '.join(names)}; see perflaw hardware)", name)
 
 
 @dataclass(frozen=True)
@@ -165,9 +168,9 @@ class Utilization:
     def __post_init__(self) -> None:
         for key in ("mfu", "goodput"):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or not 0.0 < value <= 1.0:
-                raise InputError(f"--{key}", "must be in (0, 1] (a fraction, e.g. 0.4 for 40 %)", value)
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                    and value in UTILIZATION):
+                raise InputError(key, f"must be in {UTILIZATION.text()} (a fraction, e.g. 0.4 for 40 %)", value)
 
     @property
     def effective(self) -> float:
@@ -193,3 +196,22 @@ def default_utilization(hardware: Hardware) -> Utilization:
     note = "" if fam in by_family else f" (no published {fam} run in perflaw's data; Hopper values used)"
     return Utilization(round(mfu, 4), round(goodput, 4),
                        f"{run.run}: MFU {mfu:.1%} steady state, {run.effective_utilization:.1%} end to end{note}")
+
+
+def resolve_utilization(hardware: Hardware, mfu: float | None = None, goodput: float | None = None,
+                        precision: str = "bf16") -> Utilization:
+    """The given MFU and goodput, each falling back to the hardware family's published run.
+
+    An FP8 budget needs an explicit ``mfu``: the published MFUs were measured against BF16 peaks.
+    """
+    hardware.peak_flops(precision)  # the precision must exist on this hardware
+    if precision == "fp8" and mfu is None:
+        raise InputError("mfu", "must be given with precision fp8 (the default MFU was measured against BF16 "
+                                "peaks)", "missing")
+    base = default_utilization(hardware)
+    if mfu is None and goodput is None:
+        return base
+    run = base.source.split(":")[0]
+    source = (f"MFU {'given' if mfu is not None else 'from ' + run}, "
+              f"goodput {'given' if goodput is not None else 'from ' + run}")
+    return Utilization(base.mfu if mfu is None else mfu, base.goodput if goodput is None else goodput, source)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 from perflaw.law.architecture import Architecture
-from perflaw.law.errors import InputError
-from perflaw.optimizer.cost.hardware import Hardware, Utilization
+from perflaw.law.predict import TOKENS_T
+from perflaw.law.rules import Range, check_number
+from perflaw.optimizer.cost.hardware import GPUS, PRICE_USD_PER_GPU_HOUR, Hardware, Utilization
 
 # Energy defaults. Meta's Llama 3.1 model card reports 39.3M H100-hours at 700 W (TDP, "adjusted
 # for power usage efficiency") and 11,390 t CO2eq location-based: 0.414 kg CO2eq per GPU-kWh at
@@ -15,6 +15,8 @@ from perflaw.optimizer.cost.hardware import Hardware, Utilization
 # site's PUE and grid intensity for anything else.
 DEFAULT_PUE = 1.0
 DEFAULT_GRID_KG_PER_KWH = 11_390_000 / (39.3e6 * 0.700)
+PUE = Range(1.0, 3.0)
+GRID_KG_PER_KWH = Range(0.0, 2.0)
 GRID_SOURCE = "Llama 3.1 model card: 11,390 t CO2eq for 39.3M H100-hours at 700 W (PUE folded in)"
 
 
@@ -44,25 +46,18 @@ class PlanCost:
         return asdict(self)
 
 
-def _check(name: str, value: float, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not low <= value <= high:
-        raise InputError(name, f"must be a number between {low:g} and {high:g}", value)
-    return float(value)
-
-
 def plan_cost(arch: Architecture, tokens_t: float, hardware: Hardware, utilization: Utilization, *,
               gpus: int | None = None, seq_len: int = 4096, flops_rule: str = "attention",
               precision: str = "bf16", price_usd_per_gpu_hour: float | None = None, pue: float = DEFAULT_PUE,
               grid_kg_per_kwh: float = DEFAULT_GRID_KG_PER_KWH) -> PlanCost:
     """Cost of training ``arch`` on ``tokens_t`` trillion tokens (MoE: activated parameters)."""
-    _check("tokens", tokens_t, 1e-6, 1e4)
-    _check("--pue", pue, 1.0, 3.0)
-    _check("--grid-co2", grid_kg_per_kwh, 0.0, 2.0)
+    check_number("tokens_t", tokens_t, TOKENS_T)
+    check_number("pue", pue, PUE)
+    check_number("grid_kg_per_kwh", grid_kg_per_kwh, GRID_KG_PER_KWH)
     if price_usd_per_gpu_hour is not None:
-        _check("--price", price_usd_per_gpu_hour, 1e-4, 1e4)
-    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or not 1 <= gpus <= 10_000_000):
-        raise InputError("--gpus", "must be a whole number between 1 and 10,000,000", gpus)
+        check_number("price_usd_per_gpu_hour", price_usd_per_gpu_hour, PRICE_USD_PER_GPU_HOUR)
+    if gpus is not None:
+        check_number("gpus", gpus, GPUS, whole=True)
     fpt = arch.flops_per_token(seq_len, flops_rule)
     flops = fpt * tokens_t * 1e12
     per_hour = 3600.0 * hardware.peak_flops(precision)

@@ -83,9 +83,9 @@ def write_report(scenario, data: ReportData, out: Path) -> Path:
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError("--out", "folder must be creatable", f"{parent} ({exc.strerror})") from None
+        raise InputError("out", "folder must be creatable", f"{parent} ({exc.strerror})") from None
     if not os.access(parent, os.W_OK):
-        raise InputError("--out", "folder must be writable", str(parent))
+        raise InputError("out", "folder must be writable", str(parent))
     _remove_stale(parent, out.name)
     tmp = parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -158,7 +158,7 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
     (folder / "report.md").write_text(md, encoding="utf-8")
     (folder / "report.html").write_text(_html(scenario, body, pngs), encoding="utf-8")
     manifest = {
-        "scenario": {"name": scenario.name, "file": Path(scenario.path).name, "sha256": scenario.digest},
+        "scenario": {"name": scenario.name, "file": Path(scenario.path).name if scenario.path else None, "sha256": scenario.digest},
         "versions": _versions(),
         "law": {k: getattr(scenario.coefficients, k) for k in ("w1", "w2", "w3", "w4", "b", "w5", "moe_variant",
                                                                 "source")},

@@ -57,7 +57,7 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | No
     the problem is ignored, the other constraints hold. Returns (plan, None) or (None, reason).
     """
     if not np.isfinite(target_mmlu) or not 0 < target_mmlu < 100:
-        raise InputError("--target-mmlu", "must be between 0 and 100", target_mmlu)
+        raise InputError("target_mmlu", "must be between 0 and 100", target_mmlu)
     arch = problem.space.lattice()
     probe = evaluate(problem, arch)  # parameters, FLOPs per token and the non-token constraints
     tokens = tokens_for_mmlu(target_mmlu, arch["layers"], arch["hidden"], probe["law_ffn"], probe["params_b"],

@@ -46,13 +46,13 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
                 storage = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_S,
                                                      grace_period=GRACE_S, heartbeat_stale_trial_callback=retry)
         except Exception as exc:
-            raise InputError("--storage", "must be an Optuna storage URL such as sqlite:///study.db",
+            raise InputError("storage", "must be an Optuna storage URL such as sqlite:///study.db",
                              f"{storage} ({type(exc).__name__})") from None
     try:
         study = optuna.create_study(directions=directions, sampler=sampler, storage=storage,
                                     study_name=study_name or "perflaw", load_if_exists=storage is not None)
     except Exception as exc:  # bad storage URLs surface as many exception types
-        raise InputError("--storage", "must be an Optuna storage URL such as sqlite:///study.db",
+        raise InputError("storage", "must be an Optuna storage URL such as sqlite:///study.db",
                          f"{storage} ({type(exc).__name__})") from None
     # A stored study holds lattice indices: it can only resume the very same problem.
     fingerprint = problem_fingerprint(problem, objectives)
@@ -60,12 +60,15 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     if stored is None:
         study.set_user_attr("perflaw_problem", fingerprint)
     elif stored != fingerprint:
-        raise InputError("--study-name", "names a stored study of a different problem (search space, budget, "
+        raise InputError("study_name", "names a stored study of a different problem (search space, budget, "
                                          "constraints or law); use a new study name", study.study_name)
-    if storage is not None:
+    beats = isinstance(storage, optuna.storages.RDBStorage)
+    if beats:
         _fail_unstarted_trials(study)
 
     def objective(trial):
+        if beats:  # a heartbeat before any parameter: a trial killed from here on is seen as stale
+            study._storage.record_heartbeat(trial._trial_id)
         idx = np.array([[trial.suggest_int(a, 0, n - 1) if n > 1 else 0 for a, n in zip(AXES, sizes)]])
         arch, ev = evaluate_indices(problem, idx)
         for name in CONSTRAINTS:  # feasible iff every value is <= 0 (Optuna's constraint API)
@@ -111,7 +114,7 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
         explore_to = finished_count() + max(1, remaining // 2)
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not finished:
-        raise InputError("--trials", "must leave at least one completed trial", trials)
+        raise InputError("trials", "must leave at least one completed trial", trials)
     idx = np.array([[t.params.get(a, 0) for a in AXES] for t in finished], dtype=np.int64)
     arch, ev = evaluate_indices(problem, idx)
     result = finish(problem, "optuna", seed, arch, ev, len(finished), t0, top, True,
@@ -123,8 +126,9 @@ def _fail_unstarted_trials(study) -> None:
     """Mark failed the trials a killed worker created but never started.
 
     A worker killed between creating a trial and its first heartbeat leaves a running trial with
-    no heartbeat and no parameters, which Optuna's stale-trial check never sees. A live worker
-    suggests its parameters within milliseconds, so such a trial older than ``GRACE_S`` is dead.
+    no heartbeat, which Optuna's stale-trial check never sees. Every trial records a heartbeat
+    before its first parameter, so such a trial has no parameters; a live worker gets past that
+    point within milliseconds, so a parameterless running trial older than ``GRACE_S`` is dead.
     """
     import datetime
 

@@ -51,32 +51,30 @@ class PlannerSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
                     or value <= 0:
-                raise InputError(f"--{_flag(name)}", "must be a positive finite number", value)
+                raise InputError(_FIELD.get(name, name), "must be a positive finite number", value)
         if self.mfu_percent > 100:
-            raise InputError("--mfu", "is a percentage and must be at most 100", self.mfu_percent)
+            raise InputError("mfu_percent", "is a percentage and must be at most 100", self.mfu_percent)
         if self.gamma < 1:
-            raise InputError("--gamma", "must be at least 1", self.gamma)
+            raise InputError("gamma", "must be at least 1", self.gamma)
         if not math.isfinite(self.min_mmlu):
-            raise InputError("--min-mmlu", "must be finite", self.min_mmlu)
+            raise InputError("min_mmlu", "must be finite", self.min_mmlu)
         if isinstance(self.gpus, bool) or not isinstance(self.gpus, int) or self.gpus < 1:
-            raise InputError("--gpus", "must be a whole number >= 1", self.gpus)
+            raise InputError("gpus", "must be a whole number >= 1", self.gpus)
         if not 1 <= self.min_layers < self.max_layers <= 10_000:
-            raise InputError("--layers", "must be MIN:MAX with 1 <= MIN < MAX <= 10000",
+            raise InputError("layers", "must be MIN:MAX with 1 <= MIN < MAX <= 10000",
                              f"{self.min_layers}:{self.max_layers}")
         if self.min_params_b > self.max_params_b:
-            raise InputError("--params", "lower end must not exceed the upper end",
+            raise InputError("params_b", "lower end must not exceed the upper end",
                              f"{self.min_params_b}B:{self.max_params_b}B")
         if self.max_tokens_t > 10_000:
-            raise InputError("--max-tokens", "must be at most 10,000T", self.max_tokens_t)
+            raise InputError("max_tokens_t", "must be at most 10,000T", self.max_tokens_t)
 
     @property
     def budget_flops(self) -> float:
         return self.tflops * 1e12 * 86400 * (self.mfu_percent / 100) * self.gpus * self.days
 
 
-def _flag(name: str) -> str:
-    return {"mfu_percent": "mfu", "min_params_b": "params", "max_params_b": "params",
-            "max_tokens_t": "max-tokens"}.get(name, name.replace("_", "-"))
+_FIELD = {"min_params_b": "params_b", "max_params_b": "params_b"}  # errors name the range, not its end
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,7 @@ class PlannerTable:
     def ranked(self, rank: str = "performance", top: int | None = 10) -> list[dict]:
         """Rows in the tool's display order for ``rank`` (stable sort), the first ``top``."""
         if rank not in RANKINGS:
-            raise InputError("--rank", f"must be one of {', '.join(RANKINGS)}", rank)
+            raise InputError("rank", f"must be one of {', '.join(RANKINGS)}", rank)
         if rank == "performance":
             order = np.argsort(-self.mmlu, kind="stable")
         elif rank == "shallow":
@@ -122,7 +120,7 @@ def run_planner(s: PlannerSettings = PlannerSettings()) -> PlannerTable:
     tokens = np.arange(1, s.max_tokens_t, 0.5)
     points = 50 * len(hiddens) * len(layers) * len(tokens)  # upper bound before the FFN rule
     if points > 200_000_000:
-        raise InputError("--layers/--max-tokens", "span too large a grid (at most 200,000,000 points)", f"{points:,}")
+        raise InputError("grid", "of layers and tokens must have at most 200,000,000 points", f"{points:,}")
     # Enumeration order: k outermost, then hidden, then layers, then tokens (C order of each mesh).
     # Filters are applied as soon as their inputs exist; the order of survivors is unchanged.
     k, h = (a.ravel() for a in np.meshgrid(ks, hiddens, indexing="ij"))
@@ -154,40 +152,3 @@ def run_planner(s: PlannerSettings = PlannerSettings()) -> PlannerTable:
         params_b=np.round(size / 1e9, 2), tokens_t=t, budget_utilization=np.round(6 * size * 1e12 * t_eff / flops, 4),
         mmlu=np.round(bounded, 2), settings=s,
     )
-
-
-def settings_from_args(args) -> PlannerSettings:
-    """PlannerSettings from the ``perflaw plan`` flags (ranges as MIN:MAX with suffixes)."""
-    from perflaw.optimizer.cli.arch_args import parse_int_flag
-    from perflaw.optimizer.cli.quantities import parse_positive, parse_range
-    low, high = parse_range(args.layers, "--layers", minimum=1)
-    if not (float(low).is_integer() and float(high).is_integer()):
-        raise InputError("--layers", "must be whole numbers MIN:MAX", args.layers)
-    pmin, pmax = parse_range(args.params, "--params", minimum=1e6)
-    return PlannerSettings(
-        tflops=args.tflops, gpus=parse_int_flag(args.gpus, "--gpus", 1, 10_000_000), mfu_percent=args.mfu,
-        days=args.days, min_layers=int(low), max_layers=int(high), min_params_b=pmin / 1e9, max_params_b=pmax / 1e9,
-        max_tokens_t=parse_positive(args.max_tokens, "--max-tokens", 1e9, 1e16, hint="write 20T") / 1e12,
-        gamma=args.gamma, min_mmlu=args.min_mmlu,
-    )
-
-
-def plan_payload(args) -> dict:
-    from perflaw.optimizer.cli.arch_args import parse_int_flag
-    settings = settings_from_args(args)
-    top = parse_int_flag(args.top, "--top", 1, 1_000_000)
-    table = run_planner(settings)
-    return {"rows": table.ranked(args.rank, top), "n_candidates": len(table), "rank": args.rank,
-            "budget_flops": settings.budget_flops, "settings": settings.__dict__}
-
-
-def plan_text(d: dict) -> str:
-    from perflaw.optimizer.cli.textfmt import table
-    s = d["settings"]
-    head = (f"Budget {d['budget_flops']:.4g} FLOPs = {s['tflops']:g} TFLOPS x {s['gpus']} GPUs x {s['mfu_percent']:g}% "
-            f"MFU x {s['days']:g} days; {d['n_candidates']} plans pass the filters; ranking: {d['rank']}")
-    cols = [("layers", "layers", "d"), ("hidden", "hidden", "d"), ("ffn", "ffn", "d"), ("params_b", "params B", ".2f"),
-            ("tokens_t", "tokens T", ".1f"), ("mmlu", "MMLU", ".2f"), ("budget_utilization", "budget used", ".4f")]
-    if not d["rows"]:
-        return head + "\nNo plan passes the filters: lower --min-mmlu, widen --params or --layers, or raise the budget."
-    return head + "\n\n" + table(d["rows"], cols)

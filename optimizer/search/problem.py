@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-import math
+
 from dataclasses import dataclass, field
 
 from perflaw.law.coefficients import PAPER, LawCoefficients
 from perflaw.law.errors import InputError
+from perflaw.law.predict import PARAMS_B, TOKENS_T
+from perflaw.law.rules import Range, check_number, is_number
 from perflaw.optimizer.cost.hardware import Hardware, Utilization
 from perflaw.optimizer.search.space import SearchSpace
 
+MMLU = Range(0, 100, open_high=True)  # points
+HBM_GB = Range(0, 1e5, open_low=True)  # memory of one GPU
+SERVE_CONTEXT = Range(1, 1 << 24)  # tokens
+SERVE_BATCH = Range(1, 1 << 20)  # sequences
+HEADROOM = Range(0, 1, open_high=True)  # share of HBM kept free
+BUDGET_FLOPS = Range(1e6, 1e32)  # what a problem accepts (budgets in FLOPs start at 1e15; fronts sweep lower)
+
+
 @dataclass(frozen=True)
 class Constraints:
-    """Limits a plan must respect (parameters in billions, tokens in trillions, bytes per GPU)."""
+    """Limits a plan must respect (parameters in billions, tokens in trillions, memory in GB).
 
-    params_b: tuple[float, float] = (0.01, 1e5)
+    These defaults are the defaults of ``perflaw optimize``, of scenario files and of
+    ``perflaw.optimize``: all three read them from here.
+    """
+
+    params_b: tuple[float, float] = (0.1, 2000.0)
     min_tokens_t: float = 0.01  # a plan must train on at least this many tokens
     max_tokens_t: float | None = None  # unique tokens available (the data constraint)
     min_mmlu: float | None = None
@@ -24,21 +38,24 @@ class Constraints:
     headroom: float = 0.1  # share of HBM kept free, training and serving
 
     def __post_init__(self) -> None:
-        lo, hi = self.params_b
-        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
-            raise InputError("--params", "must be a range LOW:HIGH with 0 < LOW <= HIGH", f"{lo}B:{hi}B")
-        if not (math.isfinite(self.min_tokens_t) and self.min_tokens_t > 0):
-            raise InputError("min tokens", "must be positive", self.min_tokens_t)
-        if self.max_tokens_t is not None and not (math.isfinite(self.max_tokens_t) and
-                                                  self.max_tokens_t >= self.min_tokens_t):
-            raise InputError("--max-tokens", f"must be at least the minimum tokens ({self.min_tokens_t}T)",
-                             self.max_tokens_t)
-        if self.min_mmlu is not None and not 0 <= self.min_mmlu < 100:
-            raise InputError("--min-mmlu", "must be in [0, 100)", self.min_mmlu)
-        if self.serve_hbm_gb is not None and not (math.isfinite(self.serve_hbm_gb) and self.serve_hbm_gb > 0):
-            raise InputError("--serve-hbm-gb", "must be positive", self.serve_hbm_gb)
-        if not 0 <= self.headroom < 1:
-            raise InputError("--headroom", "must be a fraction in [0, 1)", self.headroom)
+        pair = self.params_b
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(is_number(v) for v in pair)
+                and PARAMS_B.low <= pair[0] <= pair[1] <= PARAMS_B.high):
+            raise InputError("params_b", f"must be [low, high] with low <= high, both in {PARAMS_B.text()}", pair)
+        object.__setattr__(self, "params_b", (float(pair[0]), float(pair[1])))
+        check_number("min_tokens_t", self.min_tokens_t, TOKENS_T)
+        if self.max_tokens_t is not None:
+            check_number("max_tokens_t", self.max_tokens_t, TOKENS_T)
+            if self.max_tokens_t < self.min_tokens_t:
+                raise InputError("max_tokens_t", f"must be at least min_tokens_t ({self.min_tokens_t:g}T)",
+                                 self.max_tokens_t)
+        if self.min_mmlu is not None:
+            check_number("min_mmlu", self.min_mmlu, MMLU)
+        if self.serve_hbm_gb is not None:
+            check_number("serve_hbm_gb", self.serve_hbm_gb, HBM_GB)
+        check_number("serve_context", self.serve_context, SERVE_CONTEXT, whole=True)
+        check_number("serve_batch", self.serve_batch, SERVE_BATCH, whole=True)
+        check_number("headroom", self.headroom, HEADROOM)
 
 
 @dataclass(frozen=True)
@@ -59,8 +76,7 @@ class Problem:
     price_usd_per_gpu_hour: float | None = None  # plan costs in dollars when given
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.budget_flops) and 1e6 <= self.budget_flops <= 1e32):
-            raise InputError("budget", "must be between 1e6 and 1e32 FLOPs", self.budget_flops)
+        check_number("budget_flops", self.budget_flops, BUDGET_FLOPS)
 
     def with_budget(self, flops: float) -> "Problem":
         from dataclasses import replace

@@ -2,37 +2,44 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from perflaw.law.errors import InputError
+from perflaw.law.rules import Range, check_number, is_number, is_whole
 
+LAYERS = Range(1, 4096)
+HEADS = Range(1, 65536)
+HEAD_DIM = Range(1, 4096)
+FFN_MULTIPLE = Range(1, 1 << 16)
+VOCAB = Range(1, 1 << 24)
+FFN_RATIO = Range(0, 64, open_low=True)  # FFN size / hidden
+EXPERT_CHOICE = Range(0, 1 << 22)  # experts, top-k, shared experts, expert FFN size
 MAX_POINTS = 50_000_000  # lattice points before the divisibility rules; about 4 GB of candidate arrays
 AXES = ("layers", "heads", "ffn_ratio", "kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
 
 
-def _int_range(name: str, value, low: int = 1, high: int = 1 << 20) -> tuple[int, int]:
+def _int_range(name: str, value, allowed: Range) -> tuple[int, int]:
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise InputError(name, "must be a range [low, high]", value)
     a, b = value
     for v in (a, b):
-        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
-            raise InputError(name, f"must be whole numbers between {low} and {high}", value)
+        if not is_whole(v) or v not in allowed:
+            raise InputError(name, f"must be whole numbers in {allowed.text()}", value)
     if a > b:
         raise InputError(name, "lower end must not exceed the upper end", f"{a}:{b}")
     return a, b
 
 
-def _choices(name: str, value, low: int = 0, high: int = 1 << 20) -> tuple[int, ...]:
+def _choices(name: str, value, allowed: Range) -> tuple[int, ...]:
     values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
     if not values:
         raise InputError(name, "must list at least one value", value)
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
-            raise InputError(name, f"must be whole numbers between {low} and {high}", value)
-    return tuple(sorted(set(values)))
+        if not is_whole(v) or v not in allowed:
+            raise InputError(name, f"must be whole numbers in {allowed.text()}", value)
+    return tuple(sorted(set(int(v) for v in values)))
 
 
 @dataclass(frozen=True)
@@ -65,21 +72,20 @@ class SearchSpace:
     name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "layers", _int_range("layers", tuple(self.layers), 1, 4096))
-        object.__setattr__(self, "heads", _int_range("heads", tuple(self.heads), 1, 65536))
-        for key, high in (("layers_step", 4096), ("heads_step", 65536), ("head_dim", 4096), ("ffn_multiple", 1 << 16),
-                          ("vocab", 1 << 24)):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-                raise InputError(key, f"must be a whole number between 1 and {high}", value)
-        lo, hi = self.ffn_ratio
-        if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi <= 64):
-            raise InputError("ffn_ratio", "must be a range with 0 < low <= high <= 64", self.ffn_ratio)
-        if not (math.isfinite(self.ffn_ratio_step) and self.ffn_ratio_step > 0):
-            raise InputError("ffn_ratio_step", "must be positive", self.ffn_ratio_step)
-        object.__setattr__(self, "kv_heads", _choices("kv_heads", self.kv_heads, 1, 65536))
+        object.__setattr__(self, "layers", _int_range("layers", tuple(self.layers), LAYERS))
+        object.__setattr__(self, "heads", _int_range("heads", tuple(self.heads), HEADS))
+        for key, allowed in (("layers_step", LAYERS), ("heads_step", HEADS), ("head_dim", HEAD_DIM),
+                             ("ffn_multiple", FFN_MULTIPLE), ("vocab", VOCAB)):
+            object.__setattr__(self, key, check_number(key, getattr(self, key), allowed, whole=True))
+        ratio = self.ffn_ratio
+        if not (isinstance(ratio, (tuple, list)) and len(ratio) == 2 and all(is_number(v) and v in FFN_RATIO
+                                                                             for v in ratio) and ratio[0] <= ratio[1]):
+            raise InputError("ffn_ratio", f"must be [low, high] with low <= high, both in {FFN_RATIO.text()}", ratio)
+        object.__setattr__(self, "ffn_ratio", (float(ratio[0]), float(ratio[1])))
+        check_number("ffn_ratio_step", self.ffn_ratio_step, FFN_RATIO)
+        object.__setattr__(self, "kv_heads", _choices("kv_heads", self.kv_heads, HEADS))
         for key in ("experts", "active_experts", "shared_experts", "expert_ffn"):
-            object.__setattr__(self, key, _choices(key, getattr(self, key), 0, 1 << 22))
+            object.__setattr__(self, key, _choices(key, getattr(self, key), EXPERT_CHOICE))
         if self.is_moe:
             if 0 in self.experts or 0 in self.active_experts or 0 in self.expert_ffn:
                 raise InputError("experts", "a MoE space needs experts, active_experts and expert_ffn above 0",
@@ -89,11 +95,11 @@ class SearchSpace:
                                  self.active_experts)
         points = int(np.prod([len(v) for v in self.axis_values().values()], dtype=np.float64))
         if points > MAX_POINTS:
-            raise InputError("search space size", f"must have at most {MAX_POINTS:,} points (narrow --layers, --heads, "
-                                             "--ffn-ratio or the choices, or raise the steps)", f"{points:,}")
+            raise InputError("space", f"must have at most {MAX_POINTS:,} points (narrow the layers, heads or "
+                                      "ffn_ratio ranges or the choices, or raise the steps)", f"{points:,}")
         heads = np.arange(self.heads[0], self.heads[1] + 1, self.heads_step)
         if not any((heads % kv == 0).any() for kv in self.kv_heads):
-            raise InputError("search space", "is empty: no heads value is divisible by any kv_heads choice",
+            raise InputError("kv_heads", "must divide some heads value (the search space is empty)",
                              f"heads {self.heads[0]}:{self.heads[1]} step {self.heads_step}, kv {self.kv_heads}")
 
     @property

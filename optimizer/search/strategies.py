@@ -14,16 +14,18 @@ import math
 import time
 
 from perflaw.law.errors import InputError
+from perflaw.law.rules import Range, check_number
 from perflaw.optimizer.search.candidates import evaluate
 from perflaw.optimizer.search.problem import Problem
 from perflaw.optimizer.search.result import SearchResult, finish
 
 STRATEGIES = ("exact", "optuna", "scipy")
+TRIALS = Range(1, 10**7)  # evaluations of a sampler
 
 
 def check_strategy(name: str) -> str:
     if name not in STRATEGIES:
-        raise InputError("--strategy", f"must be one of {', '.join(STRATEGIES)}", name)
+        raise InputError("strategy", f"must be one of {', '.join(STRATEGIES)}", name)
     return name
 
 
@@ -41,8 +43,8 @@ def search(problem: Problem, strategy: str = "exact", **options) -> SearchResult
     if strategy == "exact":
         return search_exact(problem, top=top)
     trials = options.get("trials")
-    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 10**7):
-        raise InputError("--trials", "must be a whole number between 1 and 10,000,000", trials)
+    if trials is not None:
+        trials = check_number("trials", trials, TRIALS, whole=True)
     seed = options.get("seed", 0)
     if strategy == "scipy":
         from perflaw.optimizer.search.scipy_strategy import search_scipy

@@ -51,7 +51,7 @@ def test_a_stored_study_only_resumes_the_same_problem(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     p = Problem(SMALL, 1e23)
     search(p, "optuna", trials=10, seed=0, storage=url, study_name="a")
-    with pytest.raises(InputError, match="--study-name"):
+    with pytest.raises(InputError, match="^study_name: "):
         search(Problem(SearchSpace(layers=(8, 16)), 1e23), "optuna", trials=20, storage=url, study_name="a")
 
 

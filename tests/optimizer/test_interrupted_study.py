@@ -55,8 +55,9 @@ def test_sigkilled_study_resumes_without_losing_or_repeating_trials(tmp_path):
         assert (after[number].params, after[number].value) == (params, value)
     for orphan in orphans:  # the trial the kill interrupted is failed and its parameters retried
         assert after[orphan.number].state == optuna.trial.TrialState.FAIL
-        if orphan.params:
-            assert any(t.params == orphan.params for t in complete if t.number > orphan.number)
+        if orphan.params:  # killed mid-suggestion, a trial holds only some axes: the retry fixes those
+            assert any(all(t.params.get(k) == v for k, v in orphan.params.items())
+                       for t in complete if t.number > orphan.number)
 
 
 @pytest.mark.parametrize("age_s, failed", [(GRACE_S + 40, True), (1, False)])

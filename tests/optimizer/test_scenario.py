@@ -14,7 +14,9 @@ from perflaw.law.coefficients import PAPER, save_coefficients
 from perflaw.law.errors import InputError
 from perflaw.optimizer.cli.main import build_parser
 from perflaw.optimizer.cli.optimize_commands import problem_from_args
-from perflaw.optimizer.scenario.loader import SECTIONS, load_scenario, schema_markdown
+from perflaw.optimizer.scenario.docs import schema_markdown
+from perflaw.optimizer.scenario.loader import load_scenario
+from perflaw.optimizer.scenario.schema import SECTIONS
 from perflaw.optimizer.search.strategies import search
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,15 +49,15 @@ def test_shipped_scenario_loads_and_solves(path):
 def test_shipped_scenarios_cover_the_required_questions():
     by_name = {p.stem: load_scenario(p) for p in SHIPPED}
     seven_b = by_name["7b-512xh100-30d"]
-    assert (seven_b.hardware.name, seven_b.gpus, seven_b.budgets[0].days()) == ("H100-SXM", 512, 30)
+    assert (seven_b.hardware.name, seven_b.gpus, seven_b.budgets[0].days) == ("H100-SXM", 512, 30)
     assert seven_b.constraints.params_b == (1.0, 15.0)
     seed = by_name["seed-planner-1024x376tf-30d"]
     assert seed.hardware.peak_bf16_tflops == 376 and seed.gpus == 1024
     assert (seed.utilization.mfu, seed.utilization.goodput) == (0.40, 1.0)
-    assert seed.budgets[0].flops() == pytest.approx(376e12 * 1024 * 0.40 * 30 * 86400)
+    assert seed.budgets[0].flops == pytest.approx(376e12 * 1024 * 0.40 * 30 * 86400)
     assert seed.space.layers == (20, 99) and seed.constraints.params_b == (10.0, 100.0)
     frontier = by_name["frontier-1e25-16384xh100"]
-    assert frontier.budgets[0].flops() == 1e25 and frontier.gpus == 16384
+    assert frontier.budgets[0].flops == 1e25 and frontier.gpus == 16384
     assert by_name["edge-24gb-1024xh100"].constraints.serve_hbm_gb == 24
     moe = by_name["moe-2048xh800"]
     assert moe.space.is_moe and moe.hardware.name == "H800-SXM" and moe.gpus == 2048
@@ -146,7 +148,7 @@ def test_sweep_review_and_coefficient_file(tmp_path):
     s = load_scenario(path)
     assert s.review and s.labels == ("a", "b", "c")
     assert [b.kind for b in s.budgets] == ["flops", "gpu_hours", "days"]
-    assert s.budgets[2].gpu_hours() == 10 * 24 * 64
+    assert s.budgets[2].gpu_hours == 10 * 24 * 64
 
 
 def _review(n: int) -> str:
