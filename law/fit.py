@@ -75,19 +75,19 @@ def predict_inputs(inputs: LawInputs, coefficients: LawCoefficients = PAPER, gam
 
 def _resolve_free(variant: str, free) -> tuple[str, ...]:
     if variant not in MOE_VARIANTS:
-        raise InputError("moe variant", f"must be one of {', '.join(MOE_VARIANTS)}", variant)
+        raise InputError("variant", f"must be one of {', '.join(MOE_VARIANTS)}", variant)
     if free is None:
         free = DEFAULT_FREE + (("w5",) if variant == "expansion" else ())
     free = tuple(free)
     if not free:
-        raise InputError("free coefficients", "must name at least one coefficient", "")
+        raise InputError("free", "must name at least one coefficient", "")
     for name in free:
         if name not in COEFFICIENT_NAMES:
-            raise InputError("free coefficients", f"must be among {', '.join(COEFFICIENT_NAMES)}", name)
+            raise InputError("free", f"must be among {', '.join(COEFFICIENT_NAMES)}", name)
     if "w5" in free and variant != "expansion":
-        raise InputError("free coefficients", f"w5 is only used by the expansion MoE variant, not {variant}", "w5")
+        raise InputError("free", f"w5 is only used by the expansion MoE variant, not {variant}", "w5")
     if len(set(free)) != len(free):
-        raise InputError("free coefficients", "must not repeat a name", ",".join(free))
+        raise InputError("free", "must not repeat a name", ",".join(free))
     return tuple(n for n in COEFFICIENT_NAMES if n in free)
 
 
@@ -146,7 +146,7 @@ def calibrate_interval(residuals, level: float = 0.8, method: str = "") -> Inter
     """
     r = np.asarray(residuals, dtype=np.float64)
     if not 0.0 < level < 1.0:
-        raise InputError("interval level", "must be between 0 and 1 (exclusive)", level)
+        raise InputError("level", "must be between 0 and 1 (exclusive)", level)
     if r.size < 3:
         raise InputError("interval", "needs at least 3 residuals", r.size)
     qs = [(1.0 - level) / 2.0, (1.0 + level) / 2.0]

@@ -52,7 +52,7 @@ class Prediction:
     coefficients: LawCoefficients
 
 
-def check_tokens_t(tokens_t: float, name: str = "tokens") -> float:
+def check_tokens_t(tokens_t: float, name: str = "tokens_t") -> float:
     if not isinstance(tokens_t, (int, float)) or isinstance(tokens_t, bool) or not math.isfinite(tokens_t):
         raise InputError(name, "must be a finite number", tokens_t)
     if tokens_t not in TOKENS_T:
@@ -96,16 +96,16 @@ def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: L
     tokens_t = check_tokens_t(tokens_t)
     gamma = check_gamma(gamma)
     breakdown = arch.params()
-    total = breakdown.total / 1e9 if params_b is None else _check_b("params", params_b)
+    total = breakdown.total / 1e9 if params_b is None else _check_b("params_b", params_b)
     if active_params_b is not None:
         if not arch.is_moe:
-            raise InputError("active params", "only applies to a MoE model (set experts)", f"{active_params_b:g}B")
-        active = _check_b("active params", active_params_b)
+            raise InputError("active_params_b", "only applies to a MoE model (set experts)", f"{active_params_b:g}B")
+        active = _check_b("active_params_b", active_params_b)
     else:
         active = total if not arch.is_moe else (breakdown.active / 1e9 if params_b is None
                                                 else total * breakdown.active / breakdown.total)
     if active > total:
-        raise InputError("active params", f"must not exceed the total ({total:g}B)", f"{active:g}B")
+        raise InputError("active_params_b", f"must not exceed the total ({total:g}B)", f"{active:g}B")
     terms = moe_law_terms(arch.layers, arch.hidden, arch.active_ffn, tokens_t, total, active, gamma, coefficients)
     iv = interval_for(coefficients)
     mmlu = float(terms.mmlu)

@@ -65,11 +65,8 @@ def predict(architecture: Architecture, tokens_t: float, *, coefficients="paper"
     if not isinstance(architecture, Architecture):
         raise InputError("architecture", "must be a perflaw.Architecture (or Architecture.from_hf_config(path))",
                          type(architecture).__name__)
-    try:
-        return predict_architecture(architecture, tokens_t, coefficients=_coefficients(coefficients), gamma=gamma,
-                                    params_b=params_b, active_params_b=active_params_b)
-    except InputError as exc:
-        raise exc.renamed({"tokens": "tokens_t", "params": "params_b", "active params": "active_params_b"}) from None
+    return predict_architecture(architecture, tokens_t, coefficients=_coefficients(coefficients), gamma=gamma,
+                                params_b=params_b, active_params_b=active_params_b)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -49,8 +50,13 @@ def _run(argv, **kw):
 
 @pytest.mark.slow
 def test_a_built_wheel_works_in_a_fresh_virtual_environment(tmp_path):
+    # Build from a clean copy: an in-tree build would leave build/ behind, and stale files there
+    # would reach the next wheel.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "reports",
+                                                                "__pycache__", ".pytest_cache", ".hypothesis"))
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)])
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(source)])
     (wheel,) = wheels.glob("perflaw-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names if not n.startswith("perflaw-")} == {"perflaw"}

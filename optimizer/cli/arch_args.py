@@ -9,13 +9,12 @@ from perflaw.law.architecture import FFN_KINDS, Architecture
 from perflaw.law.coefficients import PAPER, LawCoefficients, load_coefficients
 from perflaw.law.errors import InputError
 from perflaw.law.hf_config import load_hf_config
+from perflaw.law.predict import PARAMS_B, TOKENS_T
 from perflaw.optimizer.cli.quantities import parse_positive
 
 # Tokens and parameter counts below these are almost certainly a missing suffix (15 vs 15T).
-MIN_TOKENS = 1e6
-MAX_TOKENS = 1e16
-MIN_PARAMS = 1e6
-MAX_PARAMS = 1e14
+MIN_TOKENS, MAX_TOKENS = TOKENS_T.low * 1e12, TOKENS_T.high * 1e12
+MIN_PARAMS, MAX_PARAMS = PARAMS_B.low * 1e9, PARAMS_B.high * 1e9
 
 
 @dataclass(frozen=True)
@@ -103,12 +102,8 @@ def architecture_from_args(args: argparse.Namespace) -> ArchitectureChoice:
             values["ffn"] = 0
         else:
             raise InputError("--ffn", "is required for a dense model or leading dense layers", "missing")
-    try:
-        arch = Architecture(tied_embeddings=bool(args.tied_embeddings), ffn_kind=args.ffn_kind or "gated",
-                            name="from flags", **values)
-    except InputError as exc:
-        fields = _INT_FLAGS + ("ffn_kind", "tied_embeddings")
-        raise exc.renamed({f: "--" + f.replace("_", "-") for f in fields}) from None
+    arch = Architecture(tied_embeddings=bool(args.tied_embeddings), ffn_kind=args.ffn_kind or "gated",
+                        name="from flags", **values)
     return ArchitectureChoice(arch, "flags", params_b, active_b)
 
 

@@ -192,6 +192,7 @@ def cost_from_args(args) -> dict:
     """The cost payload from the flags of ``perflaw cost`` (architecture, hardware, layout, serving)."""
     from perflaw.optimizer.cli.arch_args import architecture_from_args, parse_int_flag, seq_len_from_args, tokens_t_from_args
     from perflaw.optimizer.cli.hardware_args import gpus_from_args, hardware_from_args, price_from_args, utilization_from_args
+    from perflaw.optimizer.search.problem import SERVE_BATCH, SERVE_CONTEXT
     choice = architecture_from_args(args)
     tokens_t = tokens_t_from_args(args)
     hardware = hardware_from_args(args)
@@ -211,7 +212,9 @@ def cost_from_args(args) -> dict:
                               parse_int_flag(args.micro_batch, "--micro-batch", 1, 1 << 20), args.headroom, explicit,
                               zero=args.zero, recompute=args.recompute)
     sections.update(serve_section(choice.arch, args.serve_hardware, args.serve_hbm_gb,
-                                  parse_int_flag(args.serve_context, "--serve-context", 1, 1 << 24),
-                                  parse_int_flag(args.serve_batch, "--serve-batch", 1, 1 << 20), args.headroom))
+                                  parse_int_flag(args.serve_context, "--serve-context", SERVE_CONTEXT.low,
+                                                 SERVE_CONTEXT.high),
+                                  parse_int_flag(args.serve_batch, "--serve-batch", SERVE_BATCH.low, SERVE_BATCH.high),
+                                  args.headroom))
     return cost_payload(choice, tokens_t, hardware, util, gpus, seq_len, args.flops_rule, args.precision,
                         price_from_args(args), args.pue, args.grid_co2, sections)

@@ -9,7 +9,7 @@ from perflaw.law.errors import InputError
 from perflaw.optimizer.cli.arch_args import parse_int_flag
 from perflaw.optimizer.cost.budget import Budget
 from perflaw.optimizer.cost.plan_cost import DEFAULT_GRID_KG_PER_KWH, DEFAULT_PUE
-from perflaw.optimizer.cost.hardware import GPUS, PRECISIONS, Hardware, Utilization, get_hardware, resolve_utilization
+from perflaw.optimizer.cost.hardware import GPUS, PRECISIONS, PRICE_USD_PER_GPU_HOUR, Hardware, Utilization, get_hardware, resolve_utilization
 from perflaw.optimizer.cli.quantities import parse_positive
 
 
@@ -66,7 +66,8 @@ def gpus_from_args(args: argparse.Namespace) -> int | None:
 
 
 def price_from_args(args: argparse.Namespace) -> float | None:
-    return None if args.price is None else parse_positive(args.price, "--price", 1e-4, 1e4)
+    return None if args.price is None else parse_positive(args.price, "--price", PRICE_USD_PER_GPU_HOUR.low,
+                                                            PRICE_USD_PER_GPU_HOUR.high)
 
 
 def add_budget_arguments(parser: argparse.ArgumentParser) -> None:

@@ -32,11 +32,8 @@ def _num(x) -> float | None:
 def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: LawCoefficients, gamma: float,
                     seq_len: int) -> dict:
     arch = choice.arch
-    try:
-        p = predict_architecture(arch, tokens_t, coefficients=coefficients, gamma=gamma, params_b=choice.params_b,
-                                 active_params_b=choice.active_params_b)
-    except InputError as exc:
-        raise exc.renamed({"active params": "--active-params", "params": "--params"}) from None
+    p = predict_architecture(arch, tokens_t, coefficients=coefficients, gamma=gamma, params_b=choice.params_b,
+                             active_params_b=choice.active_params_b)
     fpt = arch.flops_per_token(seq_len)
     fpt_6n = 6.0 * p.active_params_b * 1e9
     arch_fields = {k: v for k, v in asdict(arch).items() if k != "name"}

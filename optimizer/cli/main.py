@@ -137,10 +137,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         free = [n.strip() for n in args.free.split(",")] if args.free is not None else None
         if not 0.0 < args.level < 1.0:
             raise InputError("--level", "must be between 0 and 1 (exclusive)", args.level)
-        try:
-            payload = lc.fit_payload(args.data, args.out, args.variant, free, args.loss, args.level, args.exclude)
-        except InputError as exc:
-            raise exc.renamed({"free coefficients": "--free"}) from None
+        payload = lc.fit_payload(args.data, args.out, args.variant, free, args.loss, args.level, args.exclude)
         return payload, lc.fit_text(payload)
     if args.command == "validate":
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)
@@ -175,7 +172,8 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
 #: Library fields whose flag is not ``--`` + the field with dashes (the rest follow from the parser).
 FLAG_ALIASES = {"params_b": "--params", "min_tokens_t": "--min-tokens", "max_tokens_t": "--max-tokens",
                 "tokens_t": "--tokens", "price_usd_per_gpu_hour": "--price", "grid_kg_per_kwh": "--grid-co2",
-                "mfu_percent": "--mfu", "grid": "--layers/--max-tokens", "coefficients": "--law"}
+                "mfu_percent": "--mfu", "grid": "--layers/--max-tokens", "coefficients": "--law",
+                "active_params_b": "--active-params"}
 _FIELD = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # a field name with an underscore, in a rule's text
 
 

@@ -11,33 +11,44 @@ from perflaw.optimizer.cli.arch_args import coefficients_from_args, parse_int_fl
 from perflaw.optimizer.cost.budget import Budget
 from perflaw.optimizer.search.fronts import FRONTS, budget_front, cheapest_for_target, inference_front
 from perflaw.optimizer.cli.hardware_args import budget_from_args
-from perflaw.optimizer.search.problem import Constraints, Problem
+from perflaw.law.predict import PARAMS_B, TOKENS_T
+from perflaw.optimizer.search.problem import SERVE_BATCH, SERVE_CONTEXT, Constraints, Problem
 from perflaw.optimizer.cli.quantities import format_quantity, parse_positive, parse_range
 from perflaw.optimizer.search.result import SearchResult
-from perflaw.optimizer.search.strategies import STRATEGIES, search
-from perflaw.optimizer.search.space import SearchSpace
+from perflaw.optimizer.search.strategies import STRATEGIES, TRIALS, search
+from perflaw.optimizer.search.space import FFN_MULTIPLE, HEAD_DIM, HEADS, VOCAB, SearchSpace
 from perflaw.optimizer.cli.textfmt import table
 
 
 def add_optimize_arguments(p: argparse.ArgumentParser) -> None:
+    """The optimize flags; their defaults are the library's (``Constraints``, ``SearchSpace``)."""
+    c, s = Constraints(), SearchSpace()
+
+    def pair(v, unit=""):
+        return f"{v[0]:g}{unit}:{v[1]:g}{unit}"
+
     g = p.add_argument_group("constraints")
-    g.add_argument("--params", default="0.1B:2000B", help="total parameters LOW:HIGH (0.1B:2000B)")
-    g.add_argument("--layers", default="8:128", help="layers LOW:HIGH, inclusive (8:128)")
+    g.add_argument("--params", default=pair(c.params_b, "B"), help=f"total parameters LOW:HIGH ({pair(c.params_b, 'B')})")
+    g.add_argument("--layers", default=pair(s.layers), help=f"layers LOW:HIGH, inclusive ({pair(s.layers)})")
     g.add_argument("--max-tokens", help="unique training tokens available, e.g. 3T (the data constraint)")
-    g.add_argument("--min-tokens", default="10B", help="a plan trains on at least this many tokens (10B)")
+    g.add_argument("--min-tokens", default=format_quantity(c.min_tokens_t * 1e12),
+                   help=f"a plan trains on at least this many tokens ({format_quantity(c.min_tokens_t * 1e12)})")
     g.add_argument("--min-mmlu", type=float, help="drop plans predicted below this MMLU")
     g.add_argument("--serve-hbm-gb", type=float, metavar="GB", help="weights + KV cache must fit one GPU this size")
-    g.add_argument("--serve-context", default="8192", help="context when serving (8192)")
-    g.add_argument("--serve-batch", default="1", help="sequences served at once (1)")
-    g.add_argument("--headroom", type=float, default=0.1, help="share of HBM kept free (0.1)")
+    g.add_argument("--serve-context", default=str(c.serve_context), help=f"context when serving ({c.serve_context})")
+    g.add_argument("--serve-batch", default=str(c.serve_batch), help=f"sequences served at once ({c.serve_batch})")
+    g.add_argument("--headroom", type=float, default=c.headroom, help=f"share of HBM kept free ({c.headroom:g})")
     g = p.add_argument_group("search space")
-    g.add_argument("--heads", default="8:128", help="attention heads LOW:HIGH; hidden = heads x head-dim (8:128)")
-    g.add_argument("--heads-step", default="4", help="step of heads (4)")
-    g.add_argument("--head-dim", default="128", help="per-head width (128)")
-    g.add_argument("--ffn-ratio", default="2.5:4", help="FFN size / hidden, LOW:HIGH (2.5:4)")
-    g.add_argument("--ffn-multiple", default="256", help="FFN size rounded to a multiple of this (256)")
-    g.add_argument("--kv-heads", default="8", help="KV-head choices, comma-separated (8)")
-    g.add_argument("--vocab", default="128256", help="vocabulary size (128256)")
+    g.add_argument("--heads", default=pair(s.heads),
+                   help=f"attention heads LOW:HIGH; hidden = heads x head-dim ({pair(s.heads)})")
+    g.add_argument("--heads-step", default=str(s.heads_step), help=f"step of heads ({s.heads_step})")
+    g.add_argument("--head-dim", default=str(s.head_dim), help=f"per-head width ({s.head_dim})")
+    g.add_argument("--ffn-ratio", default=pair(s.ffn_ratio), help=f"FFN size / hidden, LOW:HIGH ({pair(s.ffn_ratio)})")
+    g.add_argument("--ffn-multiple", default=str(s.ffn_multiple),
+                   help=f"FFN size rounded to a multiple of this ({s.ffn_multiple})")
+    g.add_argument("--kv-heads", default=",".join(map(str, s.kv_heads)),
+                   help=f"KV-head choices, comma-separated ({','.join(map(str, s.kv_heads))})")
+    g.add_argument("--vocab", default=str(s.vocab), help=f"vocabulary size ({s.vocab})")
     g.add_argument("--tied-embeddings", action="store_true", help="tie input and output embeddings")
     g.add_argument("--experts", help="MoE: routed-expert choices, comma-separated (e.g. 64,128)")
     g.add_argument("--active-experts", help="MoE: experts-per-token choices (e.g. 4,8)")
@@ -75,31 +86,29 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
     if moe and not all(getattr(args, k) for k in ("experts", "active_experts", "expert_ffn")):
         raise InputError("--experts/--active-experts/--expert-ffn", "a MoE search needs all three", "some missing")
     ratio = parse_range(args.ffn_ratio, "--ffn-ratio", minimum=0.01)
-    try:
-        space = SearchSpace(
-            layers=_int_range(args.layers, "--layers"), heads=_int_range(args.heads, "--heads"),
-            heads_step=parse_int_flag(args.heads_step, "--heads-step", 1, 65536),
-            head_dim=parse_int_flag(args.head_dim, "--head-dim", 1, 4096), ffn_ratio=ratio,
-            ffn_multiple=parse_int_flag(args.ffn_multiple, "--ffn-multiple", 1, 1 << 16),
-            kv_heads=_ints(args.kv_heads, "--kv-heads", 1), vocab=parse_int_flag(args.vocab, "--vocab", 1, 1 << 24),
-            tied_embeddings=bool(args.tied_embeddings),
-            experts=_ints(args.experts, "--experts", 1) if moe else (0,),
-            active_experts=_ints(args.active_experts, "--active-experts", 1) if moe else (0,),
-            shared_experts=_ints(args.shared_experts, "--shared-experts", 0) if moe else (0,),
-            expert_ffn=_ints(args.expert_ffn, "--expert-ffn", 1) if moe else (0,),
-        )
-    except InputError as exc:
-        name = exc.input_name if exc.input_name.startswith("--") or " " in exc.input_name else \
-            "--" + exc.input_name.replace("_", "-")
-        raise InputError(name, exc.rule, exc.value) from None
-    lo, hi = parse_range(args.params, "--params", minimum=1e6)
-    max_tokens = parse_positive(args.max_tokens, "--max-tokens", 1e6, 1e16, "write 3T") / 1e12 \
+    space = SearchSpace(
+        layers=_int_range(args.layers, "--layers"), heads=_int_range(args.heads, "--heads"),
+        heads_step=parse_int_flag(args.heads_step, "--heads-step", HEADS.low, HEADS.high),
+        head_dim=parse_int_flag(args.head_dim, "--head-dim", HEAD_DIM.low, HEAD_DIM.high), ffn_ratio=ratio,
+        ffn_multiple=parse_int_flag(args.ffn_multiple, "--ffn-multiple", FFN_MULTIPLE.low, FFN_MULTIPLE.high),
+        kv_heads=_ints(args.kv_heads, "--kv-heads", 1),
+        vocab=parse_int_flag(args.vocab, "--vocab", VOCAB.low, VOCAB.high),
+        tied_embeddings=bool(args.tied_embeddings),
+        experts=_ints(args.experts, "--experts", 1) if moe else (0,),
+        active_experts=_ints(args.active_experts, "--active-experts", 1) if moe else (0,),
+        shared_experts=_ints(args.shared_experts, "--shared-experts", 0) if moe else (0,),
+        expert_ffn=_ints(args.expert_ffn, "--expert-ffn", 1) if moe else (0,),
+    )
+    lo, hi = parse_range(args.params, "--params", minimum=PARAMS_B.low * 1e9)
+    tokens = (TOKENS_T.low * 1e12, TOKENS_T.high * 1e12)
+    max_tokens = parse_positive(args.max_tokens, "--max-tokens", *tokens, "write 3T") / 1e12 \
         if args.max_tokens else None
     constraints = Constraints(
-        params_b=(lo / 1e9, hi / 1e9), min_tokens_t=parse_positive(args.min_tokens, "--min-tokens", 1e6, 1e16) / 1e12,
+        params_b=(lo / 1e9, hi / 1e9), min_tokens_t=parse_positive(args.min_tokens, "--min-tokens", *tokens) / 1e12,
         max_tokens_t=max_tokens, min_mmlu=args.min_mmlu, serve_hbm_gb=args.serve_hbm_gb,
-        serve_context=parse_int_flag(args.serve_context, "--serve-context", 1, 1 << 24),
-        serve_batch=parse_int_flag(args.serve_batch, "--serve-batch", 1, 1 << 20), headroom=args.headroom)
+        serve_context=parse_int_flag(args.serve_context, "--serve-context", SERVE_CONTEXT.low, SERVE_CONTEXT.high),
+        serve_batch=parse_int_flag(args.serve_batch, "--serve-batch", SERVE_BATCH.low, SERVE_BATCH.high),
+        headroom=args.headroom)
     if args.gamma is None or not math.isfinite(args.gamma) or args.gamma < 1:
         raise InputError("--gamma", "must be a finite number >= 1", args.gamma)
     problem = Problem(space, budget.flops, budget.hardware, budget.gpus, budget.utilization, constraints,
@@ -113,7 +122,7 @@ def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
     problem, budget = problem_from_args(args)
     strategy = args.strategy
     top = parse_int_flag(args.top, "--top", 0, 1000)
-    trials = parse_int_flag(args.trials, "--trials", 1, 10**7) if args.trials else None
+    trials = parse_int_flag(args.trials, "--trials", TRIALS.low, TRIALS.high) if args.trials else None
     seed = parse_int_flag(args.seed, "--seed", 0, 2**32 - 1)
     if strategy == "exact" and (args.trials or args.storage or args.study_name):
         raise InputError("--trials/--storage/--study-name", "apply to the optuna and scipy strategies only", strategy)

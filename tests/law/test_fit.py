@@ -82,9 +82,9 @@ def test_coefficient_file_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,field", [
-    (dict(variant="nope"), "moe variant"),
-    (dict(free=("w9",)), "free coefficients"),
-    (dict(free=("w5",), variant="active"), "free coefficients"),
+    (dict(variant="nope"), "variant"),
+    (dict(free=("w9",)), "free"),
+    (dict(free=("w5",), variant="active"), "free"),
     (dict(loss="l3"), "loss"),
 ])
 def test_bad_fit_arguments(kwargs, field):
