@@ -12,9 +12,7 @@ from perflaw.law.architecture import Architecture, ParamBreakdown
 from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
 from perflaw.law.errors import InputError
 from perflaw.law.rules import Range
-from perflaw.law.fit import calibrate_interval, predict_inputs
 from perflaw.law.moe import law_size_b, moe_law_terms
-from perflaw.law.zoo import law_inputs, load_zoo
 
 DEFAULT_LEVEL = 0.8
 TOKENS_T = Range(1e-6, 1e4)  # training tokens, trillions: 1M to 10,000T
@@ -78,6 +76,8 @@ def interval_for(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) ->
 
 @lru_cache(maxsize=16)
 def _zoo_interval(coefficients: LawCoefficients, level: float) -> Interval:
+    from perflaw.law.fit import calibrate_interval, predict_inputs  # scipy and pandas: only when calibrating
+    from perflaw.law.zoo import law_inputs, load_zoo
     table = load_zoo()
     table = table[table["complete"]]
     residuals = table["mmlu"].to_numpy(dtype=float) - predict_inputs(law_inputs(table), coefficients)

@@ -169,3 +169,12 @@ def test_cost_names_the_loss_law_baselines(capsys):
     flops = 6 * d["active_params_b"] * 1e9 * 15e12
     assert 6 * epoch["params_b"] * 1e9 * epoch["tokens_t"] * 1e12 == pytest.approx(flops)
     assert "Hoffmann" in d["baselines"]["chinchilla"]["source"]
+
+
+def test_import_perflaw_and_perflaw_plan_load_neither_scipy_nor_pandas():
+    # `perflaw plan` and `import perflaw` must start fast: the heavy libraries load only when used.
+    code = ("import sys, perflaw; from perflaw.optimizer.cli.main import main; main(['plan', '--json']); "
+            "print(sorted(m for m in ('scipy', 'pandas', 'matplotlib', 'optuna') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
