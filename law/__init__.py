@@ -21,4 +21,4 @@ _EXPORTS = {
     "perflaw.law.predict": ("Prediction", "interval_for", "predict_architecture"),
     "perflaw.law.zoo": ("LawInputs", "law_inputs", "load_zoo", "zoo_path"),
 }
-__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -10,7 +10,8 @@ from importlib import import_module
 
 
 def lazy_exports(package: str, exports: dict[str, tuple[str, ...]]):
-    """``(__getattr__, __all__)`` for ``package`` from ``{module: names}`` (modules absolute)."""
+    """``(__getattr__, __dir__, __all__)`` for ``package`` from ``{module: names}`` (modules absolute);
+    ``__dir__`` lists the lazy names too, so tab completion offers them."""
     where = {name: module for module, names in exports.items() for name in names}
 
     def __getattr__(name: str):
@@ -18,4 +19,8 @@ def lazy_exports(package: str, exports: dict[str, tuple[str, ...]]):
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         return getattr(import_module(where[name]), name)
 
-    return __getattr__, sorted(where)
+    def __dir__():
+        import sys
+        return sorted(set(where) | set(vars(sys.modules[package])))
+
+    return __getattr__, __dir__, sorted(where)

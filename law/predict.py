@@ -54,7 +54,7 @@ def check_tokens_t(tokens_t: float, name: str = "tokens_t") -> float:
     if not isinstance(tokens_t, (int, float)) or isinstance(tokens_t, bool) or not math.isfinite(tokens_t):
         raise InputError(name, "must be a finite number", tokens_t)
     if tokens_t not in TOKENS_T:
-        raise InputError(name, "must be between 1M and 10,000T tokens", f"{tokens_t:g}T")
+        raise InputError(name, "must be between 1M and 10,000T tokens (in trillions: 15 means 15T)", f"{tokens_t:g}T")
     return float(tokens_t)
 
 

@@ -31,6 +31,8 @@ _SECTIONS = {f.key: s.name for s in (BUDGET, HARDWARE, CONSTRAINTS, SPACE, SEARC
 _SECTIONS["hardware"] = "hardware"
 _SECTIONS["top"] = "report"
 _LISTS = {f.key for s in (SPACE,) for f in s.fields if f.kind.endswith("list")}
+_WHOLE = {f.key for s in (HARDWARE, CONSTRAINTS, SPACE, SEARCH, LAW) for f in s.fields if f.kind.startswith("integer")}
+_WHOLE.add("top")
 
 
 def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
@@ -55,8 +57,12 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
     given = {k: v for k, v in locals().items() if k in _SECTIONS and v is not None}
     scenario = _scenario(given, "perflaw.optimize")
     problem = scenario.problems()[0]
-    return search(problem, scenario.strategy, trials=scenario.trials, seed=scenario.seed, top=scenario.top,
-                  storage=storage, study_name=study_name)
+    result = search(problem, scenario.strategy, trials=scenario.trials, seed=scenario.seed, top=scenario.top,
+                    storage=storage, study_name=study_name)
+    if result.best is None:  # the constraints admit no plan: the input's fault, said as the CLI says it
+        raise InputError("constraints", f"no feasible plan: {result.infeasible_reason}",
+                         f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
+    return result
 
 
 def predict(architecture: Architecture, tokens_t: float, *, coefficients="paper", gamma: float = 1.0,
@@ -106,16 +112,24 @@ def _coefficients(value) -> LawCoefficients:
         return value
     if value == "paper":
         return PAPER
+    rule = 'must be "paper", a LawCoefficients or a coefficient file from perflaw fit --out'
     if isinstance(value, (str, Path)):
-        return load_coefficients(value)
-    raise InputError("coefficients", 'must be "paper", a coefficient file or a LawCoefficients', value)
+        try:
+            return load_coefficients(value)
+        except InputError as exc:
+            raise InputError("coefficients", f"{rule} ({exc.input_name}: {exc.rule})", str(value)) from None
+    raise InputError("coefficients", rule, value)
 
 
-def _plain(value):
-    """Tuples as lists and numpy scalars as Python numbers, as a TOML file would give them."""
+def _plain(value, whole: bool = False):
+    """Tuples as lists, numpy scalars as Python numbers and (for ``whole`` keys) 1024.0 as 1024, as a
+    TOML file would give them."""
     if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    return value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value
+        return [_plain(v, whole) for v in value]
+    value = value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value
+    if whole and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _scenario(given: dict, label: str) -> Scenario:
@@ -137,7 +151,7 @@ def _scenario(given: dict, label: str) -> Scenario:
     if hardware is not None:
         tables.setdefault("hardware", {})["name"] = hardware
     for key, value in given.items():
-        value = _plain(value)
+        value = _plain(value, key in _WHOLE)
         if key in _LISTS and not isinstance(value, list):
             value = [value]
         tables.setdefault(_SECTIONS[key], {})[key] = value

@@ -153,7 +153,8 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
 
         from perflaw.optimizer.cli.optimize_commands import optimize_payload, optimize_text, progress_wanted
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI, not the library, sets logging
-        payload = optimize_payload(args, progress_wanted(args))
+        payload = optimize_payload(args, progress_wanted(args), words=lambda text: fields_as_flags(
+            text, flag_names(build_parser(), "optimize")))
         return payload, optimize_text(payload)
     if args.command == "plan":
         from perflaw.optimizer.cli.plan_command import plan_payload, plan_text
@@ -197,9 +198,15 @@ def as_flags(exc: InputError, names: dict[str, str], args: argparse.Namespace | 
         value = getattr(args, dest, None)
         if isinstance(value, str) and exc.input_name.startswith(str(Path(value))):
             return InputError(f"{names.get(dest, dest)} {exc.input_name}", exc.rule, exc.value)
+    if exc.input_name not in names:  # a file's key or another input: its words are already the user's
+        return exc
     renamed = exc.renamed(names)
-    rule = _FIELD.sub(lambda m: names.get(m.group(0), m.group(0)), renamed.rule)
-    return InputError(renamed.input_name, rule, renamed.value)
+    return InputError(renamed.input_name, fields_as_flags(renamed.rule, names), renamed.value)
+
+
+def fields_as_flags(text: str, names: dict[str, str]) -> str:
+    """Library field names written in a sentence (``lower min_mmlu to 76``), as the user's flags."""
+    return _FIELD.sub(lambda m: names.get(m.group(0), m.group(0)), text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -117,7 +117,8 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
     return problem, budget
 
 
-def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
+def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text: text) -> dict:
+    """The optimize payload; ``words`` puts the library's explanations in the command line's terms."""
     from perflaw.law.predict import interval_for
     problem, budget = problem_from_args(args)
     strategy = args.strategy
@@ -137,16 +138,16 @@ def optimize_payload(args: argparse.Namespace, progress: bool) -> dict:
         "budget": budget.as_dict(), "lattice_size": problem.space.size,
         "best": None, "alternatives": [], "front": [], "front_kind": args.front,
         "interval": {"level": iv.level, "low": iv.low, "high": iv.high, "coverage": iv.coverage},
-        "law": problem.coefficients.source, "infeasible_reason": result.infeasible_reason,
+        "law": problem.coefficients.source, "infeasible_reason": result.infeasible_reason and words(result.infeasible_reason),
     }
     if args.target_mmlu is not None:  # the inverse question ignores the budget: answer it either way
         plan, reason = cheapest_for_target(problem, args.target_mmlu)
         payload["target"] = {"mmlu": args.target_mmlu, "plan": plan.as_dict() if plan else None,
-                             "reason": reason}
+                             "reason": reason and words(reason)}
     if result.best is None:
         if args.target_mmlu is not None:
             return payload
-        raise InputError("constraints", f"no feasible plan: {result.infeasible_reason}",
+        raise InputError("constraints", f"no feasible plan: {payload['infeasible_reason']}",
                          f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
     payload["best"] = result.best.as_dict()
     payload["alternatives"] = [a.as_dict() for a in result.alternatives]

@@ -2,7 +2,7 @@
 
 from perflaw.law.exports import lazy_exports
 
-__getattr__, __all__ = lazy_exports(__name__, {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "perflaw.optimizer.cost.hardware": ("Hardware", "PublishedRun", "Utilization", "default_utilization",
                                         "get_hardware", "load_catalog", "published_runs"),
     "perflaw.optimizer.cost.budget": ("BUDGET_KINDS", "Budget"),

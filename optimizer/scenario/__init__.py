@@ -2,7 +2,7 @@
 
 from perflaw.law.exports import lazy_exports
 
-__getattr__, __all__ = lazy_exports(__name__, {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "perflaw.optimizer.scenario.schema": ("SECTIONS",),
     "perflaw.optimizer.scenario.loader": ("Scenario", "builtin_scenario_path", "load_scenario"),
     "perflaw.optimizer.scenario.docs": ("schema_markdown",),

@@ -178,8 +178,25 @@ def _space(s: dict, layers: tuple[int, int], file: Source) -> SearchSpace:
     return space
 
 
+def shipped_scenarios() -> tuple[str, ...]:
+    """Names of the scenarios shipped with perflaw (``perflaw run NAME`` runs one from any folder)."""
+    from importlib import resources
+    return tuple(sorted(p.name[:-5] for p in resources.files("perflaw.scenarios").iterdir()
+                        if p.name.endswith(".toml")))
+
+
 def load_scenario(path: str | Path) -> Scenario:
-    """Read, parse and validate a scenario file (raises ``InputError`` naming the file and the key)."""
+    """Read, parse and validate a scenario file (raises ``InputError`` naming the file and the key).
+
+    A name that is no file but names a shipped scenario (``7b-512xh100-30d``, with or without
+    ``.toml`` or a folder in front) loads the shipped one.
+    """
+    stem = Path(path).name.removesuffix(".toml")
+    if not Path(path).is_file():
+        if stem not in shipped_scenarios():
+            raise InputError(str(path), f"file must exist (or name a shipped scenario: {', '.join(shipped_scenarios())})",
+                             str(path))
+        path = builtin_scenario_path(stem)
     doc, digest = _read(path)
     return scenario_from_tables(doc, Source(str(path)), Path(path).parent, Path(path), digest)
 
@@ -221,7 +238,8 @@ def scenario_from_tables(doc: dict, file: Source, base_dir: Path, path: Path | N
         try:
             coefficients = load_coefficients(base_dir / law["coefficients"])
         except InputError as exc:
-            file.fail("law.coefficients", "must be \"paper\" or a coefficient file relative to the scenario file "
+            where = "the working folder" if file.keywords else "the scenario file"
+            file.fail("law.coefficients", f"must be \"paper\" or a coefficient file relative to {where} "
                       f"({exc.input_name}: {exc.rule})", law["coefficients"])
 
     budgets, labels = [], []

@@ -191,6 +191,7 @@ REPORT = Section("report", "What the report shows beyond the best plans.", (
 ))
 
 SECTIONS = (TOP, BUDGET, REVIEW, HARDWARE, CONSTRAINTS, SPACE, SEARCH, LAW, REPORT)
+DOTTED_KEYS = {f"{s.name}.{f.key}" for s in SECTIONS if s.name for f in s.fields}
 TOP_SECTIONS = {s.name: s for s in SECTIONS if s.name and "." not in s.name}
 
 
@@ -247,7 +248,7 @@ class Source:
 
     def fail(self, key: str, rule: str, value: object):
         if self.keywords:  # dotted keys named in the rule become keywords too
-            rule = _DOTTED.sub(lambda m: self.name(m.group(0)), rule)
+            rule = _DOTTED.sub(lambda m: self.name(m.group(0)) if m.group(0) in DOTTED_KEYS else m.group(0), rule)
         raise InputError(self.name(key), rule, value)
 
     def remap(self, key: str, exc: InputError):

@@ -2,7 +2,7 @@
 
 from perflaw.law.exports import lazy_exports
 
-__getattr__, __all__ = lazy_exports(__name__, {
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "perflaw.optimizer.search.space": ("SearchSpace",),
     "perflaw.optimizer.search.problem": ("Constraints", "Problem"),
     "perflaw.optimizer.search.strategies": ("STRATEGIES", "search"),

@@ -72,7 +72,7 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | No
     if not ok.any():
         if not reachable.any():
             return None, (f"no candidate reaches {target_mmlu:g} MMLU within the law's saturation (at most 1T tokens "
-                          f"per 1B parameters) and the token limit; raise --params or lower the target")
+                          f"per 1B parameters) and the token limit; raise params_b or lower the target")
         blocked = {k: int((reachable & (probe[k] > 0)).sum()) for k in ("params_min", "params_max", "train_memory",
                                                                         "serve_memory")}
         names = ", ".join(f"{k} ({n:,} candidates)" for k, n in blocked.items() if n)

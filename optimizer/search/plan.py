@@ -43,6 +43,12 @@ class Plan:
     budget_flops: float | None = None  # the budget a front point was found at
     target_mmlu: float | None = None  # the target MMLU of the inverse question
 
+    def __repr__(self) -> str:
+        iv = self.interval
+        cost = f", {self.gpu_hours:,.0f} GPU-hours" if self.cost is not None else ""
+        return (f"Plan({self.architecture.summary()}, {self.params_b:.2f}B params, {self.tokens_t:.2f}T tokens, "
+                f"MMLU {self.mmlu:.2f} [{iv.low:.1f}, {iv.high:.1f}]{cost})")
+
     @property
     def gpu_hours(self) -> float | None:
         """End-to-end GPU-hours, when the hardware is known."""

@@ -114,3 +114,21 @@ def test_predict_and_hf_configs():
     assert info.value.input_name == "tokens_t"
     with pytest.raises(perflaw.InputError, match="^architecture: "):
         perflaw.predict("llama", tokens_t=15)
+
+
+def test_no_feasible_plan_raises_with_the_reason_in_field_names():
+    with pytest.raises(perflaw.InputError) as info:
+        perflaw.optimize(flops=1e24, min_mmlu=95)
+    assert info.value.input_name == "constraints" and "lower min_mmlu to" in info.value.rule
+
+
+def test_a_notebook_finds_what_it_guesses(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outside the checkout
+    assert {"optimize", "predict", "run_scenario", "load_scenario", "Architecture", "Plan"} <= set(dir(perflaw))
+    assert perflaw.__version__ != "unknown"
+    r = perflaw.optimize(flops=1e23, hardware="H100-SXM", gpus=64.0, kv_heads=8.0)  # whole floats are whole
+    assert repr(r).startswith("SearchResult(exact: best=Plan(") and len(repr(r)) < 400
+    shipped = perflaw.load_scenario("scenarios/moe-2048xh800.toml")  # found from any folder: shipped
+    assert shipped.name == "moe-2048xh800" and shipped.path.is_file()
+    with pytest.raises(perflaw.InputError, match="shipped scenario: 7b-512xh100-30d"):
+        perflaw.load_scenario("no-such-scenario.toml")
