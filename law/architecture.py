@@ -21,12 +21,14 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 
 from perflaw.law.errors import InputError
+from perflaw.law.rules import Range
 
 FFN_KINDS = ("gated", "plain")
 NORM_KINDS = ("rmsnorm", "layernorm", "nonparametric")
 ATTENTION_KINDS = ("gqa", "mla")
 QK_NORM_KINDS = ("none", "head", "full")
 FLOPS_RULES = ("attention", "6N")
+SEQ_LEN = Range(1, 1 << 24)  # training sequence length, tokens
 
 # Sizes above these are rejected as absurd rather than silently evaluated.
 _MAX = {
@@ -138,16 +140,16 @@ class Architecture:
         if heads is None:
             head_dim = head_dim or 128
             if self.hidden % head_dim:
-                raise InputError("hidden", f"must be divisible by head_dim {head_dim} when heads is not given", self.hidden)
+                raise InputError("hidden", f"must be divisible by `head_dim` {head_dim} when `heads` is not given", self.hidden)
             heads = self.hidden // head_dim
         elif head_dim is None:
             if self.hidden % heads:
-                raise InputError("hidden", f"must be divisible by heads {heads} when head_dim is not given", self.hidden)
+                raise InputError("hidden", f"must be divisible by `heads` {heads} when `head_dim` is not given", self.hidden)
             head_dim = self.hidden // heads
         kv = heads if self.kv_heads is None else self.kv_heads
         _check_int("kv_heads", kv, minimum=1)
         if heads % kv:
-            raise InputError("kv_heads", f"must divide heads {heads}", kv)
+            raise InputError("kv_heads", f"must divide `heads` ({heads})", kv)
         object.__setattr__(self, "heads", heads)
         object.__setattr__(self, "head_dim", head_dim)
         object.__setattr__(self, "kv_heads", kv)
@@ -160,7 +162,7 @@ class Architecture:
             if not 1 <= self.active_experts <= self.experts:
                 raise InputError("active_experts", f"must be between 1 and experts ({self.experts})", self.active_experts)
             if self.dense_layers >= self.layers:
-                raise InputError("dense_layers", f"must be below layers ({self.layers})", self.dense_layers)
+                raise InputError("dense_layers", f"must be below `layers` ({self.layers})", self.dense_layers)
             if self.dense_layers and self.ffn < 1:
                 raise InputError("ffn", "must be positive when there are leading dense layers", self.ffn)
         else:

@@ -17,6 +17,7 @@ from perflaw.law.moe import law_size_b, moe_law_terms
 DEFAULT_LEVEL = 0.8
 TOKENS_T = Range(1e-6, 1e4)  # training tokens, trillions: 1M to 10,000T
 PARAMS_B = Range(1e-3, 1e5)  # parameters, billions: 1M to 100,000B
+GAMMA = Range(1.0, 100.0)  # precision loss of the training stack; 1 is none
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ def check_tokens_t(tokens_t: float, name: str = "tokens_t") -> float:
 def check_gamma(gamma: float, name: str = "gamma") -> float:
     if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not math.isfinite(gamma):
         raise InputError(name, "must be a finite number", gamma)
-    if not 1.0 <= gamma <= 100.0:
-        raise InputError(name, "must be between 1 (no precision loss) and 100", gamma)
+    if gamma not in GAMMA:
+        raise InputError(name, f"must be between {GAMMA.low:g} (no precision loss) and {GAMMA.high:g}", gamma)
     return float(gamma)
 
 
@@ -99,7 +100,7 @@ def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: L
     total = breakdown.total / 1e9 if params_b is None else _check_b("params_b", params_b)
     if active_params_b is not None:
         if not arch.is_moe:
-            raise InputError("active_params_b", "only applies to a MoE model (set experts)", f"{active_params_b:g}B")
+            raise InputError("active_params_b", "only applies to a MoE model (set `experts`)", f"{active_params_b:g}B")
         active = _check_b("active_params_b", active_params_b)
     else:
         active = total if not arch.is_moe else (breakdown.active / 1e9 if params_b is None

@@ -33,6 +33,7 @@ _SECTIONS["top"] = "report"
 _LISTS = {f.key for s in (SPACE,) for f in s.fields if f.kind.endswith("list")}
 _WHOLE = {f.key for s in (HARDWARE, CONSTRAINTS, SPACE, SEARCH, LAW) for f in s.fields if f.kind.startswith("integer")}
 _WHOLE.add("top")
+_KEYWORDS = Source("perflaw", keywords=True)  # library sentences in the API's words
 
 
 def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
@@ -60,7 +61,7 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
     result = search(problem, scenario.strategy, trials=scenario.trials, seed=scenario.seed, top=scenario.top,
                     storage=storage, study_name=study_name)
     if result.best is None:  # the constraints admit no plan: the input's fault, said as the CLI says it
-        raise InputError("constraints", f"no feasible plan: {result.infeasible_reason}",
+        raise InputError("constraints", f"no feasible plan: {_KEYWORDS.words(result.infeasible_reason)}",
                          f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
     return result
 
@@ -71,8 +72,11 @@ def predict(architecture: Architecture, tokens_t: float, *, coefficients="paper"
     if not isinstance(architecture, Architecture):
         raise InputError("architecture", "must be a perflaw.Architecture (or Architecture.from_hf_config(path))",
                          type(architecture).__name__)
-    return predict_architecture(architecture, tokens_t, coefficients=_coefficients(coefficients), gamma=gamma,
-                                params_b=params_b, active_params_b=active_params_b)
+    try:
+        return predict_architecture(architecture, tokens_t, coefficients=_coefficients(coefficients), gamma=gamma,
+                                    params_b=params_b, active_params_b=active_params_b)
+    except InputError as exc:
+        raise InputError(exc.input_name, _KEYWORDS.words(exc.rule), exc.value) from None
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,9 @@ def run_scenario(scenario: Scenario | str | Path, out: str | Path | None = None,
                         target_mmlu=scenario.target_mmlu, reference_models=scenario.reference_models,
                         progress=progress)
     if data.candidates.empty:
+        label = str(scenario.path or scenario.name)
         reasons = "; ".join(r.infeasible_reason or "" for r in data.results)
-        raise InputError(str(scenario.path or scenario.name), "has no feasible plan", reasons)
+        raise InputError(label, "has no feasible plan", Source(label, keywords=scenario.path is None).words(reasons))
     folder = Path(out) if out is not None else Path(reports) / scenario.name
     write_report(scenario, data, folder)
     return ScenarioRun(scenario, data, folder, time.perf_counter() - t0)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from perflaw.law.architecture import FFN_KINDS, Architecture
+from perflaw.law.architecture import FFN_KINDS, SEQ_LEN, Architecture
 from perflaw.law.coefficients import PAPER, LawCoefficients, load_coefficients
 from perflaw.law.errors import InputError
 from perflaw.law.hf_config import load_hf_config
 from perflaw.law.predict import PARAMS_B, TOKENS_T
+from perflaw.law.rules import Range, number_rule
 from perflaw.optimizer.cli.quantities import parse_positive
 
 # Tokens and parameter counts below these are almost certainly a missing suffix (15 vs 15T).
@@ -73,7 +74,7 @@ def parse_int_flag(text: str, name: str, minimum: int = 0, maximum: int = 1 << 4
     if not float(value).is_integer():
         raise InputError(name, "must be a whole number", text)
     if not minimum <= value <= maximum:
-        raise InputError(name, f"must be between {minimum} and {maximum}", text)
+        raise InputError(name, number_rule(Range(minimum, maximum), whole=True), text)
     return int(value)
 
 
@@ -120,7 +121,7 @@ def tokens_t_from_args(args: argparse.Namespace) -> float:
 
 
 def seq_len_from_args(args: argparse.Namespace) -> int:
-    return parse_int_flag(args.seq_len, "--seq-len", minimum=1, maximum=1 << 24)
+    return parse_int_flag(args.seq_len, "--seq-len", SEQ_LEN.low, SEQ_LEN.high)
 
 
 def coefficients_from_args(args: argparse.Namespace) -> LawCoefficients:

@@ -192,14 +192,14 @@ def cost_from_args(args) -> dict:
     """The cost payload from the flags of ``perflaw cost`` (architecture, hardware, layout, serving)."""
     from perflaw.optimizer.cli.arch_args import architecture_from_args, parse_int_flag, seq_len_from_args, tokens_t_from_args
     from perflaw.optimizer.cli.hardware_args import gpus_from_args, hardware_from_args, price_from_args, utilization_from_args
-    from perflaw.optimizer.search.problem import SERVE_BATCH, SERVE_CONTEXT
+    from perflaw.law.rules import check_number
+    from perflaw.optimizer.search.problem import HEADROOM, SERVE_BATCH, SERVE_CONTEXT
     choice = architecture_from_args(args)
     tokens_t = tokens_t_from_args(args)
     hardware = hardware_from_args(args)
     util = utilization_from_args(args, hardware)
     gpus, seq_len = gpus_from_args(args), seq_len_from_args(args)
-    if not 0.0 <= args.headroom < 1.0:
-        raise InputError("--headroom", "must be a fraction in [0, 1)", args.headroom)
+    check_number("headroom", args.headroom, HEADROOM)
     for flag, value in (("--params", args.params), ("--active-params", args.active_params)):
         if value is not None:
             raise InputError(flag, "applies to predict only; cost counts the architecture's own parameters", value)

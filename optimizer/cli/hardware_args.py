@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import math
 
 from perflaw.law.errors import InputError
+from perflaw.law.rules import check_number
 from perflaw.optimizer.cli.arch_args import parse_int_flag
-from perflaw.optimizer.cost.budget import Budget
-from perflaw.optimizer.cost.plan_cost import DEFAULT_GRID_KG_PER_KWH, DEFAULT_PUE
-from perflaw.optimizer.cost.hardware import GPUS, PRECISIONS, PRICE_USD_PER_GPU_HOUR, Hardware, Utilization, get_hardware, resolve_utilization
 from perflaw.optimizer.cli.quantities import parse_positive
+from perflaw.optimizer.cost.budget import Budget
+from perflaw.optimizer.cost.hardware import (GPUS, HBM_GB, PEAK_TFLOPS, PRECISIONS, PRICE_USD_PER_GPU_HOUR,
+                                             SCALEUP_DOMAIN, TDP_W, Hardware, Utilization, get_hardware,
+                                             resolve_utilization)
+from perflaw.optimizer.cost.plan_cost import DEFAULT_GRID_KG_PER_KWH, DEFAULT_PUE
 
 
 def add_hardware_arguments(parser: argparse.ArgumentParser, gpus_required: bool = False) -> None:
@@ -37,8 +39,8 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
     given = [k for k, v in inline.items() if v is not None]
     if args.hardware and given:
         raise InputError(given[0], "defines inline hardware, so it cannot be combined with --hardware", args.hardware)
-    if args.tdp_w is not None and not (math.isfinite(args.tdp_w) and args.tdp_w > 0):
-        raise InputError("--tdp-w", "must be a positive number of watts", args.tdp_w)
+    if args.tdp_w is not None:
+        check_number("--tdp-w", args.tdp_w, TDP_W)
     if args.hardware:
         hw = get_hardware(args.hardware)
         if args.tdp_w is not None:  # board power override (e.g. TPUs have none in the catalog)
@@ -48,10 +50,10 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
     if args.peak_tflops is None or args.hbm_gb is None:
         raise InputError("--hardware", "is required (a catalog name, or inline --peak-tflops and --hbm-gb)",
                          "missing")
-    for name, value in (("--peak-tflops", args.peak_tflops), ("--hbm-gb", args.hbm_gb)):
-        if not math.isfinite(value) or value <= 0:
-            raise InputError(name, "must be a positive number", value)
-    domain = parse_int_flag(args.scaleup_domain, "--scaleup-domain", 1, 1_000_000) if args.scaleup_domain else 8
+    for name, value, allowed in (("--peak-tflops", args.peak_tflops, PEAK_TFLOPS), ("--hbm-gb", args.hbm_gb, HBM_GB)):
+        check_number(name, value, allowed)
+    domain = parse_int_flag(args.scaleup_domain, "--scaleup-domain", SCALEUP_DOMAIN.low, SCALEUP_DOMAIN.high) \
+        if args.scaleup_domain else 8
     return Hardware(name="inline", vendor="user", peak_bf16_tflops=args.peak_tflops, peak_fp8_tflops=None,
                     hbm_gb=args.hbm_gb, hbm_tbps=1.0, scaleup_gbps=None, scaleup_domain=domain, tdp_w=args.tdp_w,
                     year=0, source="defined on the command line")

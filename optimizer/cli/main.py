@@ -135,8 +135,6 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
         return payload, lc.predict_text(payload)
     if args.command == "fit":
         free = [n.strip() for n in args.free.split(",")] if args.free is not None else None
-        if not 0.0 < args.level < 1.0:
-            raise InputError("--level", "must be between 0 and 1 (exclusive)", args.level)
         payload = lc.fit_payload(args.data, args.out, args.variant, free, args.loss, args.level, args.exclude)
         return payload, lc.fit_text(payload)
     if args.command == "validate":
@@ -175,7 +173,7 @@ FLAG_ALIASES = {"params_b": "--params", "min_tokens_t": "--min-tokens", "max_tok
                 "tokens_t": "--tokens", "price_usd_per_gpu_hour": "--price", "grid_kg_per_kwh": "--grid-co2",
                 "mfu_percent": "--mfu", "grid": "--layers/--max-tokens", "coefficients": "--law",
                 "active_params_b": "--active-params"}
-_FIELD = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # a field name with an underscore, in a rule's text
+_FIELD = re.compile(r"`([a-z][a-z0-9_]*)`")  # a field the library names in a sentence, in backticks
 
 
 def flag_names(parser: argparse.ArgumentParser, command: str | None) -> dict[str, str]:
@@ -198,15 +196,13 @@ def as_flags(exc: InputError, names: dict[str, str], args: argparse.Namespace | 
         value = getattr(args, dest, None)
         if isinstance(value, str) and exc.input_name.startswith(str(Path(value))):
             return InputError(f"{names.get(dest, dest)} {exc.input_name}", exc.rule, exc.value)
-    if exc.input_name not in names:  # a file's key or another input: its words are already the user's
-        return exc
     renamed = exc.renamed(names)
     return InputError(renamed.input_name, fields_as_flags(renamed.rule, names), renamed.value)
 
 
 def fields_as_flags(text: str, names: dict[str, str]) -> str:
     """Library field names written in a sentence (``lower min_mmlu to 76``), as the user's flags."""
-    return _FIELD.sub(lambda m: names.get(m.group(0), m.group(0)), text)
+    return _FIELD.sub(lambda m: names.get(m.group(1), m.group(1)), text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 from perflaw.law.errors import InputError
@@ -11,11 +10,12 @@ from perflaw.optimizer.cli.arch_args import coefficients_from_args, parse_int_fl
 from perflaw.optimizer.cost.budget import Budget
 from perflaw.optimizer.search.fronts import FRONTS, budget_front, cheapest_for_target, inference_front
 from perflaw.optimizer.cli.hardware_args import budget_from_args
-from perflaw.law.predict import PARAMS_B, TOKENS_T
+from perflaw.law.architecture import FLOPS_RULES
+from perflaw.law.predict import PARAMS_B, TOKENS_T, check_gamma
 from perflaw.optimizer.search.problem import SERVE_BATCH, SERVE_CONTEXT, Constraints, Problem
 from perflaw.optimizer.cli.quantities import format_quantity, parse_positive, parse_range
 from perflaw.optimizer.search.result import SearchResult
-from perflaw.optimizer.search.strategies import STRATEGIES, TRIALS, search
+from perflaw.optimizer.search.strategies import SEED, STRATEGIES, TOP, TRIALS, search
 from perflaw.optimizer.search.space import FFN_MULTIPLE, HEAD_DIM, HEADS, VOCAB, SearchSpace
 from perflaw.optimizer.cli.textfmt import table
 
@@ -63,7 +63,7 @@ def add_optimize_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--top", default="5", help="alternatives to list (5)")
     g.add_argument("--front", default="none", help=f"front to compute: {', '.join(FRONTS)} (none)")
     g.add_argument("--target-mmlu", type=float, help="answer the inverse question: cheapest plan reaching this MMLU")
-    g.add_argument("--flops-rule", default="attention", choices=("attention", "6N"), help="FLOPs per token rule")
+    g.add_argument("--flops-rule", default="attention", choices=FLOPS_RULES, help="FLOPs per token rule")
 
 
 def _ints(text: str, name: str, minimum: int = 0) -> tuple[int, ...]:
@@ -109,8 +109,7 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
         serve_context=parse_int_flag(args.serve_context, "--serve-context", SERVE_CONTEXT.low, SERVE_CONTEXT.high),
         serve_batch=parse_int_flag(args.serve_batch, "--serve-batch", SERVE_BATCH.low, SERVE_BATCH.high),
         headroom=args.headroom)
-    if args.gamma is None or not math.isfinite(args.gamma) or args.gamma < 1:
-        raise InputError("--gamma", "must be a finite number >= 1", args.gamma)
+    check_gamma(args.gamma)
     problem = Problem(space, budget.flops, budget.hardware, budget.gpus, budget.utilization, constraints,
                       coefficients_from_args(args), args.gamma, seq_len_from_args(args), args.flops_rule,
                       budget.precision, budget.price_usd_per_gpu_hour)
@@ -122,9 +121,9 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
     from perflaw.law.predict import interval_for
     problem, budget = problem_from_args(args)
     strategy = args.strategy
-    top = parse_int_flag(args.top, "--top", 0, 1000)
+    top = parse_int_flag(args.top, "--top", TOP.low, TOP.high)
     trials = parse_int_flag(args.trials, "--trials", TRIALS.low, TRIALS.high) if args.trials else None
-    seed = parse_int_flag(args.seed, "--seed", 0, 2**32 - 1)
+    seed = parse_int_flag(args.seed, "--seed", SEED.low, SEED.high)
     if strategy == "exact" and (args.trials or args.storage or args.study_name):
         raise InputError("--trials/--storage/--study-name", "apply to the optuna and scipy strategies only", strategy)
     if args.front not in FRONTS:

@@ -42,11 +42,11 @@ class Budget:
         if self.price_usd_per_gpu_hour is not None:
             check_number("price_usd_per_gpu_hour", self.price_usd_per_gpu_hour, PRICE_USD_PER_GPU_HOUR)
         if self.kind != "flops" and (self.hardware is None or self.utilization is None):
-            raise InputError("hardware", f"is required for a budget in {self.kind}", "missing")
+            raise InputError("hardware", f"is required for a budget in `{self.kind}`", "missing")
         if self.kind == "days" and self.gpus is None:
-            raise InputError("gpus", "is required with a budget in days", "missing")
+            raise InputError("gpus", "is required with a budget in `days`", "missing")
         if self.kind == "usd" and self.price_usd_per_gpu_hour is None:
-            raise InputError("price_usd_per_gpu_hour", "is required with a budget in usd (dollars per GPU-hour)",
+            raise InputError("price_usd_per_gpu_hour", "is required with a budget in `usd` (dollars per GPU-hour)",
                              "missing")
         if self.hardware is not None:
             self.hardware.peak_flops(self.precision)  # validates precision against the hardware

@@ -11,12 +11,17 @@ from importlib import resources
 from pathlib import Path
 
 from perflaw.law.errors import InputError
-from perflaw.law.rules import Range, check_choice
+from perflaw.law.rules import Range, check_choice, check_number
 
 PRECISIONS = ("bf16", "fp8")
 GPUS = Range(1, 10_000_000)  # accelerators in one run
 PRICE_USD_PER_GPU_HOUR = Range(1e-4, 1e4)
 UTILIZATION = Range(0.0, 1.0, open_low=True)  # MFU and goodput are fractions
+PEAK_TFLOPS = Range(0, 1e6, open_low=True)  # dense peak of one accelerator
+HBM_GB = Range(0, 1e5, open_low=True)  # memory of one accelerator
+HBM_TBPS = Range(0, 1e4, open_low=True)  # its memory bandwidth
+TDP_W = Range(0, 1e5, open_low=True)  # board power
+SCALEUP_DOMAIN = Range(1, 1_000_000)  # accelerators in one NVLink / ICI domain
 
 
 @dataclass(frozen=True)
@@ -36,16 +41,13 @@ class Hardware:
     source: str
 
     def __post_init__(self) -> None:
-        for key in ("peak_bf16_tflops", "hbm_gb", "hbm_tbps"):
-            value = getattr(self, key)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-                raise InputError(f"hardware {self.name or '(inline)'} {key}", "must be a positive number", value)
-        if self.peak_fp8_tflops is not None and not (math.isfinite(self.peak_fp8_tflops) and self.peak_fp8_tflops > 0):
-            raise InputError(f"hardware {self.name} peak_fp8_tflops", "must be positive or absent", self.peak_fp8_tflops)
-        if self.tdp_w is not None and not (math.isfinite(self.tdp_w) and self.tdp_w > 0):
-            raise InputError(f"hardware {self.name} tdp_w", "must be positive or absent", self.tdp_w)
-        if not isinstance(self.scaleup_domain, int) or self.scaleup_domain < 1:
-            raise InputError(f"hardware {self.name} scaleup_domain", "must be a whole number >= 1", self.scaleup_domain)
+        who = f"hardware {self.name or '(inline)'}"
+        for key, allowed in (("peak_bf16_tflops", PEAK_TFLOPS), ("hbm_gb", HBM_GB), ("hbm_tbps", HBM_TBPS)):
+            check_number(f"{who} {key}", getattr(self, key), allowed)
+        for key, allowed in (("peak_fp8_tflops", PEAK_TFLOPS), ("tdp_w", TDP_W)):
+            if getattr(self, key) is not None:
+                check_number(f"{who} {key}", getattr(self, key), allowed)
+        check_number(f"{who} scaleup_domain", self.scaleup_domain, SCALEUP_DOMAIN, whole=True)
 
     def peak_flops(self, precision: str = "bf16") -> float:
         """Dense peak in FLOP/s for ``precision`` (bf16 or fp8)."""
@@ -206,7 +208,7 @@ def resolve_utilization(hardware: Hardware, mfu: float | None = None, goodput: f
     """
     hardware.peak_flops(precision)  # the precision must exist on this hardware
     if precision == "fp8" and mfu is None:
-        raise InputError("mfu", "must be given with precision fp8 (the default MFU was measured against BF16 "
+        raise InputError("mfu", "must be given with `precision` fp8 (the default MFU was measured against BF16 "
                                 "peaks)", "missing")
     base = default_utilization(hardware)
     if mfu is None and goodput is None:

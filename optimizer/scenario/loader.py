@@ -188,12 +188,12 @@ def shipped_scenarios() -> tuple[str, ...]:
 def load_scenario(path: str | Path) -> Scenario:
     """Read, parse and validate a scenario file (raises ``InputError`` naming the file and the key).
 
-    A name that is no file but names a shipped scenario (``7b-512xh100-30d``, with or without
-    ``.toml`` or a folder in front) loads the shipped one.
+    A bare name that is no file but names a shipped scenario (``7b-512xh100-30d``, with or without
+    ``.toml``) loads the shipped one; a path with a folder must exist.
     """
     stem = Path(path).name.removesuffix(".toml")
     if not Path(path).is_file():
-        if stem not in shipped_scenarios():
+        if Path(path).parent != Path(".") or stem not in shipped_scenarios():
             raise InputError(str(path), f"file must exist (or name a shipped scenario: {', '.join(shipped_scenarios())})",
                              str(path))
         path = builtin_scenario_path(stem)

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 from perflaw.law.errors import InputError
 from perflaw.law.rules import Range, fmt_number, is_number, is_whole
 from perflaw.optimizer.cost.budget import BUDGET_KINDS, LIMITS as BUDGET_LIMITS
-from perflaw.law.predict import PARAMS_B, TOKENS_T
-from perflaw.optimizer.cost.hardware import GPUS, PRECISIONS, PRICE_USD_PER_GPU_HOUR, UTILIZATION
-from perflaw.optimizer.search.problem import HBM_GB, HEADROOM, MMLU, SERVE_BATCH, SERVE_CONTEXT, Constraints
+from perflaw.law.architecture import FLOPS_RULES, SEQ_LEN
+from perflaw.law.predict import GAMMA, PARAMS_B, TOKENS_T
+from perflaw.optimizer.cost.hardware import (GPUS, HBM_GB, PEAK_TFLOPS, PRECISIONS, PRICE_USD_PER_GPU_HOUR,
+                                             SCALEUP_DOMAIN, TDP_W, UTILIZATION)
+from perflaw.optimizer.search.fronts import TARGET_MMLU
+from perflaw.optimizer.search.problem import HEADROOM, MMLU, SERVE_BATCH, SERVE_CONTEXT, Constraints
 from perflaw.optimizer.search.space import (EXPERT_CHOICE, FFN_MULTIPLE, FFN_RATIO, HEAD_DIM, HEADS, LAYERS, VOCAB,
                                             SearchSpace)
-from perflaw.optimizer.search.strategies import STRATEGIES, TRIALS
+from perflaw.optimizer.search.strategies import SEED, STRATEGIES, TRIALS
+from perflaw.optimizer.search.strategies import TOP as TOP_PLANS
 
 REQUIRED = object()  # marks a key without a default
 _C, _S = Constraints(), SearchSpace()  # defaults come from the library's own dataclasses
@@ -110,14 +114,15 @@ HARDWARE = Section("hardware", "A catalog entry (`name`, see `perflaw hardware`)
                    "(`peak_bf16_tflops` and `hbm_gb`, optionally `peak_fp8_tflops`, `tdp_w`, `scaleup_domain`), "
                    "not both. May be left out only when every budget is in FLOPs.", (
     Field("name", "string", "catalog name, e.g. H100-SXM", None, length=(1, 64)),
-    Field("peak_bf16_tflops", "number", "inline: dense BF16 peak, TFLOP/s per GPU", None, 0, 1e6, open_low=True),
-    Field("peak_fp8_tflops", "number", "inline: dense FP8 peak, TFLOP/s per GPU", None, 0, 1e6, open_low=True),
-    Field("hbm_gb", "number", "inline: memory per GPU, GB (1e9 bytes)", None, 0, 1e5, open_low=True),
-    Field("tdp_w", "number", "inline: board power, watts", None, 0, 1e5, open_low=True),
-    Field("scaleup_domain", "integer", "inline: GPUs per NVLink (scale-up) domain", None, 1, 1_000_000,
-          default_doc="8"),
+    Field.bounded("peak_bf16_tflops", "number", "inline: dense BF16 peak, TFLOP/s per GPU", None, PEAK_TFLOPS),
+    Field.bounded("peak_fp8_tflops", "number", "inline: dense FP8 peak, TFLOP/s per GPU", None, PEAK_TFLOPS),
+    Field.bounded("hbm_gb", "number", "inline: memory per GPU, GB (1e9 bytes)", None, HBM_GB),
+    Field.bounded("tdp_w", "number", "inline: board power, watts", None, TDP_W),
+    Field.bounded("scaleup_domain", "integer", "inline: GPUs per NVLink (scale-up) domain", None, SCALEUP_DOMAIN,
+                  default_doc="8"),
     Field.bounded("gpus", "integer", "number of GPUs of the run", None, GPUS),
-    Field.bounded("mfu", "number", "steady-state model FLOPs utilization, a fraction", None, UTILIZATION,
+    Field.bounded("mfu", "number", "steady-state model FLOPs utilization, a fraction (required with precision "
+                  "fp8: the published runs were measured against BF16 peaks)", None, UTILIZATION,
                   default_doc="the family's published run"),
     Field.bounded("goodput", "number", "share of GPU-hours in steady-state training, a fraction", None,
                   UTILIZATION, default_doc="the family's published run"),
@@ -169,29 +174,34 @@ SEARCH = Section("search", "How the lattice is searched.", (
     Field("strategy", "string", "exact enumeration (the reference), Optuna TPE or scipy differential evolution",
           "exact", choices=STRATEGIES),
     Field.bounded("trials", "integer", "evaluations for optuna / scipy", None, TRIALS, default_doc="1000 / 10000"),
-    Field("seed", "integer", "random seed for optuna and scipy", 0, 0, 2**32 - 1),
+    Field.bounded("seed", "integer", "random seed for optuna and scipy", 0, SEED),
 ))
 
 LAW = Section("law", "The Performance Law and how FLOPs are counted.", (
     Field("coefficients", "string", "\"paper\", or a coefficient file (`perflaw fit --out`) relative to the "
           "scenario file", "paper", length=(1, 1024)),
-    Field("gamma", "number", "precision loss of the training stack, >= 1", 1.0, 1, 100),
-    Field("seq_len", "integer", "training sequence length for the attention FLOPs, tokens", 4096, 1, 1 << 24),
-    Field("flops_rule", "string", "training FLOPs per token rule", "attention", choices=("attention", "6N")),
+    Field.bounded("gamma", "number", "precision loss of the training stack, >= 1", 1.0, GAMMA),
+    Field.bounded("seq_len", "integer", "training sequence length for the attention FLOPs, tokens", 4096, SEQ_LEN),
+    Field("flops_rule", "string", "training FLOPs per token rule", "attention", choices=FLOPS_RULES),
 ))
 
 REPORT = Section("report", "What the report shows beyond the best plans.", (
     Field("fronts", "string list", "Pareto fronts: MMLU against training FLOPs (budget sweep) or against "
           "activated parameters", (), choices=("budget", "inference"), length=(0, 2), unique=True),
-    Field("target_mmlu", "number", "also find the cheapest plan reaching this MMLU, points", None, 0, 100,
-          open_low=True, open_high=True),
+    Field.bounded("target_mmlu", "number", "also find the cheapest plan reaching this MMLU, points", None,
+                  TARGET_MMLU),
     Field("reference_models", "string list", "zoo models (law/data/models.csv `name`) drawn on the plots", (),
           length=(0, 50), unique=True),
-    Field("top", "integer", "plans listed per budget", 10, 0, 1000),
+    Field.bounded("top", "integer", "plans listed per budget", 10, TOP_PLANS),
 ))
 
 SECTIONS = (TOP, BUDGET, REVIEW, HARDWARE, CONSTRAINTS, SPACE, SEARCH, LAW, REPORT)
 DOTTED_KEYS = {f"{s.name}.{f.key}" for s in SECTIONS if s.name for f in s.fields}
+FIELD_KEYS: dict[str, str] = {}  # library field -> the dotted key of a file that sets it
+for _s in SECTIONS:
+    for _f in _s.fields:
+        if _s.name and not _s.array:
+            FIELD_KEYS.setdefault(_f.key, f"{_s.name}.{_f.key}")
 TOP_SECTIONS = {s.name: s for s in SECTIONS if s.name and "." not in s.name}
 
 
@@ -246,16 +256,26 @@ class Source:
             return API_KEYWORDS.get(key, key.rsplit(".", 1)[-1]) if key else self.label
         return f"{self.label} {key}" if key else self.label
 
+    def words(self, text: str) -> str:
+        """A library sentence in this source's terms: each field it names in backticks (`params_b`)
+        becomes the key a file uses (constraints.params_b) or, for the API, the keyword."""
+        def field(m):
+            key = FIELD_KEYS.get(m.group(1))
+            return m.group(1) if key is None or self.keywords else key
+        text = _MARKED.sub(field, text)
+        if self.keywords:  # dotted keys named in the text become keywords too
+            text = _DOTTED.sub(lambda m: self.name(m.group(0)) if m.group(0) in DOTTED_KEYS else m.group(0), text)
+        return text
+
     def fail(self, key: str, rule: str, value: object):
-        if self.keywords:  # dotted keys named in the rule become keywords too
-            rule = _DOTTED.sub(lambda m: self.name(m.group(0)) if m.group(0) in DOTTED_KEYS else m.group(0), rule)
-        raise InputError(self.name(key), rule, value)
+        raise InputError(self.name(key), self.words(rule), value)
 
     def remap(self, key: str, exc: InputError):
         """Re-raise a library error (named after a field) under this source's name for ``key``."""
         self.fail(key, exc.rule, exc.value)
 
 
+_MARKED = re.compile(r"`([a-z][a-z0-9_]*)`")
 _DOTTED = re.compile(r"\b(?:budget|hardware|constraints|space|search|law|report)\.[a-z0-9_]+\b")
 #: Dotted keys whose Python API keyword is not their last component.
 API_KEYWORDS = {"hardware.name": "hardware"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from perflaw.law.errors import InputError
+from perflaw.law.rules import Range, check_number
 from perflaw.law.moe import tokens_for_mmlu
 from dataclasses import replace
 
@@ -17,6 +18,7 @@ from perflaw.optimizer.search.result import verify_layouts
 from perflaw.optimizer.search.strategies import search_exact
 
 FRONTS = ("none", "budget", "inference")
+TARGET_MMLU = Range(0, 100, open_low=True, open_high=True)  # points
 
 
 def budget_front(problem: Problem, points: int = 12, low_fraction: float = 0.01) -> list[Plan]:
@@ -56,8 +58,7 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | No
     Tokens are the fewest that reach the target (the law inverted in closed form); the budget of
     the problem is ignored, the other constraints hold. Returns (plan, None) or (None, reason).
     """
-    if not np.isfinite(target_mmlu) or not 0 < target_mmlu < 100:
-        raise InputError("target_mmlu", "must be between 0 and 100", target_mmlu)
+    check_number("target_mmlu", target_mmlu, TARGET_MMLU)
     arch = problem.space.lattice()
     probe = evaluate(problem, arch)  # parameters, FLOPs per token and the non-token constraints
     tokens = tokens_for_mmlu(target_mmlu, arch["layers"], arch["hidden"], probe["law_ffn"], probe["params_b"],
@@ -72,7 +73,7 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | No
     if not ok.any():
         if not reachable.any():
             return None, (f"no candidate reaches {target_mmlu:g} MMLU within the law's saturation (at most 1T tokens "
-                          f"per 1B parameters) and the token limit; raise params_b or lower the target")
+                          f"per 1B parameters) and the token limit; raise `params_b` or lower the target")
         blocked = {k: int((reachable & (probe[k] > 0)).sum()) for k in ("params_min", "params_max", "train_memory",
                                                                         "serve_memory")}
         names = ", ".join(f"{k} ({n:,} candidates)" for k, n in blocked.items() if n)

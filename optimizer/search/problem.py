@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from perflaw.law.coefficients import PAPER, LawCoefficients
 from perflaw.law.errors import InputError
 from perflaw.law.predict import PARAMS_B, TOKENS_T
+from perflaw.optimizer.cost.hardware import HBM_GB
 from perflaw.law.rules import Range, check_number, is_number
 from perflaw.optimizer.cost.hardware import Hardware, Utilization
 from perflaw.optimizer.search.space import SearchSpace
 
 MMLU = Range(0, 100, open_high=True)  # points
-HBM_GB = Range(0, 1e5, open_low=True)  # memory of one GPU
 SERVE_CONTEXT = Range(1, 1 << 24)  # tokens
 SERVE_BATCH = Range(1, 1 << 20)  # sequences
 HEADROOM = Range(0, 1, open_high=True)  # share of HBM kept free
@@ -47,7 +47,7 @@ class Constraints:
         if self.max_tokens_t is not None:
             check_number("max_tokens_t", self.max_tokens_t, TOKENS_T)
             if self.max_tokens_t < self.min_tokens_t:
-                raise InputError("max_tokens_t", f"must be at least min_tokens_t ({self.min_tokens_t:g}T)",
+                raise InputError("max_tokens_t", f"must be at least `min_tokens_t` ({self.min_tokens_t:g}T)",
                                  self.max_tokens_t)
         if self.min_mmlu is not None:
             check_number("min_mmlu", self.min_mmlu, MMLU)

@@ -116,10 +116,10 @@ def explain_infeasible(problem: Problem, arch: dict, ev: dict) -> str:
             options.append(f"the budget is too small: the smallest budget that would do is {smallest:.3g} FLOPs "
                            f"(have {problem.budget_flops:.3g})")
         elif k == "params_min":
-            options.append(f"lower params_b to {ev['params_b'][i]:.3g}B (the largest candidate meeting the other "
+            options.append(f"lower `params_b` to {ev['params_b'][i]:.3g}B (the largest candidate meeting the other "
                            f"constraints)")
         elif k == "params_max":
-            options.append(f"raise params_b to {ev['params_b'][i]:.3g}B (the smallest candidate meeting the other "
+            options.append(f"raise `params_b` to {ev['params_b'][i]:.3g}B (the smallest candidate meeting the other "
                            f"constraints)")
         elif k == "train_memory":
             usable = problem.hardware.hbm_bytes * (1 - c.headroom)
@@ -127,10 +127,10 @@ def explain_infeasible(problem: Problem, arch: dict, ev: dict) -> str:
             options.append(f"GPU memory: the model states of the smallest allowed candidate ({ev['params_b'][i]:.3g}B) "
                            f"need {need:.3g} GB more per GPU; use at least {gpus:,} GPUs (model states alone)")
         elif k == "serve_memory":
-            options.append(f"serving needs {need:.3g} GB more than serve_hbm_gb allows for the smallest allowed "
+            options.append(f"serving needs {need:.3g} GB more than `serve_hbm_gb` allows for the smallest allowed "
                            f"candidate ({ev['params_b'][i]:.3g}B)")
         elif k == "mmlu_min":
-            options.append(f"lower min_mmlu to {float(ev['mmlu'][ok].max()):.2f} (the best candidate)")
+            options.append(f"lower `min_mmlu` to {float(ev['mmlu'][ok].max()):.2f} (the best candidate)")
     if not options:
         return f"several constraints bind together ({', '.join(names)}); relax more than one"
     return "; or ".join(options)

@@ -88,18 +88,18 @@ class SearchSpace:
             object.__setattr__(self, key, _choices(key, getattr(self, key), EXPERT_CHOICE))
         if self.is_moe:
             if 0 in self.experts or 0 in self.active_experts or 0 in self.expert_ffn:
-                raise InputError("experts", "a MoE space needs experts, active_experts and expert_ffn above 0",
+                raise InputError("experts", "a MoE space needs `experts`, `active_experts` and `expert_ffn` above 0",
                                  (self.experts, self.active_experts, self.expert_ffn))
             if min(self.active_experts) > max(self.experts):
-                raise InputError("active_experts", f"must not exceed experts ({max(self.experts)})",
+                raise InputError("active_experts", f"must not exceed `experts` ({max(self.experts)})",
                                  self.active_experts)
         points = int(np.prod([len(v) for v in self.axis_values().values()], dtype=np.float64))
         if points > MAX_POINTS:
-            raise InputError("space", f"must have at most {MAX_POINTS:,} points (narrow the layers, heads or "
-                                      "ffn_ratio ranges or the choices, or raise the steps)", f"{points:,}")
+            raise InputError("space", f"must have at most {MAX_POINTS:,} points (narrow the `layers`, `heads` or "
+                                      "`ffn_ratio` ranges or the choices, or raise the steps)", f"{points:,}")
         heads = np.arange(self.heads[0], self.heads[1] + 1, self.heads_step)
         if not any((heads % kv == 0).any() for kv in self.kv_heads):
-            raise InputError("kv_heads", "must divide some heads value (the search space is empty)",
+            raise InputError("kv_heads", "must divide some `heads` value (the search space is empty)",
                              f"heads {self.heads[0]}:{self.heads[1]} step {self.heads_step}, kv {self.kv_heads}")
 
     @property

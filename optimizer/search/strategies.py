@@ -14,6 +14,7 @@ import math
 import time
 
 from perflaw.law.errors import InputError
+from perflaw.law.predict import interval_for
 from perflaw.law.rules import Range, check_number
 from perflaw.optimizer.search.candidates import evaluate
 from perflaw.optimizer.search.problem import Problem
@@ -21,6 +22,8 @@ from perflaw.optimizer.search.result import SearchResult, finish
 
 STRATEGIES = ("exact", "optuna", "scipy")
 TRIALS = Range(1, 10**7)  # evaluations of a sampler
+SEED = Range(0, 2**32 - 1)
+TOP = Range(0, 1000)  # alternatives kept beside the best plan
 
 
 def check_strategy(name: str) -> str:
@@ -39,13 +42,17 @@ def search_exact(problem: Problem, *, top: int = 10) -> SearchResult:
 def search(problem: Problem, strategy: str = "exact", **options) -> SearchResult:
     """Run ``strategy`` on ``problem`` (options: trials, seed, top, storage, study_name, progress)."""
     check_strategy(strategy)
-    top = options.get("top", 10)
+    top = check_number("top", options.get("top", 10), TOP, whole=True)
+    interval_for(problem.coefficients)  # calibrated once, outside the timed search
     if strategy == "exact":
+        given = [k for k in ("trials", "storage", "study_name") if options.get(k) is not None]
+        if given:
+            raise InputError(given[0], "applies to the optuna and scipy strategies only", strategy)
         return search_exact(problem, top=top)
     trials = options.get("trials")
     if trials is not None:
         trials = check_number("trials", trials, TRIALS, whole=True)
-    seed = options.get("seed", 0)
+    seed = check_number("seed", options.get("seed", 0), SEED, whole=True)
     if strategy == "scipy":
         from perflaw.optimizer.search.scipy_strategy import search_scipy
         return search_scipy(problem, trials=trials or 10000, seed=seed, top=top)

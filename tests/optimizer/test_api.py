@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,8 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_readme_python_block_runs(tmp_path, monkeypatch, capsys):
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text.split("## Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
-    (tmp_path / "scenarios").mkdir()
-    shutil.copy(ROOT / "scenarios" / "7b-512xh100-30d.toml", tmp_path / "scenarios")
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "README.md (Python API)", "exec"), {})
     out = capsys.readouterr().out
@@ -128,7 +125,24 @@ def test_a_notebook_finds_what_it_guesses(tmp_path, monkeypatch):
     assert perflaw.__version__ != "unknown"
     r = perflaw.optimize(flops=1e23, hardware="H100-SXM", gpus=64.0, kv_heads=8.0)  # whole floats are whole
     assert repr(r).startswith("SearchResult(exact: best=Plan(") and len(repr(r)) < 400
-    shipped = perflaw.load_scenario("scenarios/moe-2048xh800.toml")  # found from any folder: shipped
+    shipped = perflaw.load_scenario("moe-2048xh800.toml")  # a shipped scenario, found from any folder
     assert shipped.name == "moe-2048xh800" and shipped.path.is_file()
     with pytest.raises(perflaw.InputError, match="shipped scenario: 7b-512xh100-30d"):
         perflaw.load_scenario("no-such-scenario.toml")
+    with pytest.raises(perflaw.InputError, match="file must exist"):  # a path is a path: no silent fallback
+        perflaw.load_scenario("typo/moe-2048xh800.toml")
+
+
+def test_sampler_options_with_the_exact_strategy_are_refused_as_on_the_command_line():
+    with pytest.raises(perflaw.InputError, match="^trials: applies to the optuna and scipy strategies only"):
+        perflaw.optimize(flops=1e23, trials=5)
+
+
+def test_a_scenario_without_a_plan_names_its_own_keys(tmp_path):
+    path = tmp_path / "tight.toml"
+    path.write_text('name = "tight"\ndescription = "d"\n[budget]\nflops = 1e22\n[constraints]\nmin_mmlu = 95\n',
+                    encoding="utf-8")
+    with pytest.raises(perflaw.InputError) as info:
+        perflaw.run_scenario(path, out=tmp_path / "out")
+    assert "lower constraints.min_mmlu to" in str(info.value) and "`" not in str(info.value)
+    assert not (tmp_path / "out").exists()
