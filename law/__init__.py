@@ -15,6 +15,7 @@ _EXPORTS = {
     "perflaw.law.errors": ("InputError",),
     "perflaw.law.fit": ("CrossValidation", "FitResult", "calibrate_interval", "compare_moe_variants", "fit_law",
                 "leave_one_out", "predict_inputs"),
+    "perflaw.law.forecast": ("Forecast", "ForecastWindow", "forward_chaining"),
     "perflaw.law.hf_config": ("SUPPORTED_MODEL_TYPES", "from_hf_config", "load_hf_config"),
     "perflaw.law.moe": ("law_size_b", "moe_law_terms"),
     "perflaw.law.performance": ("LawTerms", "bound_mmlu", "law_terms", "planner_params_b", "predict_mmlu"),

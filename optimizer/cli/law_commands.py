@@ -12,6 +12,7 @@ import pandas as pd
 
 from perflaw.law.coefficients import PAPER, LawCoefficients, save_coefficients
 from perflaw.law.errors import InputError
+from perflaw.law.forecast import forward_chaining
 from perflaw.law.fit import FitResult, calibrate_interval, compare_moe_variants, fit_law, leave_one_out, predict_inputs
 from perflaw.law.predict import predict_architecture
 from perflaw.law.zoo import law_inputs, load_zoo
@@ -126,6 +127,7 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
         "in_sample": _summary(fit.residuals, x.is_moe),
         "loo": {**_summary(cv.residuals, x.is_moe), "failed_folds": cv.failures},
         "interval": asdict(interval),
+        "forecast": forward_chaining(t, level=level, **kwargs).as_dict(),
         "residuals": [
             {"name": n, "arch": a, "reported": r, "fitted": f, "loo": lp, "residual_loo": r - lp}
             for n, a, r, f, lp in zip(t["name"], t["arch"], y, fit.predictions, cv.predictions)
@@ -176,6 +178,7 @@ def fit_text(d: dict) -> str:
            f"{d['loss']} loss){'' if d['converged'] else '  NOT CONVERGED: ' + d['message']}",
            "", table(rows, [("name", "coef", ""), ("paper", "paper", ".6g"), ("fit", "fit", ".6g"),
                             ("free", "free", "")]), "",
+           *forecast_lines(d["forecast"], "this fit's form, refit before each cut-off"), "",
            f"In-sample       MAE {fmt(ins['mae'])}  RMSE {fmt(ins['rmse'])}",
            f"Leave-one-out   MAE {fmt(loo['mae'])}  RMSE {fmt(loo['rmse'])}  worst {fmt(loo['worst'])}  "
            f"dense MAE {fmt(loo['mae_dense'])} (n={loo['n_dense']})  MoE MAE {fmt(loo['mae_moe'])} (n={loo['n_moe']})",
@@ -199,6 +202,26 @@ def fit_text(d: dict) -> str:
     return "\n".join(out)
 
 
+def forecast_lines(f: dict, what: str) -> list[str]:
+    """The forecast validation as text: the pooled headline, then one row per window."""
+    p = f["pooled"]
+    if not p["all"]["n"]:
+        return [f"Forecast ({what}): no window to forecast ({'; '.join(f['skipped'])})"]
+    models = "models released after the data of each fit" if f["refit"] else \
+        "models of the forecast windows (fixed coefficients may have been fitted on them)"
+    head = (f"Forecast ({what}): pooled MAE {fmt(p['all']['mae'])} on {p['all']['n']} {models} (dense {fmt(p['dense']['mae'])}, MoE {fmt(p['moe']['mae'])}), bias {p['all']['bias']:+.2f}, "
+            f"RMSE {fmt(p['all']['rmse'])}; the {f['level']:.0%} interval covered {p['all']['coverage']:.0%}")
+    rows = [{"window": f"{w['cutoff']} to {w['end']}", "train": w["n_train"], **{k: w[k] for k in (
+        "n", "mae", "bias", "rmse", "coverage")}, "dense": w["dense"]["mae"], "moe": w["moe"]["mae"]}
+        for w in f["windows"]]
+    rows.append({"window": "pooled", "train": None, **{k: p["all"][k] for k in ("n", "mae", "bias", "rmse", "coverage")},
+                 "dense": p["dense"]["mae"], "moe": p["moe"]["mae"]})
+    cols = [("window", "forecast window", ""), ("train", "fit on", "d"), ("n", "models", "d"), ("mae", "MAE", ".2f"),
+            ("bias", "bias", "+.2f"), ("rmse", "RMSE", ".2f"), ("coverage", "covered", ".0%"),
+            ("dense", "MAE dense", ".2f"), ("moe", "MAE MoE", ".2f")]
+    return [head, table(rows, cols)] + ([f"Skipped windows: {'; '.join(f['skipped'])}"] if f["skipped"] else [])
+
+
 # --------------------------------------------------------------------------------------- validate
 def validate_payload(data: str | None, coefficients: LawCoefficients, exclude: list[str]) -> dict:
     t, skipped = _complete(data, exclude)
@@ -217,6 +240,8 @@ def validate_payload(data: str | None, coefficients: LawCoefficients, exclude: l
         "law": {"source": coefficients.source, "moe_variant": coefficients.moe_variant},
         "law_summary": _summary(y - law_pred, x.is_moe),
         "refit_loo_summary": {**_summary(cv.residuals, x.is_moe), "failed_folds": cv.failures},
+        "forecast": {"law": forward_chaining(t, coefficients=coefficients, refit=False).as_dict(),
+                     "refit": forward_chaining(t).as_dict()},
         "rows": rows,
         "skipped_incomplete": skipped,
         "excluded": exclude,
@@ -228,6 +253,9 @@ def validate_text(d: dict) -> str:
     out = [f"Predicted vs reported 5-shot MMLU on {law['n']} models of {d['data']} "
            f"({law['n_dense']} dense, {law['n_moe']} MoE), worst residual first",
            f"Law: {d['law']['source']}", "",
+           *forecast_lines(d["forecast"]["law"], "the law as given: only its interval is calibrated on the past"),
+           "", *forecast_lines(d["forecast"]["refit"], "the paper's form, refit before each cut-off"), "",
+           "Every model:",
            table(d["rows"], [("name", "model", ""), ("arch", "arch", ""), ("params_b", "params B", ".3g"),
                              ("tokens_t", "tokens T", ".3g"), ("reported", "reported", ".1f"),
                              ("predicted", "law", ".1f"), ("residual", "resid", "+.1f"),

@@ -178,3 +178,16 @@ def test_import_perflaw_and_perflaw_plan_load_neither_scipy_nor_pandas():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_validate_and_fit_report_forecasts(capsys):
+    d = run_json(capsys, ["validate"])
+    for which in ("law", "refit"):
+        f = d["forecast"][which]
+        assert f["pooled"]["all"]["n"] == sum(w["n"] for w in f["windows"]) > 0
+        assert f["pooled"]["dense"]["n"] + f["pooled"]["moe"]["n"] == f["pooled"]["all"]["n"]
+    assert d["forecast"]["refit"]["refit"] and not d["forecast"]["law"]["refit"]
+    fit = run_json(capsys, ["fit", "--free", "w1,w4,b", "--variant", "active"])
+    assert fit["forecast"]["refit"] and fit["forecast"]["pooled"]["all"]["n"] > 0
+    assert main(["validate"]) == 0
+    assert "Forecast (the paper's form, refit before each cut-off): pooled MAE" in capsys.readouterr().out

@@ -1,0 +1,71 @@
+"""Forecast validation: windows are honest (no model is seen before its window), planted laws are forecast exactly."""
+
+import numpy as np
+import pytest
+
+from perflaw.law.coefficients import PAPER
+from perflaw.law.errors import InputError
+from perflaw.law.fit import predict_inputs
+from perflaw.law.forecast import DEFAULT_CUTOFFS, forward_chaining, month_index
+from perflaw.law.zoo import law_inputs, load_zoo
+
+PLANTED = PAPER.with_values(w1=12.0, w2=0.6, w3=-0.9, w4=6.2, b=11.0, w5=2.5)
+
+
+def _zoo():
+    z = load_zoo()
+    return z[z["complete"]].reset_index(drop=True)
+
+
+def test_windows_forecast_each_model_once_and_fit_only_on_the_past():
+    z = _zoo()
+    f = forward_chaining(z, refit=False)
+    months = np.array([month_index(r) for r in z["release"]])
+    seen = []
+    for w in f.windows:
+        start, end = month_index(w.cutoff), month_index(w.end)
+        assert end - start == 5 and w.n_train == int((months < start).sum())
+        for name in w.names:
+            assert start <= months[z.index[z["name"] == name][0]] <= end
+        seen += list(w.names)
+    assert len(seen) == len(set(seen)) == f.pooled()["n"] == 64  # the shipped zoo's four windows: 20 + 28 + 7 + 9
+
+
+def test_a_window_is_blind_to_what_came_after_it():
+    z = _zoo()
+    before = forward_chaining(z).as_dict()["windows"][0]
+    late = z["release"].astype(str) >= "2024-01"  # after the first window (2023-07 to 2023-12)
+    z2 = z.copy()
+    z2.loc[late, "mmlu"] = 30.0
+    after = forward_chaining(z2).as_dict()["windows"][0]
+    assert after == before
+
+
+def test_a_planted_law_is_forecast_exactly():
+    z = _zoo()
+    z = z.assign(mmlu=predict_inputs(law_inputs(z), PLANTED))
+    f = forward_chaining(z, coefficients=PLANTED, refit=True, variant="expansion")
+    pooled = f.pooled()
+    assert pooled["mae"] < 1e-6 and pooled["coverage"] == 1.0
+    fixed = forward_chaining(z, coefficients=PLANTED, refit=False).pooled()
+    assert fixed["mae"] < 1e-9
+
+
+def test_summaries_split_dense_and_moe_and_report_bias_sign():
+    f = forward_chaining(_zoo(), refit=False)
+    p = {part: f.pooled(part) for part in ("all", "dense", "moe")}
+    assert p["dense"]["n"] + p["moe"]["n"] == p["all"]["n"] and p["moe"]["n"] > 0
+    residuals = np.concatenate([w.residuals for w in f.windows])
+    assert p["all"]["bias"] == pytest.approx(residuals.mean())  # reported − forecast
+    assert 0.0 <= p["all"]["coverage"] <= 1.0
+
+
+def test_too_little_history_skips_a_window_and_says_why():
+    f = forward_chaining(_zoo(), refit=False, cutoffs=("2021-01",) + DEFAULT_CUTOFFS[:1])
+    assert len(f.windows) == 1 and "2021-01" in f.skipped[0]
+
+
+@pytest.mark.parametrize("text", ["2024", "24-05", "2024-13", "May 2024"])
+def test_release_months_are_checked(text):
+    with pytest.raises(InputError, match="YYYY-MM"):
+        month_index(text)
