@@ -92,8 +92,14 @@ def _resolve_free(variant: str, free) -> tuple[str, ...]:
 
 
 def fit_law(inputs: LawInputs, mmlu, *, variant: str = DEFAULT_MOE_VARIANT, free=None, start: LawCoefficients = PAPER,
-            loss: str = "linear", gamma=1.0, source: str = "") -> FitResult:
-    """Fit the coefficients named in ``free`` to reported MMLU (points), the others held at ``start``."""
+            loss: str = "linear", gamma=1.0, source: str = "", prior: float = 0.0) -> FitResult:
+    """Fit the coefficients named in ``free`` to reported MMLU (points), the others held at ``start``.
+
+    ``prior`` (≥ 0) is a ridge towards ``start``: the loss adds prior · Σ ((θ − θ_start) / s)², with
+    s = max(|θ_start|, 1) per coefficient, so one unit of relative departure costs as much as one
+    squared MMLU point on one model. It keeps collinear terms (depth against width) from trading
+    places unless the data insist.
+    """
     mmlu = np.asarray(mmlu, dtype=np.float64)
     names = _resolve_free(variant, free)
     if loss not in LOSSES:
@@ -103,16 +109,23 @@ def fit_law(inputs: LawInputs, mmlu, *, variant: str = DEFAULT_MOE_VARIANT, free
     if len(mmlu) < len(names) + 1:
         raise InputError("fit table", f"needs more than {len(names)} complete rows to fit {len(names)} coefficients",
                          len(mmlu))
+    if not (isinstance(prior, (int, float)) and not isinstance(prior, bool) and np.isfinite(prior) and prior >= 0):
+        raise InputError("prior", "must be a number >= 0", prior)
     base = start.with_values(moe_variant=variant, w5=start.w5 if variant == "expansion" else 0.0)
+    anchor = np.array(base.vector(names))
+    scale = np.maximum(np.abs(anchor), 1.0)
+    weight = float(np.sqrt(prior))
 
     def model(theta) -> LawCoefficients:
         return base.with_values(**dict(zip(names, map(float, theta))))
 
     def residual(theta):
-        return predict_inputs(inputs, model(theta), gamma) - mmlu
+        r = predict_inputs(inputs, model(theta), gamma) - mmlu
+        return np.concatenate([r, weight * (theta - anchor) / scale]) if weight else r
 
     result = least_squares(residual, np.array(base.vector(names)), loss=loss, x_scale="jac", method="trf")
-    coef = model(result.x).with_values(source=source or f"fit on {len(mmlu)} models ({variant} MoE variant, {loss} loss)")
+    coef = model(result.x).with_values(source=source or f"fit on {len(mmlu)} models ({variant} MoE variant, {loss} loss"
+                                                        + (f", prior {prior:g} towards the start" if prior else "") + ")")
     pred = predict_inputs(inputs, coef, gamma)
     return FitResult(coef, names, len(mmlu), pred, mmlu - pred, bool(result.success), str(result.message),
                      int(result.nfev))
@@ -135,6 +148,33 @@ def leave_one_out(inputs: LawInputs, mmlu, *, rows=None, **fit_kwargs) -> CrossV
     sel = np.zeros(n, dtype=bool)
     sel[folds] = True
     return CrossValidation(preds[sel], mmlu[sel] - preds[sel], inputs.is_moe[sel], failures)
+
+
+BOOTSTRAP_RESAMPLES = 200
+
+
+def bootstrap_spread(inputs: LawInputs, mmlu, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+                     **fit_kwargs) -> dict:
+    """How far each free coefficient moves when the models are resampled with replacement.
+
+    Returns ``{name: {"std", "p10", "p90", "sign_flips"}}`` over ``resamples`` refits (seeded);
+    ``sign_flips`` is the share of refits whose sign differs from the fit on all models.
+    """
+    mmlu = np.asarray(mmlu, dtype=np.float64)
+    full = fit_law(inputs, mmlu, **fit_kwargs)
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(mmlu), len(mmlu))
+        fit = fit_law(inputs.subset(pick), mmlu[pick], **fit_kwargs)
+        draws.append(fit.coefficients.vector(full.free))
+    values = np.array(draws)
+    out = {}
+    for j, name in enumerate(full.free):
+        v, at = values[:, j], getattr(full.coefficients, name)
+        out[name] = {"std": float(v.std(ddof=1)), "p10": float(np.quantile(v, 0.1)),
+                     "p90": float(np.quantile(v, 0.9)), "sign_flips": float(np.mean(np.sign(v) != np.sign(at)))}
+    return out
 
 
 def calibrate_interval(residuals, level: float = 0.8, method: str = "") -> Interval:

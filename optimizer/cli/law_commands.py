@@ -13,7 +13,7 @@ import pandas as pd
 from perflaw.law.coefficients import PAPER, LawCoefficients, save_coefficients
 from perflaw.law.errors import InputError
 from perflaw.law.forecast import forward_chaining
-from perflaw.law.fit import FitResult, calibrate_interval, compare_moe_variants, fit_law, leave_one_out, predict_inputs
+from perflaw.law.fit import BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, calibrate_interval, compare_moe_variants, fit_law, leave_one_out, predict_inputs
 from perflaw.law.predict import predict_architecture
 from perflaw.law.zoo import law_inputs, load_zoo
 from perflaw.optimizer.cli.arch_args import ArchitectureChoice
@@ -106,28 +106,37 @@ def _summary(residuals: np.ndarray, moe: np.ndarray) -> dict:
             "n": int(len(residuals)), "n_dense": int((~moe).sum()), "n_moe": int(moe.sum())}
 
 
+#: Ridge strengths compared by forecast error in ``perflaw fit`` (0: no prior).
+PRIOR_GRID = (0.0, 10.0, 100.0, 1000.0, 10000.0)
+
+
 def fit_payload(data: str | None, out: str | None, variant: str, free: list[str] | None, loss: str, level: float,
-                exclude: list[str]) -> dict:
+                exclude: list[str], prior: float = 0.0) -> dict:
     if out:
         check_output_path(out)
     t, skipped = _complete(data, exclude)
     x, y = law_inputs(t), t["mmlu"].to_numpy(dtype=float)
-    kwargs = dict(variant=variant, free=free, loss=loss)
+    kwargs = dict(variant=variant, free=free, loss=loss, prior=prior)
     fit: FitResult = fit_law(x, y, **kwargs)
     cv = leave_one_out(x, y, **kwargs)
     interval = calibrate_interval(cv.residuals, level, method=f"quantiles of leave-one-out residuals on {len(y)} models")
     coef = fit.coefficients.with_values(source=f"perflaw fit on {len(y)} models of {data or 'the zoo'} "
-                                               f"({variant} MoE variant, {loss} loss)")
+                                               f"({variant} MoE variant, {loss} loss"
+                                               + (f", prior {prior:g} towards the paper" if prior else "") + ")")
     coef = replace(coef, interval=interval)
     payload = {
         "data": data or "zoo", "n": len(y), "skipped_incomplete": skipped, "excluded": exclude,
-        "variant": variant, "free": list(fit.free), "loss": loss, "converged": fit.success, "message": fit.message,
+        "variant": variant, "free": list(fit.free), "loss": loss, "prior": prior, "converged": fit.success,
+        "message": fit.message,
         "coefficients": {k: getattr(coef, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")},
         "paper": {k: getattr(PAPER, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")},
         "in_sample": _summary(fit.residuals, x.is_moe),
         "loo": {**_summary(cv.residuals, x.is_moe), "failed_folds": cv.failures},
         "interval": asdict(interval),
         "forecast": forward_chaining(t, level=level, **kwargs).as_dict(),
+        "spread": bootstrap_spread(x, y, **kwargs),
+        "priors": [{"prior": p, **forward_chaining(t, level=level, **{**kwargs, "prior": p}).as_dict()["pooled"]["all"],
+                    "w2": fit_law(x, y, **{**kwargs, "prior": p}).coefficients.w2} for p in PRIOR_GRID],
         "residuals": [
             {"name": n, "arch": a, "reported": r, "fitted": f, "loo": lp, "residual_loo": r - lp}
             for n, a, r, f, lp in zip(t["name"], t["arch"], y, fit.predictions, cv.predictions)
@@ -138,7 +147,7 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
         payload["moe_variants"] = compare_moe_variants(x, y, loss=loss)
     if out:
         write_atomic(out, lambda p: save_coefficients(coef, p, extra={k: payload[k] for k in (
-            "data", "n", "free", "loss", "in_sample", "loo", "excluded")}))
+            "data", "n", "free", "loss", "prior", "in_sample", "loo", "excluded")}))
     return payload
 
 
@@ -175,7 +184,7 @@ def fit_text(d: dict) -> str:
              "free": "yes" if k in d["free"] else ""} for k in names]
     ins, loo, iv = d["in_sample"], d["loo"], d["interval"]
     out = [f"Fit of the Performance Law on {d['n']} models of {d['data']} ({d['variant']} MoE variant, "
-           f"{d['loss']} loss){'' if d['converged'] else '  NOT CONVERGED: ' + d['message']}",
+           f"{d['loss']} loss{', prior %g towards the paper' % d['prior'] if d['prior'] else ''}){'' if d['converged'] else '  NOT CONVERGED: ' + d['message']}",
            "", table(rows, [("name", "coef", ""), ("paper", "paper", ".6g"), ("fit", "fit", ".6g"),
                             ("free", "free", "")]), "",
            *forecast_lines(d["forecast"], "this fit's form, refit before each cut-off"), "",
@@ -184,6 +193,16 @@ def fit_text(d: dict) -> str:
            f"dense MAE {fmt(loo['mae_dense'])} (n={loo['n_dense']})  MoE MAE {fmt(loo['mae_moe'])} (n={loo['n_moe']})",
            f"Interval        {iv['level']:.0%}: prediction {iv['low']:+.1f} / {iv['high']:+.1f} points "
            f"(jackknife coverage {iv['coverage']:.0%} on {iv['n']} models)"]
+    spread = [{"name": k, "fit": d["coefficients"][k], **v} for k, v in d["spread"].items()]
+    out += ["", f"Bootstrap spread of the free coefficients ({BOOTSTRAP_RESAMPLES} resamples of the models, seeded):",
+            table(spread, [("name", "coef", ""), ("fit", "fit", ".4g"), ("std", "std", ".3g"), ("p10", "p10", ".4g"),
+                           ("p90", "p90", ".4g"), ("sign_flips", "sign flips", ".0%")])]
+    out += ["", "Ridge prior towards the paper's coefficients (--prior), compared by pooled forecast error:",
+            table(d["priors"], [("prior", "prior", "g"), ("mae", "forecast MAE", ".2f"), ("bias", "bias", "+.2f"),
+                                ("rmse", "RMSE", ".2f"), ("coverage", "covered", ".0%"), ("w2", "w2 (width)", "+.3f")]),
+            "  The paper's coefficients were published in 2024-08: a strong prior towards them may carry "
+            "knowledge of models in the earlier windows, so this comparison favours it; only forecasts of "
+            "models released later are free of that."]
     if "moe_variants" in d:
         out += ["", "MoE variants, leave-one-out on the MoE rows (anchored: paper dense coefficients, "
                     "only the variant's own term fitted; refit: all coefficients):",

@@ -92,3 +92,37 @@ def test_bad_fit_arguments(kwargs, field):
     with pytest.raises(InputError) as err:
         fit_law(x, predict_inputs(x, PLANTED), **kwargs)
     assert err.value.input_name == field
+
+
+def test_prior_zero_is_the_plain_fit_and_a_strong_prior_stays_at_the_start():
+    x = synthetic(120, 3)
+    y = predict_inputs(x, PLANTED) + np.random.default_rng(3).normal(0, 2.0, 120)
+    plain, zero = fit_law(x, y), fit_law(x, y, prior=0.0)
+    assert plain.coefficients.vector() == zero.coefficients.vector()
+    anchored = fit_law(x, y, prior=1e9).coefficients
+    assert np.allclose(anchored.vector(("w1", "w2", "w3", "w4", "b")), PAPER.vector(("w1", "w2", "w3", "w4", "b")),
+                       atol=1e-3)
+    assert len(fit_law(x, y, prior=10.0).residuals) == 120  # the penalty is not a residual
+
+
+def test_a_prior_does_not_stop_a_fit_recovering_exact_data():
+    x = synthetic(300, 1)
+    fit = fit_law(x, predict_inputs(x, PLANTED), prior=1.0, variant="expansion")
+    assert fit.mae < 0.5  # exact data outweighs a weak prior
+
+
+def test_bootstrap_spread_is_seeded_and_vanishes_on_exact_data():
+    from perflaw.law.fit import bootstrap_spread
+    x = synthetic(150, 2)
+    y = predict_inputs(x, PLANTED)
+    exact = bootstrap_spread(x, y, resamples=20, start=PLANTED, variant="expansion")
+    assert all(s["std"] < 1e-6 and s["sign_flips"] == 0 for s in exact.values())
+    noisy = y + np.random.default_rng(0).normal(0, 3.0, len(y))
+    a = bootstrap_spread(x, noisy, resamples=20, seed=4)
+    assert a == bootstrap_spread(x, noisy, resamples=20, seed=4) and all(s["std"] > 0 for s in a.values())
+
+
+def test_a_negative_prior_is_refused():
+    x = synthetic(30, 5)
+    with pytest.raises(InputError, match="^prior: "):
+        fit_law(x, predict_inputs(x, PAPER), prior=-1)

@@ -189,5 +189,7 @@ def test_validate_and_fit_report_forecasts(capsys):
     assert d["forecast"]["refit"]["refit"] and not d["forecast"]["law"]["refit"]
     fit = run_json(capsys, ["fit", "--free", "w1,w4,b", "--variant", "active"])
     assert fit["forecast"]["refit"] and fit["forecast"]["pooled"]["all"]["n"] > 0
+    assert set(fit["spread"]) == {"w1", "w4", "b"} and [p["prior"] for p in fit["priors"]][0] == 0
+    assert all(p["n"] == fit["forecast"]["pooled"]["all"]["n"] for p in fit["priors"])
     assert main(["validate"]) == 0
     assert "Forecast (the paper's form, refit before each cut-off): pooled MAE" in capsys.readouterr().out
