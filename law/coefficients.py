@@ -18,6 +18,16 @@ DEFAULT_MOE_VARIANT = "expansion"
 #: Robust losses a fit accepts (scipy.optimize.least_squares names; here so the CLI need not load scipy).
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
 
+#: How the token term sees training tokens T against the size S (trillions vs billions):
+#: ``clip`` T' = min(T, S) (the paper's), ``none`` T' = T, ``smooth`` T' = T·S / √(T² + S²).
+TOKEN_TERMS = ("clip", "none", "smooth")
+#: How the linear predictor becomes MMLU: ``bounded`` (the paper's: chance floor, tanh above the
+#: cap, coefficients in MMLU points) or ``logistic`` (floor + (100 − floor) · σ(y), coefficients in logits).
+LINKS = ("bounded", "logistic")
+#: perflaw's named law forms: (token term, link). ``paper`` is the paper's law.
+LAW_FORMS = {"paper": ("clip", "bounded"), "no-clip": ("none", "bounded"), "smooth": ("smooth", "bounded"),
+             "logistic": ("clip", "logistic"), "logistic-no-clip": ("none", "logistic")}
+
 #: Names of the coefficients a fit may free, in file order.
 COEFFICIENT_NAMES = ("w1", "w2", "w3", "w4", "b", "w5")
 
@@ -44,7 +54,8 @@ class LawCoefficients:
 
     ``w5`` multiplies ln(total/activated parameters) and is used only by the ``expansion`` MoE
     variant (zero for dense models whatever its value). ``floor`` and ``cap`` are the output
-    bounds in MMLU points (chance level, start of the tanh saturation).
+    bounds in MMLU points (chance level, start of the tanh saturation). ``tokens`` and ``link``
+    declare the law's form (``TOKEN_TERMS``, ``LINKS``; the paper's form is clip + bounded).
     """
 
     w1: float
@@ -58,6 +69,8 @@ class LawCoefficients:
     cap: float = 90.0
     source: str = ""
     interval: Interval | None = field(default=None, compare=False)
+    tokens: str = "clip"
+    link: str = "bounded"
 
     def __post_init__(self) -> None:
         for name in COEFFICIENT_NAMES + ("floor", "cap"):
@@ -66,12 +79,22 @@ class LawCoefficients:
                 raise InputError(f"coefficient {name}", "must be a finite number", value)
         if self.moe_variant not in MOE_VARIANTS:
             raise InputError("moe_variant", f"must be one of {', '.join(MOE_VARIANTS)}", self.moe_variant)
+        if self.tokens not in TOKEN_TERMS:
+            raise InputError("tokens", f"must be one of {', '.join(TOKEN_TERMS)}", self.tokens)
+        if self.link not in LINKS:
+            raise InputError("link", f"must be one of {', '.join(LINKS)}", self.link)
         if not self.floor < self.cap:
             raise InputError("floor/cap", "floor must be below cap", (self.floor, self.cap))
 
     def with_values(self, **values: float) -> "LawCoefficients":
         """Return a copy with some coefficients replaced (the interval is dropped)."""
         return replace(self, interval=None, **values)
+
+    @property
+    def form(self) -> str:
+        """The named form (``LAW_FORMS``) of this set, e.g. ``paper`` or ``logistic-no-clip``."""
+        return next(n for n, f in LAW_FORMS.items() if f == (self.tokens, self.link)) \
+            if (self.tokens, self.link) in LAW_FORMS.values() else f"{self.tokens}+{self.link}"
 
     def vector(self, names: tuple[str, ...] = COEFFICIENT_NAMES) -> list[float]:
         return [float(getattr(self, n)) for n in names]
@@ -103,7 +126,8 @@ def save_coefficients(coef: LawCoefficients, path: str | Path, extra: dict | Non
     Path(path).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
-_FILE_KEYS = {"format", "fit", "interval", "moe_variant", "floor", "cap", "source", *COEFFICIENT_NAMES}
+_FILE_KEYS = {"format", "fit", "interval", "moe_variant", "floor", "cap", "source", "tokens", "link",
+              *COEFFICIENT_NAMES}
 
 
 def load_coefficients(path: str | Path) -> LawCoefficients:
@@ -128,7 +152,8 @@ def load_coefficients(path: str | Path) -> LawCoefficients:
                 raise TypeError
         except TypeError:
             raise InputError(name, "interval must have level, low <= high, coverage, n, method", iv) from None
-    kwargs = {k: data[k] for k in ("w1", "w2", "w3", "w4", "b", "w5", "moe_variant", "floor", "cap", "source") if k in data}
+    kwargs = {k: data[k] for k in ("w1", "w2", "w3", "w4", "b", "w5", "moe_variant", "floor", "cap", "source", "tokens",
+                                   "link") if k in data}
     for key in COEFFICIENT_NAMES:
         value = kwargs.get(key, 0.0)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > 1e4:

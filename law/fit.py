@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
-from perflaw.law.coefficients import (COEFFICIENT_NAMES, DEFAULT_MOE_VARIANT, LOSSES, MOE_VARIANTS, PAPER, Interval,
-                                      LawCoefficients)
+from perflaw.law.coefficients import (COEFFICIENT_NAMES, DEFAULT_MOE_VARIANT, LAW_FORMS, LOSSES, MOE_VARIANTS, PAPER,
+                                      Interval, LawCoefficients)
 from perflaw.law.errors import InputError
-from perflaw.law.moe import moe_law_terms
+from perflaw.law.moe import law_size_b, moe_law_terms
+from perflaw.law.performance import effective_tokens
 from perflaw.law.zoo import LawInputs
 
 DEFAULT_FREE = ("w1", "w2", "w3", "w4", "b")
@@ -91,9 +92,42 @@ def _resolve_free(variant: str, free) -> tuple[str, ...]:
     return tuple(n for n in COEFFICIENT_NAMES if n in free)
 
 
+def law_start(form: str, inputs: LawInputs, mmlu, *, variant: str = DEFAULT_MOE_VARIANT, gamma=1.0) -> LawCoefficients:
+    """Starting coefficients of a named form (``LAW_FORMS``) for a fit on these models.
+
+    The bounded link starts from the paper's coefficients; the logistic link (coefficients in
+    logits) from ordinary least squares of logit((MMLU − 25) / 75) on the law's log terms, which
+    are linear in the coefficients once the discount u is fixed by the shapes.
+    """
+    if form not in LAW_FORMS:
+        raise InputError("form", f"must be one of {', '.join(LAW_FORMS)}", form)
+    tokens, link = LAW_FORMS[form]
+    start = PAPER.with_values(tokens=tokens, link=link, moe_variant=variant,
+                              w5=PAPER.w5 if variant == "expansion" else 0.0)
+    if link == "bounded":
+        return start
+    mmlu = np.asarray(mmlu, dtype=np.float64)
+    size = law_size_b(inputs.total_b, inputs.active_b, variant)
+    n, h, d = inputs.layers, inputs.hidden, inputs.ffn
+    log_u = -(((10.0 / d + 20.0 / h) * gamma * n) ** 2)
+    columns = [log_u + np.log(n), log_u + np.log(h), log_u + np.log(d),
+               log_u + np.log(effective_tokens(inputs.tokens_t, size, tokens)), np.ones_like(n)]
+    if variant == "expansion":
+        columns.append(np.log(inputs.total_b / inputs.active_b))
+    share = np.clip((mmlu - PAPER.floor) / (100.0 - PAPER.floor), 0.02, 0.98)
+    theta = np.linalg.lstsq(np.column_stack(columns), np.log(share / (1 - share)), rcond=None)[0]
+    values = dict(zip(("w1", "w2", "w3", "w4", "b"), map(float, theta[:5])))
+    if variant == "expansion":
+        values["w5"] = float(theta[5])
+    return start.with_values(**values)
+
+
 def fit_law(inputs: LawInputs, mmlu, *, variant: str = DEFAULT_MOE_VARIANT, free=None, start: LawCoefficients = PAPER,
-            loss: str = "linear", gamma=1.0, source: str = "", prior: float = 0.0) -> FitResult:
+            loss: str = "linear", gamma=1.0, source: str = "", prior: float = 0.0, form: str | None = None) -> FitResult:
     """Fit the coefficients named in ``free`` to reported MMLU (points), the others held at ``start``.
+
+    ``form`` (a name of ``LAW_FORMS``) replaces ``start`` by ``law_start`` of that form on these
+    same models, so a forecast's fit never starts from knowledge of later models.
 
     ``prior`` (≥ 0) is a ridge towards ``start``: the loss adds prior · Σ ((θ − θ_start) / s)², with
     s = max(|θ_start|, 1) per coefficient, so one unit of relative departure costs as much as one
@@ -109,6 +143,8 @@ def fit_law(inputs: LawInputs, mmlu, *, variant: str = DEFAULT_MOE_VARIANT, free
     if len(mmlu) < len(names) + 1:
         raise InputError("fit table", f"needs more than {len(names)} complete rows to fit {len(names)} coefficients",
                          len(mmlu))
+    if form is not None:
+        start = law_start(form, inputs, mmlu, variant=variant, gamma=gamma)
     if not (isinstance(prior, (int, float)) and not isinstance(prior, bool) and np.isfinite(prior) and prior >= 0):
         raise InputError("prior", "must be a number >= 0", prior)
     base = start.with_values(moe_variant=variant, w5=start.w5 if variant == "expansion" else 0.0)

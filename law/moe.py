@@ -48,20 +48,32 @@ def tokens_for_mmlu(target, layers, hidden, ffn, total_b, active_b, gamma=1.0,
                     coefficients: LawCoefficients = PAPER) -> np.ndarray:
     """Training tokens (trillions) at which the law reaches ``target`` MMLU; NaN when unreachable.
 
-    Inverts the output bounds (the tanh saturation above the cap) and then the token term:
-    w4·ln(u·T') = y − (every other term), with T' = T as long as T ≤ S. A target at or below the
-    chance floor needs no tokens beyond the smallest (returned as 0); one the law cannot reach
-    within its saturation (T' capped at S) gives NaN.
+    Inverts the output link (the tanh saturation above the cap, or the logistic) and then the token
+    term: w4·ln(u·T') = y − (every other term), then T from T' (clip: T = T' up to S; smooth:
+    T = T'·S / √(S² − T'²) below S; none: T = T'). A target at or below the chance floor needs no
+    tokens beyond the smallest (returned as 0); one the law cannot reach within its saturation
+    gives NaN.
     """
     c = coefficients
     target = np.asarray(target, dtype=np.float64)
-    if np.any(target >= c.cap + 10):
-        raise InputError("target MMLU", f"must be below {c.cap + 10:g}, the law's asymptote", float(np.max(target)))
+    top = c.cap + 10 if c.link == "bounded" else 100.0
+    if np.any(target >= top):
+        raise InputError("target MMLU", f"must be below {top:g}, the law's asymptote", float(np.max(target)))
     with np.errstate(invalid="ignore", divide="ignore"):
-        raw = np.where(target > c.cap, c.cap + 10.0 * np.arctanh((target - c.cap) / 10.0), target)
+        if c.link == "bounded":
+            raw = np.where(target > c.cap, c.cap + 10.0 * np.arctanh((target - c.cap) / 10.0), target)
+        else:
+            share = (target - c.floor) / (100.0 - c.floor)
+            raw = np.log(share / (1.0 - share))
     size = law_size_b(total_b, active_b, c.moe_variant)
-    # The law at T' = 1 (no saturation clip: S = inf) has w4·ln(u·1); the rest is w4·ln(T').
+    # The law at T' = 1 (no saturation: S = inf) has w4·ln(u·1); the rest is w4·ln(T').
     base = law_terms(layers, hidden, ffn, 1.0, np.inf, gamma, c, np.asarray(total_b) / np.asarray(active_b))
-    tokens = np.exp((raw - base.raw) / c.w4)
-    tokens = np.where(tokens <= size, tokens, np.nan)
+    t_eff = np.exp((raw - base.raw) / c.w4)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if c.tokens == "clip":  # T' = T up to S, never more
+            tokens = np.where(t_eff <= size, t_eff, np.nan)
+        elif c.tokens == "smooth":  # T' = T·S / √(T² + S²) < S
+            tokens = np.where(t_eff < size, t_eff * size / np.sqrt(size * size - t_eff * t_eff), np.nan)
+        else:
+            tokens = np.broadcast_to(t_eff, np.broadcast(t_eff, size).shape).copy()
     return np.where(target <= c.floor, 0.0, tokens)

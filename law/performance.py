@@ -22,8 +22,8 @@ class LawTerms(NamedTuple):
     """Every intermediate of one law evaluation (arrays broadcast to a common shape)."""
 
     discount: np.ndarray  # u in (0, 1]
-    effective_tokens_t: np.ndarray  # T' = min(T, S), trillions
-    raw: np.ndarray  # y before the output bounds, MMLU points
+    effective_tokens_t: np.ndarray  # T' of the token term (the paper's: min(T, S)), trillions
+    raw: np.ndarray  # y before the output link: MMLU points (bounded link) or logits (logistic)
     mmlu: np.ndarray  # bounded prediction, MMLU points
 
 
@@ -49,7 +49,7 @@ def law_terms(
     n = np.asarray(layers, dtype=np.float64)
     h = np.asarray(hidden, dtype=np.float64)
     d = np.asarray(ffn, dtype=np.float64)
-    t_eff = np.minimum(np.asarray(tokens_t, dtype=np.float64), np.asarray(params_b, dtype=np.float64))
+    t_eff = effective_tokens(tokens_t, params_b, c.tokens)
     x = (10.0 / d + 20.0 / h) * np.asarray(gamma, dtype=np.float64) * n
     log_u = -(x * x)
     # ln(u·v) = ln(u) + ln(v): exact, and avoids ln(0) when u underflows for very deep models.
@@ -65,7 +65,26 @@ def law_terms(
     # u is reported clamped to the smallest positive float: exp underflows for extreme depth, but
     # the prediction itself is computed in log space above and is exact.
     discount = np.maximum(np.exp(log_u), np.finfo(np.float64).tiny)
-    return LawTerms(discount, t_eff, raw, bound_mmlu(raw, c.floor, c.cap))
+    mmlu = bound_mmlu(raw, c.floor, c.cap) if c.link == "bounded" else logistic_mmlu(raw, c.floor)
+    return LawTerms(discount, t_eff, raw, mmlu)
+
+
+def effective_tokens(tokens_t, params_b, term: str = "clip") -> np.ndarray:
+    """T' of the token term: ``clip`` min(T, S), ``none`` T, ``smooth`` T·S / √(T² + S²)."""
+    t = np.asarray(tokens_t, dtype=np.float64)
+    s = np.asarray(params_b, dtype=np.float64)
+    if term == "clip":
+        return np.minimum(t, s)
+    if term == "none":
+        return np.broadcast_to(t, np.broadcast(t, s).shape).copy()
+    with np.errstate(invalid="ignore"):  # S = inf: T' = T
+        return np.where(np.isinf(s), t, t * s / np.sqrt(t * t + s * s))
+
+
+def logistic_mmlu(logit, floor: float = 25.0) -> np.ndarray:
+    """The logistic link: floor + (100 − floor) · σ(logit), never reaching 100."""
+    z = np.asarray(logit, dtype=np.float64)
+    return np.minimum(floor + (100.0 - floor) / (1.0 + np.exp(-z)), np.nextafter(100.0, 0.0))
 
 
 def bound_mmlu(raw, floor: float = 25.0, cap: float = 90.0) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from perflaw.law.coefficients import PAPER, LawCoefficients, save_coefficients
+from perflaw.law.coefficients import LAW_FORMS, PAPER, LawCoefficients, save_coefficients
 from perflaw.law.errors import InputError
 from perflaw.law.forecast import forward_chaining
 from perflaw.law.fit import BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, calibrate_interval, compare_moe_variants, fit_law, leave_one_out, predict_inputs
@@ -57,7 +57,7 @@ def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: L
         "train_flops_6n": fpt_6n * tokens_t * 1e12,
         "seq_len": seq_len,
         "architecture": {"source": choice.source, "summary": arch.summary(), **arch_fields},
-        "law": {"source": coefficients.source, "moe_variant": coefficients.moe_variant,
+        "law": {"source": coefficients.source, "moe_variant": coefficients.moe_variant, "form": coefficients.form,
                 **{k: getattr(coefficients, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")}},
     }
 
@@ -80,7 +80,7 @@ def predict_text(d: dict) -> str:
         f"  (measured coverage {iv['coverage']:.0%} on {iv['n']} zoo models)",
         f"Training FLOPs  {d['train_flops']:.3e}  ({format_quantity(d['flops_per_token'])} per token: 6 x activated "
         f"matmul weights + attention at seq {d['seq_len']}; plain 6N rule {d['train_flops_6n']:.3e})",
-        f"Law             {d['law']['source']} [MoE variant {d['law']['moe_variant']}]",
+        f"Law             {d['law']['source']} [form {d['law']['form']}, MoE variant {d['law']['moe_variant']}]",
     ]
     return "\n".join(lines)
 
@@ -111,22 +111,34 @@ PRIOR_GRID = (0.0, 10.0, 100.0, 1000.0, 10000.0)
 
 
 def fit_payload(data: str | None, out: str | None, variant: str, free: list[str] | None, loss: str, level: float,
-                exclude: list[str], prior: float = 0.0) -> dict:
+                exclude: list[str], prior: float = 0.0, form: str = "auto") -> dict:
+    """The fit of ``form`` (``auto``: the law form with the lowest pooled forecast error)."""
     if out:
         check_output_path(out)
+    if form != "auto" and form not in LAW_FORMS:
+        raise InputError("form", f"must be auto or one of {', '.join(LAW_FORMS)}", form)
     t, skipped = _complete(data, exclude)
     x, y = law_inputs(t), t["mmlu"].to_numpy(dtype=float)
-    kwargs = dict(variant=variant, free=free, loss=loss, prior=prior)
+    common = dict(variant=variant, free=free, loss=loss, prior=prior)
+    forms = []
+    for name in LAW_FORMS:  # every form, forecast the same way
+        pooled = forward_chaining(t, level=level, form=name, **common).as_dict()["pooled"]
+        forms.append({"form": name, "tokens": LAW_FORMS[name][0], "link": LAW_FORMS[name][1], **pooled["all"],
+                      "mae_dense": pooled["dense"]["mae"], "mae_moe": pooled["moe"]["mae"]})
+    ranked = [f for f in forms if f["mae"] is not None]
+    chosen = form if form != "auto" else (min(ranked, key=lambda f: f["mae"])["form"] if ranked else "paper")
+    kwargs = dict(common, form=chosen)
     fit: FitResult = fit_law(x, y, **kwargs)
     cv = leave_one_out(x, y, **kwargs)
     interval = calibrate_interval(cv.residuals, level, method=f"quantiles of leave-one-out residuals on {len(y)} models")
     coef = fit.coefficients.with_values(source=f"perflaw fit on {len(y)} models of {data or 'the zoo'} "
-                                               f"({variant} MoE variant, {loss} loss"
+                                               f"({chosen} form, {variant} MoE variant, {loss} loss"
                                                + (f", prior {prior:g} towards the paper" if prior else "") + ")")
     coef = replace(coef, interval=interval)
     payload = {
         "data": data or "zoo", "n": len(y), "skipped_incomplete": skipped, "excluded": exclude,
-        "variant": variant, "free": list(fit.free), "loss": loss, "prior": prior, "converged": fit.success,
+        "form": chosen, "form_chosen_by": "lowest pooled forecast MAE" if form == "auto" else "--form",
+        "forms": forms, "variant": variant, "free": list(fit.free), "loss": loss, "prior": prior, "converged": fit.success,
         "message": fit.message,
         "coefficients": {k: getattr(coef, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")},
         "paper": {k: getattr(PAPER, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")},
@@ -147,7 +159,7 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
         payload["moe_variants"] = compare_moe_variants(x, y, loss=loss)
     if out:
         write_atomic(out, lambda p: save_coefficients(coef, p, extra={k: payload[k] for k in (
-            "data", "n", "free", "loss", "prior", "in_sample", "loo", "excluded")}))
+            "data", "n", "form", "free", "loss", "prior", "in_sample", "loo", "excluded")}))
     return payload
 
 
@@ -183,11 +195,15 @@ def fit_text(d: dict) -> str:
     rows = [{"name": k, "paper": d["paper"][k], "fit": d["coefficients"][k],
              "free": "yes" if k in d["free"] else ""} for k in names]
     ins, loo, iv = d["in_sample"], d["loo"], d["interval"]
-    out = [f"Fit of the Performance Law on {d['n']} models of {d['data']} ({d['variant']} MoE variant, "
+    out = [f"Fit of the Performance Law on {d['n']} models of {d['data']} ({d['form']} form, {d['variant']} MoE variant, "
            f"{d['loss']} loss{', prior %g towards the paper' % d['prior'] if d['prior'] else ''}){'' if d['converged'] else '  NOT CONVERGED: ' + d['message']}",
            "", table(rows, [("name", "coef", ""), ("paper", "paper", ".6g"), ("fit", "fit", ".6g"),
                             ("free", "free", "")]), "",
            *forecast_lines(d["forecast"], "this fit's form, refit before each cut-off"), "",
+           f"Law forms compared by pooled forecast MAE ({d['form']} {'chosen: ' + d['form_chosen_by']}):",
+           table(d["forms"], [("form", "form", ""), ("tokens", "token term", ""), ("link", "link", ""),
+                              ("mae", "forecast MAE", ".2f"), ("mae_dense", "dense", ".2f"), ("mae_moe", "MoE", ".2f"),
+                              ("bias", "bias", "+.2f"), ("coverage", "covered", ".0%")]), "",
            f"In-sample       MAE {fmt(ins['mae'])}  RMSE {fmt(ins['rmse'])}",
            f"Leave-one-out   MAE {fmt(loo['mae'])}  RMSE {fmt(loo['rmse'])}  worst {fmt(loo['worst'])}  "
            f"dense MAE {fmt(loo['mae_dense'])} (n={loo['n_dense']})  MoE MAE {fmt(loo['mae_moe'])} (n={loo['n_moe']})",
@@ -256,7 +272,7 @@ def validate_payload(data: str | None, coefficients: LawCoefficients, exclude: l
     rows.sort(key=lambda r: -abs(r["residual"]))
     return {
         "data": data or "zoo",
-        "law": {"source": coefficients.source, "moe_variant": coefficients.moe_variant},
+        "law": {"source": coefficients.source, "moe_variant": coefficients.moe_variant, "form": coefficients.form},
         "law_summary": _summary(y - law_pred, x.is_moe),
         "refit_loo_summary": {**_summary(cv.residuals, x.is_moe), "failed_folds": cv.failures},
         "forecast": {"law": forward_chaining(t, coefficients=coefficients, refit=False).as_dict(),
@@ -271,7 +287,7 @@ def validate_text(d: dict) -> str:
     law, refit = d["law_summary"], d["refit_loo_summary"]
     out = [f"Predicted vs reported 5-shot MMLU on {law['n']} models of {d['data']} "
            f"({law['n_dense']} dense, {law['n_moe']} MoE), worst residual first",
-           f"Law: {d['law']['source']}", "",
+           f"Law: {d['law']['source']} (form {d['law']['form']})", "",
            *forecast_lines(d["forecast"]["law"], "the law as given: only its interval is calibrated on the past"),
            "", *forecast_lines(d["forecast"]["refit"], "the paper's form, refit before each cut-off"), "",
            "Every model:",

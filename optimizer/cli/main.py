@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "and w5 for the expansion variant)")
     p.add_argument("--loss", choices=LOSSES, default="linear", help="scipy least_squares loss (default linear)")
     p.add_argument("--level", type=float, default=0.8, help="nominal coverage of the interval (default 0.8)")
+    p.add_argument("--form", default="auto", help="law form: auto (lowest pooled forecast error) or one of "
+                                                  "paper, no-clip, smooth, logistic, logistic-no-clip")
     p.add_argument("--prior", type=float, default=0.0,
                    help="ridge strength towards the paper's coefficients, >= 0 (default 0: none)")
     p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
@@ -138,7 +140,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
     if args.command == "fit":
         free = [n.strip() for n in args.free.split(",")] if args.free is not None else None
         payload = lc.fit_payload(args.data, args.out, args.variant, free, args.loss, args.level, args.exclude,
-                                 args.prior)
+                                 args.prior, args.form)
         return payload, lc.fit_text(payload)
     if args.command == "validate":
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)

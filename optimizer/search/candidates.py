@@ -2,7 +2,8 @@
 
 For a single FLOPs budget C the best token count of an architecture follows in closed form: the
 law's MMLU grows with T' = min(T, S), so T = min(C / FLOPs-per-token, S_law, max unique tokens),
-the most the budget allows and no more than the law can still use. Each candidate then carries
+the most the budget allows and no more than the law can still use (for forms without the clip,
+T' grows with T everywhere and T = min(C / FLOPs-per-token, max unique tokens)). Each candidate then carries
 its predicted MMLU, costs and constraint values; a constraint is satisfied when its value is ≤ 0
 (the Optuna convention).
 """
@@ -40,7 +41,8 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     total_b, active_b = total / 1e9, active / 1e9
     size_b = law_size_b(total_b, active_b, problem.coefficients.moe_variant)
     tokens_t = problem.budget_flops / fpt / 1e12
-    tokens_t = np.minimum(tokens_t, size_b)  # beyond S trillion tokens the law gains nothing
+    if problem.coefficients.tokens == "clip":
+        tokens_t = np.minimum(tokens_t, size_b)  # beyond S trillion tokens the clipped law gains nothing
     if c.max_tokens_t is not None:
         tokens_t = np.minimum(tokens_t, c.max_tokens_t)
     if s.is_moe:

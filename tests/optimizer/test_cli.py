@@ -58,6 +58,7 @@ def test_predict_text_names_the_pieces(capsys):
         assert needle in out
 
 
+@pytest.mark.slow
 def test_fit_writes_a_law_file_that_predict_uses(capsys, tmp_path):
     out = tmp_path / "law.json"
     d = run_json(capsys, ["fit", "--out", str(out)])
@@ -180,6 +181,7 @@ def test_import_perflaw_and_perflaw_plan_load_neither_scipy_nor_pandas():
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+@pytest.mark.slow
 def test_validate_and_fit_report_forecasts(capsys):
     d = run_json(capsys, ["validate"])
     for which in ("law", "refit"):
@@ -193,3 +195,22 @@ def test_validate_and_fit_report_forecasts(capsys):
     assert all(p["n"] == fit["forecast"]["pooled"]["all"]["n"] for p in fit["priors"])
     assert main(["validate"]) == 0
     assert "Forecast (the paper's form, refit before each cut-off): pooled MAE" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_fit_compares_the_law_forms_and_writes_the_chosen_one(capsys, tmp_path):
+    out = tmp_path / "law.json"
+    d = run_json(capsys, ["fit", "--out", str(out)])
+    assert [f["form"] for f in d["forms"]] == ["paper", "no-clip", "smooth", "logistic", "logistic-no-clip"]
+    assert d["form"] == min(d["forms"], key=lambda f: f["mae"])["form"]
+    assert d["forecast"]["pooled"]["all"]["mae"] == pytest.approx(
+        next(f for f in d["forms"] if f["form"] == d["form"])["mae"])
+    p = run_json(capsys, ["predict", "--layers", "32", "--hidden", "4096", "--ffn", "14336", "--tokens", "15T",
+                          "--law", str(out)])
+    assert p["law"]["form"] == d["form"]
+    opt = run_json(capsys, ["optimize", "--flops", "1e23", "--law", str(out)])
+    assert opt["best"]["mmlu"] > 25
+    logistic = run_json(capsys, ["fit", "--form", "logistic", "--free", "w1,w4,b"])
+    assert logistic["form"] == "logistic" and logistic["form_chosen_by"] == "--form"
+    assert main(["fit", "--form", "cubic"]) == 2
+    assert capsys.readouterr().err.startswith("error: --form: must be auto or one of")
