@@ -95,15 +95,16 @@ def _resolve_free(variant: str, free) -> tuple[str, ...]:
 def law_start(form: str, inputs: LawInputs, mmlu, *, variant: str = DEFAULT_MOE_VARIANT, gamma=1.0) -> LawCoefficients:
     """Starting coefficients of a named form (``LAW_FORMS``) for a fit on these models.
 
-    The bounded link starts from the paper's coefficients; the logistic link (coefficients in
-    logits) from ordinary least squares of logit((MMLU − 25) / 75) on the law's log terms, which
-    are linear in the coefficients once the discount u is fixed by the shapes.
+    The bounded link starts from the paper's dense coefficients with w5 = 0 (perflaw's shipped w5
+    was fitted on every MoE row of the zoo, so starting or anchoring there would let a forecast
+    see later MoE models); the logistic link (coefficients in logits) from ordinary least squares
+    of logit((MMLU − 25) / 75) on the law's log terms, which are linear in the coefficients once the
+    discount u is fixed by the shapes, on these models only.
     """
     if form not in LAW_FORMS:
         raise InputError("form", f"must be one of {', '.join(LAW_FORMS)}", form)
     tokens, link = LAW_FORMS[form]
-    start = PAPER.with_values(tokens=tokens, link=link, moe_variant=variant,
-                              w5=PAPER.w5 if variant == "expansion" else 0.0)
+    start = PAPER.with_values(tokens=tokens, link=link, moe_variant=variant, w5=0.0)
     if link == "bounded":
         return start
     mmlu = np.asarray(mmlu, dtype=np.float64)
@@ -132,7 +133,8 @@ def fit_law(inputs: LawInputs, mmlu, *, variant: str = DEFAULT_MOE_VARIANT, free
     ``prior`` (≥ 0) is a ridge towards ``start``: the loss adds prior · Σ ((θ − θ_start) / s)², with
     s = max(|θ_start|, 1) per coefficient, so one unit of relative departure costs as much as one
     squared MMLU point on one model. It keeps collinear terms (depth against width) from trading
-    places unless the data insist.
+    places unless the data insist. With a robust ``loss`` the penalty passes through the same loss
+    (scipy applies it to every residual), so it is a ridge only for the linear loss.
     """
     mmlu = np.asarray(mmlu, dtype=np.float64)
     names = _resolve_free(variant, free)

@@ -111,10 +111,13 @@ def forward_chaining(table: pd.DataFrame, *, coefficients: LawCoefficients = PAP
                      **fit_kwargs) -> Forecast:
     """Forecast each window of ``table``'s complete rows (a validated zoo table with ``release``).
 
-    ``refit``: fit the law (``fit_kwargs`` as for ``fit_law``, starting from ``coefficients``) on
-    the models before each cut-off; else keep ``coefficients`` and calibrate only the interval on
-    those models' residuals.
+    ``refit``: fit the law on the models before each cut-off, from ``law_start`` of its form
+    (``fit_kwargs["form"]``, default ``paper``) on those models alone, so no start or prior
+    carries knowledge of later models; else keep ``coefficients`` and calibrate only the interval
+    on those models' residuals.
     """
+    if refit:
+        fit_kwargs.setdefault("form", "paper")
     table = table[table["complete"]].reset_index(drop=True) if "complete" in table else table
     months = np.array([month_index(v, f"release of {n}") for v, n in zip(table["release"], table["name"])])
     inputs, mmlu = law_inputs(table), table["mmlu"].to_numpy(dtype=float)

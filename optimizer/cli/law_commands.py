@@ -74,7 +74,7 @@ def predict_text(d: dict) -> str:
                                                                              "norms")),
         f"Tokens          {d['tokens_t']:g}T; effective {d['effective_tokens_t']:.3g}T"
         + (f" (saturated: the law uses at most 1T tokens per 1B parameters, S = {d['law_params_b']:.3g}B)"
-           if sat else ""),
+           if sat and d["law"]["form"] in ("paper", "logistic") else ""),
         f"Discount u      {d['discount']:.4f}  (gamma {d['gamma']:g})",
         f"Predicted MMLU  {d['mmlu']:.2f}   {iv['level']:.0%} interval {iv['low']:.1f} to {iv['high']:.1f}"
         f"  (measured coverage {iv['coverage']:.0%} on {iv['n']} zoo models)",
@@ -111,7 +111,7 @@ PRIOR_GRID = (0.0, 10.0, 100.0, 1000.0, 10000.0)
 
 
 def fit_payload(data: str | None, out: str | None, variant: str, free: list[str] | None, loss: str, level: float,
-                exclude: list[str], prior: float = 0.0, form: str = "auto") -> dict:
+                exclude: list[str], prior: float = 0.0, form: str = "paper") -> dict:
     """The fit of ``form`` (``auto``: the law form with the lowest pooled forecast error)."""
     if out:
         check_output_path(out)
@@ -133,7 +133,8 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
     interval = calibrate_interval(cv.residuals, level, method=f"quantiles of leave-one-out residuals on {len(y)} models")
     coef = fit.coefficients.with_values(source=f"perflaw fit on {len(y)} models of {data or 'the zoo'} "
                                                f"({chosen} form, {variant} MoE variant, {loss} loss"
-                                               + (f", prior {prior:g} towards the paper" if prior else "") + ")")
+                                               + (f", prior {prior:g} towards {_anchor(chosen)}" if prior else "")
+                                               + ")")
     coef = replace(coef, interval=interval)
     payload = {
         "data": data or "zoo", "n": len(y), "skipped_incomplete": skipped, "excluded": exclude,
@@ -196,14 +197,20 @@ def fit_text(d: dict) -> str:
              "free": "yes" if k in d["free"] else ""} for k in names]
     ins, loo, iv = d["in_sample"], d["loo"], d["interval"]
     out = [f"Fit of the Performance Law on {d['n']} models of {d['data']} ({d['form']} form, {d['variant']} MoE variant, "
-           f"{d['loss']} loss{', prior %g towards the paper' % d['prior'] if d['prior'] else ''}){'' if d['converged'] else '  NOT CONVERGED: ' + d['message']}",
+           f"{d['loss']} loss{', prior %g towards %s' % (d['prior'], _anchor(d['form'])) if d['prior'] else ''}){'' if d['converged'] else '  NOT CONVERGED: ' + d['message']}",
            "", table(rows, [("name", "coef", ""), ("paper", "paper", ".6g"), ("fit", "fit", ".6g"),
                             ("free", "free", "")]), "",
            *forecast_lines(d["forecast"], "this fit's form, refit before each cut-off"), "",
-           f"Law forms compared by pooled forecast MAE ({d['form']} {'chosen: ' + d['form_chosen_by']}):",
+           f"Law forms compared by pooled forecast MAE ({d['form']} chosen: {d['form_chosen_by']}):",
            table(d["forms"], [("form", "form", ""), ("tokens", "token term", ""), ("link", "link", ""),
                               ("mae", "forecast MAE", ".2f"), ("mae_dense", "dense", ".2f"), ("mae_moe", "MoE", ".2f"),
-                              ("bias", "bias", "+.2f"), ("coverage", "covered", ".0%")]), "",
+                              ("bias", "bias", "+.2f"), ("coverage", "covered", ".0%")]),
+           *(["  auto picks the lowest of five errors measured on the same forecasts, so the chosen form's error is "
+              "optimistic; differences of about a point are within the noise of 64 forecasts."]
+             if d["form_chosen_by"] != "--form" else []),
+           *(["  Without the clip more tokens always help: the optimizer then trains the same small model on all "
+              "the budget buys unless --max-tokens bounds the data."] if LAW_FORMS[d["form"]][0] != "clip" else []),
+           "",
            f"In-sample       MAE {fmt(ins['mae'])}  RMSE {fmt(ins['rmse'])}",
            f"Leave-one-out   MAE {fmt(loo['mae'])}  RMSE {fmt(loo['rmse'])}  worst {fmt(loo['worst'])}  "
            f"dense MAE {fmt(loo['mae_dense'])} (n={loo['n_dense']})  MoE MAE {fmt(loo['mae_moe'])} (n={loo['n_moe']})",
@@ -235,6 +242,10 @@ def fit_text(d: dict) -> str:
     if d["out"]:
         out += ["", f"Coefficients written to {d['out']} (use with --law)"]
     return "\n".join(out)
+
+
+def _anchor(form: str) -> str:
+    return "the paper's coefficients" if LAW_FORMS[form][1] == "bounded" else "the least-squares start"
 
 
 def forecast_lines(f: dict, what: str) -> list[str]:

@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "and w5 for the expansion variant)")
     p.add_argument("--loss", choices=LOSSES, default="linear", help="scipy least_squares loss (default linear)")
     p.add_argument("--level", type=float, default=0.8, help="nominal coverage of the interval (default 0.8)")
-    p.add_argument("--form", default="auto", help="law form: auto (lowest pooled forecast error) or one of "
-                                                  "paper, no-clip, smooth, logistic, logistic-no-clip")
+    p.add_argument("--form", default="paper", help="law form: paper (default), no-clip, smooth, logistic, "
+                                                   "logistic-no-clip, or auto (the lowest pooled forecast error)")
     p.add_argument("--prior", type=float, default=0.0,
                    help="ridge strength towards the paper's coefficients, >= 0 (default 0: none)")
     p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")

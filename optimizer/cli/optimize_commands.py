@@ -137,7 +137,9 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
         "budget": budget.as_dict(), "lattice_size": problem.space.size,
         "best": None, "alternatives": [], "front": [], "front_kind": args.front,
         "interval": {"level": iv.level, "low": iv.low, "high": iv.high, "coverage": iv.coverage},
-        "law": problem.coefficients.source, "infeasible_reason": result.infeasible_reason and words(result.infeasible_reason),
+        "law": problem.coefficients.source, "law_form": problem.coefficients.form,
+        "tokens_unbounded": problem.coefficients.tokens != "clip" and problem.constraints.max_tokens_t is None,
+        "infeasible_reason": result.infeasible_reason and words(result.infeasible_reason),
     }
     if args.target_mmlu is not None:  # the inverse question ignores the budget: answer it either way
         plan, reason = cheapest_for_target(problem, args.target_mmlu)
@@ -215,8 +217,11 @@ def optimize_text(d: dict) -> str:
                                                            if "gpu_hours" in p else "")]
         else:
             head += ["", f"Target MMLU {t['mmlu']:g}: {t['reason']}"]
-    head += ["", f"Law: {d['law']}. Predictions are for the base model's 5-shot MMLU; the law cannot see data "
-                 "quality, contamination or post-training."]
+    if d["tokens_unbounded"]:
+        head += ["", "Note: this law has no token clip, so more tokens always help and the plan trains a small model "
+                     "on all the budget buys; give --max-tokens (the unique data you have) to bound it."]
+    head += ["", f"Law: {d['law']} (form {d['law_form']}). Predictions are for the base model's 5-shot MMLU; the law "
+                 "cannot see data quality, contamination or post-training."]
     return "\n".join(head)
 
 

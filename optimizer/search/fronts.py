@@ -72,8 +72,10 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | No
     ok = reachable & other
     if not ok.any():
         if not reachable.any():
-            return None, (f"no candidate reaches {target_mmlu:g} MMLU within the law's saturation (at most 1T tokens "
-                          f"per 1B parameters) and the token limit; raise `params_b` or lower the target")
+            limit = "the law's saturation (at most 1T tokens per 1B parameters) and " \
+                if problem.coefficients.tokens == "clip" else ""
+            return None, (f"no candidate reaches {target_mmlu:g} MMLU within {limit}the token limit; raise `params_b` "
+                          f"or lower the target")
         blocked = {k: int((reachable & (probe[k] > 0)).sum()) for k in ("params_min", "params_max", "train_memory",
                                                                         "serve_memory")}
         names = ", ".join(f"{k} ({n:,} candidates)" for k, n in blocked.items() if n)

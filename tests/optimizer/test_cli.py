@@ -200,7 +200,8 @@ def test_validate_and_fit_report_forecasts(capsys):
 @pytest.mark.slow
 def test_fit_compares_the_law_forms_and_writes_the_chosen_one(capsys, tmp_path):
     out = tmp_path / "law.json"
-    d = run_json(capsys, ["fit", "--out", str(out)])
+    assert run_json(capsys, ["fit", "--free", "b"])["form"] == "paper"  # the paper's form unless asked
+    d = run_json(capsys, ["fit", "--form", "auto", "--out", str(out)])
     assert [f["form"] for f in d["forms"]] == ["paper", "no-clip", "smooth", "logistic", "logistic-no-clip"]
     assert d["form"] == min(d["forms"], key=lambda f: f["mae"])["form"]
     assert d["forecast"]["pooled"]["all"]["mae"] == pytest.approx(
@@ -209,7 +210,8 @@ def test_fit_compares_the_law_forms_and_writes_the_chosen_one(capsys, tmp_path):
                           "--law", str(out)])
     assert p["law"]["form"] == d["form"]
     opt = run_json(capsys, ["optimize", "--flops", "1e23", "--law", str(out)])
-    assert opt["best"]["mmlu"] > 25
+    assert opt["best"]["mmlu"] > 25 and opt["law_form"] == d["form"]
+    assert opt["tokens_unbounded"] == (d["form"] in ("no-clip", "smooth", "logistic-no-clip"))
     logistic = run_json(capsys, ["fit", "--form", "logistic", "--free", "w1,w4,b"])
     assert logistic["form"] == "logistic" and logistic["form_chosen_by"] == "--form"
     assert main(["fit", "--form", "cubic"]) == 2
