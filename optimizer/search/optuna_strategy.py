@@ -145,6 +145,8 @@ def problem_fingerprint(problem: Problem, objectives: str = "mmlu") -> str:
     text = repr((problem.space, problem.budget_flops, problem.hardware, problem.gpus, problem.utilization,
                  problem.constraints, problem.coefficients, problem.gamma, problem.seq_len, problem.flops_rule,
                  objectives))
+    # Studies stored before laws had forms were all of the paper's form: keep their digest.
+    text = text.replace(", tokens='clip', link='bounded')", ")")
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

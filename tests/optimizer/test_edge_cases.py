@@ -100,3 +100,15 @@ def test_cost_recompute_alone_still_searches_the_layout(capsys):
 def test_tdp_override_gives_tpu_energy(capsys):
     assert main(["cost", *LLAMA, "--hardware", "TPU-v4", "--tdp-w", "192", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["energy_kwh"] > 0
+
+
+def test_studies_stored_before_law_forms_keep_their_fingerprint():
+    # Golden digest computed by perflaw at commit c4c74e7 (before coefficient sets had a form) for
+    # this problem; a stored study of it must still resume.
+    from perflaw.optimizer.search.optuna_strategy import problem_fingerprint
+    from perflaw.optimizer.search.problem import Constraints
+    old = Problem(SearchSpace(), 1e23, constraints=Constraints(params_b=(0.01, 1e5)))
+    assert problem_fingerprint(old) == "784b6d9f3c595eaa"
+    from perflaw.law.coefficients import PAPER
+    assert problem_fingerprint(Problem(SearchSpace(), 1e23, coefficients=PAPER.with_values(tokens="none"),
+                                       constraints=Constraints(params_b=(0.01, 1e5)))) != "784b6d9f3c595eaa"
