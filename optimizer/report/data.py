@@ -37,6 +37,7 @@ class ReportData:
     target: dict | None  # {"mmlu": target, "plan": Plan or None, "reason": why not, or None}
     results: list[SearchResult] = field(default_factory=list)
     interval: dict = field(default_factory=dict)
+    forecast: dict = field(default_factory=dict)  # pooled forecast error of the law's form on the zoo
 
 
 def _rows(label: str, problem: Problem, plans: list[Plan]) -> list[dict]:
@@ -128,4 +129,19 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
         target = {"mmlu": target_mmlu, "plan": plan, "reason": reason}
     return ReportData(candidates, front, references(reference_models, problems[0].coefficients), allocation, base,
                       landscape(largest[1]), inf, target, results,
-                      {"level": iv.level, "low": iv.low, "high": iv.high, "coverage": iv.coverage, "n": iv.n})
+                      {"level": iv.level, "low": iv.low, "high": iv.high, "coverage": iv.coverage, "n": iv.n},
+                      forecast_of(problems[0].coefficients))
+
+
+def forecast_of(coefficients) -> dict:
+    """How the law's form forecasts on the shipped zoo: refit before each cut-off, pooled over windows."""
+    from perflaw.law.coefficients import LAW_FORMS
+    from perflaw.law.forecast import forward_chaining
+    if coefficients.form not in LAW_FORMS:
+        return {}
+    f = forward_chaining(load_zoo(), form=coefficients.form, variant=coefficients.moe_variant)
+    windows = [w.cutoff for w in f.windows]
+    out = {"form": coefficients.form, **f.pooled("all"), "mae_dense": f.pooled("dense")["mae"],
+           "mae_moe": f.pooled("moe")["mae"], "first_window": windows[0] if windows else None,
+           "last_window_end": f.windows[-1].end if windows else None}
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}  # fit noise stays out of files

@@ -163,6 +163,7 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
         "law": {k: getattr(scenario.coefficients, k) for k in ("w1", "w2", "w3", "w4", "b", "w5", "moe_variant",
                                                                 "source")},
         "interval": d.interval,
+        "forecast": d.forecast,
         "search": {"strategy": scenario.strategy, "trials": scenario.trials, "seed": scenario.seed},
         "budgets": [b.as_dict() for b in scenario.budgets],
         "files": {p.name: _sha(p) for p in sorted(folder.glob("*.csv"))},
@@ -182,6 +183,11 @@ def _assumptions(scenario, d: ReportData) -> list[str]:
         f"Law: {scenario.coefficients.source}; MoE variant {scenario.coefficients.moe_variant}.",
         f"Error: {iv['level']:.0%} interval of {iv['low']:+.1f} / {iv['high']:+.1f} MMLU points around each "
         f"prediction, measured coverage {iv['coverage']:.0%} on {iv['n']} published models.",
+        *([f"Forecast check: the law's form ({fc['form']}), refit on the models released before each cut-off, "
+           f"missed the {fc['n']} models released after them ({fc['first_window']} to {fc['last_window_end']}) by "
+           f"{fc['mae']:.1f} MMLU points on average (bias {fc['bias']:+.1f}), and its {iv['level']:.0%} interval "
+           f"covered {fc['coverage']:.0%} of them: read every prediction here with that error in mind."]
+          if (fc := d.forecast) else []),
         f"Search: {scenario.strategy}" + (f", seed {scenario.seed}" if scenario.strategy != "exact" else "")
         + f"; training FLOPs per token by the {scenario.flops_rule} rule at sequence length {scenario.seq_len}.",
     ]
