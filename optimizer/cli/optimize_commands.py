@@ -199,9 +199,12 @@ def optimize_text(d: dict) -> str:
     from perflaw.optimizer.cli.cost_commands import baselines_text
     head += ["Loss-law compute-optimal allocation of the same 6ND FLOPs:"]
     head += baselines_text(best["active_params_b"], best["tokens_t"], d["baselines"])
-    cols = [("layers", "layers", "d"), ("hidden", "hidden", "d"), ("ffn", "ffn", "d"), ("params_b", "params B", ".2f"),
-            ("active_params_b", "active B", ".2f"), ("tokens_t", "tokens T", ".2f"), ("mmlu", "MMLU", ".2f"),
-            ("train_flops", "FLOPs", ".3g")]
+    moe = "experts" in best  # MoE plans show their experts, not an FFN of 0
+    shape = [("experts", "experts", "d"), ("active_experts", "top-k", "d"), ("shared_experts", "shared", "d"),
+             ("expert_ffn", "expert FFN", "d")] if moe else [("ffn", "ffn", "d")]
+    cols = [("layers", "layers", "d"), ("hidden", "hidden", "d"), *shape, ("heads", "heads", "d"),
+            ("kv_heads", "KV", "d"), ("params_b", "params B", ".2f"), ("active_params_b", "active B", ".2f"),
+            ("tokens_t", "tokens T", ".2f"), ("mmlu", "MMLU", ".2f"), ("train_flops", "FLOPs", ".3g")]
     if d["alternatives"]:
         head += ["", "Alternatives", table(d["alternatives"], cols)]
     if d["front"]:

@@ -33,8 +33,8 @@ def run_payload(paths: list[str], out: str | None, progress=None) -> dict:
             "scenario": scenario.name, "folder": str(folder), "seconds": run.seconds,
             "files": sorted(p.name for p in folder.iterdir()),
             "best": [{k: (None if v != v else v) for k, v in r.items()}  # NaN -> null
-                     for r in best[["budget", "layers", "hidden", "ffn", "params_b", "tokens_t", "mmlu",
-                                    "train_flops"]].to_dict("records")],
+                     for r in best[["budget", "layers", "hidden", "ffn", "experts", "active_experts", "shared_experts",
+                                    "expert_ffn", "params_b", "tokens_t", "mmlu", "train_flops"]].to_dict("records")],
         })
     return {"reports": reports}
 
@@ -44,6 +44,9 @@ def run_text(d: dict) -> str:
     for r in d["reports"]:
         lines.append(f"{r['scenario']}: wrote {r['folder']}/ ({len(r['files'])} files) in {r['seconds']:.1f} s")
         for b in r["best"]:
-            lines.append(f"  {b['budget']}: {b['layers']} layers, hidden {b['hidden']}, FFN {b['ffn']}, "
+            ffn = (f"{b['experts']:.0f} experts of {b['expert_ffn']:.0f}, top-{b['active_experts']:.0f}"
+                   + (f" + {b['shared_experts']:.0f} shared" if b["shared_experts"] else "")) \
+                if b.get("experts") else f"FFN {b['ffn']}"
+            lines.append(f"  {b['budget']}: {b['layers']} layers, hidden {b['hidden']}, {ffn}, "
                          f"{b['params_b']:.2f}B params, {b['tokens_t']:.2f}T tokens -> MMLU {b['mmlu']:.2f}")
     return "\n".join(lines)

@@ -38,6 +38,7 @@ class ReportData:
     results: list[SearchResult] = field(default_factory=list)
     interval: dict = field(default_factory=dict)
     forecast: dict = field(default_factory=dict)  # pooled forecast error of the law's form on the zoo
+    unplotted: list = field(default_factory=list)  # reference models that cannot be drawn, with the reason
 
 
 def _rows(label: str, problem: Problem, plans: list[Plan]) -> list[dict]:
@@ -130,7 +131,18 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
     return ReportData(candidates, front, references(reference_models, problems[0].coefficients), allocation, base,
                       landscape(largest[1]), inf, target, results,
                       {"level": iv.level, "low": iv.low, "high": iv.high, "coverage": iv.coverage, "n": iv.n},
-                      forecast_of(problems[0].coefficients))
+                      forecast_of(problems[0].coefficients), unplotted_references(reference_models))
+
+
+def unplotted_references(names) -> list[dict]:
+    """Reference models the plots cannot show (no token count or no MMLU), each with the reason."""
+    zoo = load_zoo()
+    out = []
+    for _, row in zoo[zoo["name"].isin(list(names)) & ~zoo["complete"]].iterrows():
+        missing = [what for what, col in (("published token count", "tokens_t"), ("reported MMLU", "mmlu"))
+                   if pd.isna(row[col])]
+        out.append({"name": row["name"], "reason": "no " + " and no ".join(missing)})
+    return out
 
 
 def forecast_of(coefficients) -> dict:

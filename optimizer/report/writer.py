@@ -24,7 +24,9 @@ LIMITS = ("The Performance Law predicts a base model's 5-shot MMLU from its shap
           "(1 to 4 points between harnesses for one checkpoint) or anything about post-training. Its MoE "
           "treatment is perflaw's own, fitted on 11 published MoE models. Costs assume the stated utilization.")
 
-_SHOW = [("budget", "budget"), ("layers", "layers"), ("hidden", "hidden"), ("ffn", "FFN"), ("params_b", "params (B)"),
+_SHOW = [("budget", "budget"), ("layers", "layers"), ("hidden", "hidden"), ("ffn", "FFN"), ("heads", "heads"),
+         ("kv_heads", "KV heads"), ("experts", "experts"), ("active_experts", "top-k"), ("shared_experts", "shared"),
+         ("expert_ffn", "expert FFN"), ("params_b", "params (B)"),
          ("active_params_b", "active (B)"), ("tokens_t", "tokens (T)"), ("mmlu", "MMLU"), ("mmlu_low", "low"),
          ("mmlu_high", "high"), ("train_flops", "FLOPs"), ("gpu_hours", "GPU-hours"), ("days", "days"),
          ("usd", "USD"), ("memory_per_gpu_gb", "GB/GPU")]
@@ -52,8 +54,13 @@ def _fmt(value, col: str) -> str:
     return str(value)
 
 
+def _columns(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """The columns a table shows: those with a value, and no FFN column for an all-MoE table."""
+    return [(c, h) for c, h in _SHOW if c in df and df[c].notna().any() and not (c == "ffn" and (df[c] == 0).all())]
+
+
 def _md_table(df: pd.DataFrame) -> str:
-    cols = [(c, h) for c, h in _SHOW if c in df and df[c].notna().any()]
+    cols = _columns(df)
     lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     for _, r in df.iterrows():
         lines.append("| " + " | ".join(_fmt(r[c], c).replace("|", "\\|") for c, _ in cols) + " |")
@@ -61,7 +68,7 @@ def _md_table(df: pd.DataFrame) -> str:
 
 
 def _html_table(df: pd.DataFrame) -> str:
-    cols = [(c, h) for c, h in _SHOW if c in df and df[c].notna().any()]
+    cols = _columns(df)
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c], c))}</td>" for c, _ in cols) + "</tr>"
                    for _, r in df.iterrows())
@@ -213,10 +220,12 @@ def _sections(scenario, d: ReportData, best_plans: pd.DataFrame, review: bool) -
                 f"{plan.architecture.hidden}, {plan.params_b:.2f}B parameters, {plan.tokens_t:.2f}T tokens, "
                 f"{plan.train_flops:.3g} FLOPs.") if plan else f"Target MMLU {t['mmlu']:g}: {t['reason']}"
         blocks += [("h2", "Target"), ("p", text)]
-    if len(d.references):
+    if len(d.references) or d.unplotted:
         refs = "; ".join(f"{r['name']}: reported {r['reported_mmlu']:.1f}, law {r['predicted_mmlu']:.1f}"
                          for _, r in d.references.iterrows())
-        blocks += [("h2", "Reference models"), ("p", refs)]
+        missing = "; ".join(f"{u['name']} ({u['reason']})" for u in d.unplotted)
+        blocks += [("h2", "Reference models"), ("p", refs + (". " if refs and missing else "")
+                                                   + (f"Not drawn: {missing}." if missing else ""))]
     blocks += [("h2", "Assumptions"), ("ul", _assumptions(scenario, d)), ("h2", "Limits"), ("p", LIMITS)]
     md = []
     for kind, content in blocks:

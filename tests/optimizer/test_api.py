@@ -146,3 +146,16 @@ def test_a_scenario_without_a_plan_names_its_own_keys(tmp_path):
         perflaw.run_scenario(path, out=tmp_path / "out")
     assert "lower constraints.min_mmlu to" in str(info.value) and "`" not in str(info.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_report_tables_show_experts_not_a_zero_ffn_and_name_undrawn_references():
+    import pandas as pd
+
+    from perflaw.optimizer.report.data import unplotted_references
+    from perflaw.optimizer.report.writer import _columns
+    moe = pd.DataFrame({"layers": [94], "hidden": [5120], "ffn": [0], "heads": [40], "kv_heads": [8],
+                        "experts": [256], "active_experts": [4], "shared_experts": [0], "expert_ffn": [2048]})
+    shown = [c for c, _ in _columns(moe)]
+    assert "ffn" not in shown and {"experts", "active_experts", "shared_experts", "expert_ffn", "kv_heads"} <= set(shown)
+    assert unplotted_references(["Mistral 7B", "Llama 3 8B"]) == [{"name": "Mistral 7B",
+                                                                    "reason": "no published token count"}]
