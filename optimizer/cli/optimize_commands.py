@@ -182,7 +182,9 @@ def optimize_text(d: dict) -> str:
             "",
             f"Best plan       {_plan_line(best)}",
             f"                {best['params_b']:.2f}B params ({best['active_params_b']:.2f}B activated), "
-            f"{best['tokens_t']:.2f}T tokens ({best['tokens_t'] * 1e3 / best['params_b']:.0f} per parameter)",
+            f"{best['tokens_t']:.2f}T tokens ({best['tokens_t'] * 1e3 / best['params_b']:.0f} per parameter"
+            + (f", {best['tokens_t'] * 1e3 / best['active_params_b']:.0f} per activated parameter"
+               if best["active_params_b"] < best["params_b"] else "") + ")",
             f"Predicted MMLU  {best['mmlu']:.2f}  ({iv['level']:.0%} interval {best['interval'][0]:.1f} to "
             f"{best['interval'][1]:.1f})",
             f"Cost            {best['train_flops']:.3g} FLOPs ({best['train_flops'] / b['flops']:.0%} of the budget"
