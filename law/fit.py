@@ -18,7 +18,7 @@ from perflaw.law.coefficients import (COEFFICIENT_NAMES, DEFAULT_MOE_VARIANT, LA
                                       Interval, LawCoefficients)
 from perflaw.law.errors import InputError
 from perflaw.law.moe import law_size_b, moe_law_terms
-from perflaw.law.performance import effective_tokens
+from perflaw.law.performance import effective_tokens, log_discount
 from perflaw.law.zoo import LawInputs
 
 DEFAULT_FREE = ("w1", "w2", "w3", "w4", "b")
@@ -110,7 +110,7 @@ def law_start(form: str, inputs: LawInputs, mmlu, *, variant: str = DEFAULT_MOE_
     mmlu = np.asarray(mmlu, dtype=np.float64)
     size = law_size_b(inputs.total_b, inputs.active_b, variant)
     n, h, d = inputs.layers, inputs.hidden, inputs.ffn
-    log_u = -(((10.0 / d + 20.0 / h) * gamma * n) ** 2)
+    log_u = log_discount(n, h, d, gamma)
     columns = [log_u + np.log(n), log_u + np.log(h), log_u + np.log(d),
                log_u + np.log(effective_tokens(inputs.tokens_t, size, tokens)), np.ones_like(n)]
     if variant == "expansion":

@@ -60,6 +60,11 @@ class ForecastWindow:
         """Reported − forecast: positive when the law under-predicts."""
         return self.reported - self.predicted
 
+    @property
+    def covered(self) -> np.ndarray:
+        """Whether each reported value lies in its forecast's interval."""
+        return (self.reported >= self.low) & (self.reported <= self.high)
+
 
 def summary(residuals: np.ndarray, covered: np.ndarray) -> dict:
     """n, MAE, bias (mean reported − forecast), RMSE and interval coverage of some forecasts."""
@@ -86,14 +91,12 @@ class Forecast:
         """The pooled summary of ``part``: all, dense or moe forecasts."""
         moe = self._pooled("is_moe").astype(bool)
         mask = {"all": np.ones_like(moe), "dense": ~moe, "moe": moe}[part]
-        reported = self._pooled("reported")
-        covered = (reported >= self._pooled("low")) & (reported <= self._pooled("high"))
-        return summary(self._pooled("residuals")[mask], covered[mask])
+        return summary(self._pooled("residuals")[mask], self._pooled("covered")[mask])
 
     def as_dict(self) -> dict:
         windows = []
         for w in self.windows:
-            covered = (w.reported >= w.low) & (w.reported <= w.high)
+            covered = w.covered
             row = {"cutoff": w.cutoff, "end": w.end, "n_train": w.n_train, **summary(w.residuals, covered)}
             for part, mask in (("dense", ~w.is_moe), ("moe", w.is_moe)):
                 row[part] = summary(w.residuals[mask], covered[mask])

@@ -50,8 +50,7 @@ def law_terms(
     h = np.asarray(hidden, dtype=np.float64)
     d = np.asarray(ffn, dtype=np.float64)
     t_eff = effective_tokens(tokens_t, params_b, c.tokens)
-    x = (10.0 / d + 20.0 / h) * np.asarray(gamma, dtype=np.float64) * n
-    log_u = -(x * x)
+    log_u = log_discount(n, h, d, gamma)
     # ln(u·v) = ln(u) + ln(v): exact, and avoids ln(0) when u underflows for very deep models.
     raw = (
         c.w1 * (log_u + np.log(n))
@@ -67,6 +66,13 @@ def law_terms(
     discount = np.maximum(np.exp(log_u), np.finfo(np.float64).tiny)
     mmlu = bound_mmlu(raw, c.floor, c.cap) if c.link == "bounded" else logistic_mmlu(raw, c.floor)
     return LawTerms(discount, t_eff, raw, mmlu)
+
+
+def log_discount(layers, hidden, ffn, gamma=1.0) -> np.ndarray:
+    """ln u = −((10/d + 20/h) · γ · N)², the log of the instability discount."""
+    x = (10.0 / np.asarray(ffn, dtype=np.float64) + 20.0 / np.asarray(hidden, dtype=np.float64)) \
+        * np.asarray(gamma, dtype=np.float64) * np.asarray(layers, dtype=np.float64)
+    return -(x * x)
 
 
 def effective_tokens(tokens_t, params_b, term: str = "clip") -> np.ndarray:

@@ -84,9 +84,9 @@ def cost_text(d: dict) -> str:
     return "\n".join(lines)
 
 
-_LAYOUT_FLAGS = {"gpus": "--gpus", "tp": "--tp", "pp": "--pp", "dp": "--gpus", "zero": "--zero",
-                 "recompute": "--recompute", "micro_batch": "--micro-batch", "seq_len": "--seq-len",
-                 "headroom": "--headroom", "ep": "--gpus"}
+# Layout fields without a flag of their own: DP and EP follow from --gpus. The others are renamed
+# to their flags by the command line's edge (cli.main).
+_LAYOUT_FLAGS = {"dp": "--gpus", "ep": "--gpus"}
 
 
 def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq_len: int, micro_batch: int,

@@ -13,7 +13,8 @@ import pandas as pd
 from perflaw.law.coefficients import LAW_FORMS, PAPER, LawCoefficients, save_coefficients
 from perflaw.law.errors import InputError
 from perflaw.law.forecast import forward_chaining
-from perflaw.law.fit import BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, calibrate_interval, compare_moe_variants, fit_law, leave_one_out, predict_inputs
+from perflaw.law.fit import (BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, calibrate_interval, compare_moe_variants,
+                             fit_law, leave_one_out, predict_inputs)
 from perflaw.law.predict import predict_architecture
 from perflaw.law.zoo import law_inputs, load_zoo
 from perflaw.optimizer.cli.arch_args import ArchitectureChoice
@@ -120,11 +121,10 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
     t, skipped = _complete(data, exclude)
     x, y = law_inputs(t), t["mmlu"].to_numpy(dtype=float)
     common = dict(variant=variant, free=free, loss=loss, prior=prior)
-    forms = []
-    for name in LAW_FORMS:  # every form, forecast the same way
-        pooled = forward_chaining(t, level=level, form=name, **common).as_dict()["pooled"]
-        forms.append({"form": name, "tokens": LAW_FORMS[name][0], "link": LAW_FORMS[name][1], **pooled["all"],
-                      "mae_dense": pooled["dense"]["mae"], "mae_moe": pooled["moe"]["mae"]})
+    forecasts = {name: forward_chaining(t, level=level, form=name, **common) for name in LAW_FORMS}
+    forms = [{"form": name, "tokens": LAW_FORMS[name][0], "link": LAW_FORMS[name][1], **f.pooled("all"),
+              "mae_dense": f.pooled("dense")["mae"], "mae_moe": f.pooled("moe")["mae"]}
+             for name, f in forecasts.items()]
     ranked = [f for f in forms if f["mae"] is not None]
     chosen = form if form != "auto" else (min(ranked, key=lambda f: f["mae"])["form"] if ranked else "paper")
     kwargs = dict(common, form=chosen)
@@ -146,10 +146,9 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
         "in_sample": _summary(fit.residuals, x.is_moe),
         "loo": {**_summary(cv.residuals, x.is_moe), "failed_folds": cv.failures},
         "interval": asdict(interval),
-        "forecast": forward_chaining(t, level=level, **kwargs).as_dict(),
+        "forecast": forecasts[chosen].as_dict(),
         "spread": bootstrap_spread(x, y, **kwargs),
-        "priors": [{"prior": p, **forward_chaining(t, level=level, **{**kwargs, "prior": p}).as_dict()["pooled"]["all"],
-                    "w2": fit_law(x, y, **{**kwargs, "prior": p}).coefficients.w2} for p in PRIOR_GRID],
+        "priors": [_prior_row(p, t, x, y, level, kwargs, forecasts[chosen], fit) for p in PRIOR_GRID],
         "residuals": [
             {"name": n, "arch": a, "reported": r, "fitted": f, "loo": lp, "residual_loo": r - lp}
             for n, a, r, f, lp in zip(t["name"], t["arch"], y, fit.predictions, cv.predictions)
@@ -162,6 +161,15 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
         write_atomic(out, lambda p: save_coefficients(coef, p, extra={k: payload[k] for k in (
             "data", "n", "form", "free", "loss", "prior", "in_sample", "loo", "excluded")}))
     return payload
+
+
+def _prior_row(p: float, t, x, y, level: float, kwargs: dict, forecast, fit: FitResult) -> dict:
+    """Pooled forecast error and width term at ridge strength ``p`` (the fit's own strength reuses its results)."""
+    if p == kwargs["prior"]:
+        return {"prior": p, **forecast.pooled("all"), "w2": fit.coefficients.w2}
+    other = {**kwargs, "prior": p}
+    return {"prior": p, **forward_chaining(t, level=level, **other).pooled("all"),
+            "w2": fit_law(x, y, **other).coefficients.w2}
 
 
 def check_output_path(path: str) -> None:

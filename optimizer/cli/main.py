@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", default="paper", help="law form: paper (default), no-clip, smooth, logistic, "
                                                    "logistic-no-clip, or auto (the lowest pooled forecast error)")
     p.add_argument("--prior", type=float, default=0.0,
-                   help="ridge strength towards the paper's coefficients, >= 0 (default 0: none)")
+                   help="ridge strength towards the form's start (the paper's coefficients for bounded forms), "
+                        ">= 0 (default 0: none)")
     p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -126,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> tuple[dict, str]:
+def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
+    """Run the command; ``names`` maps library fields to this command's flags."""
     if args.command in ("predict", "fit", "validate"):
         from perflaw.optimizer.cli import law_commands as lc
     if args.command in ("hardware", "cost"):
@@ -156,8 +158,7 @@ def _run(args: argparse.Namespace) -> tuple[dict, str]:
 
         from perflaw.optimizer.cli.optimize_commands import optimize_payload, optimize_text, progress_wanted
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI, not the library, sets logging
-        payload = optimize_payload(args, progress_wanted(args), words=lambda text: fields_as_flags(
-            text, flag_names(build_parser(), "optimize")))
+        payload = optimize_payload(args, progress_wanted(args), words=lambda text: fields_as_flags(text, names))
         return payload, optimize_text(payload)
     if args.command == "plan":
         from perflaw.optimizer.cli.plan_command import plan_payload, plan_text
@@ -215,10 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        names = flag_names(parser, args.command)
         try:
-            payload, text = _run(args)
+            payload, text = _run(args, names)
         except InputError as exc:  # the library names fields; the user typed flags
-            raise as_flags(exc, flag_names(parser, args.command), args) from None
+            raise as_flags(exc, names, args) from None
     except SystemExit as exc:  # --help / --version
         return int(exc.code or 0)
     except (UsageError, InputError) as exc:

@@ -46,6 +46,12 @@ class PlanCost:
         return asdict(self)
 
 
+def gpu_hours(train_flops, hardware: Hardware, utilization: Utilization, precision: str = "bf16"):
+    """(steady-state, end-to-end) GPU-hours for ``train_flops`` model FLOPs (numbers or arrays)."""
+    steady = train_flops / (3600.0 * hardware.peak_flops(precision) * utilization.mfu)
+    return steady, steady / utilization.goodput
+
+
 def plan_cost(arch: Architecture, tokens_t: float, hardware: Hardware, utilization: Utilization, *,
               gpus: int | None = None, seq_len: int = 4096, flops_rule: str = "attention",
               precision: str = "bf16", price_usd_per_gpu_hour: float | None = None, pue: float = DEFAULT_PUE,
@@ -60,9 +66,7 @@ def plan_cost(arch: Architecture, tokens_t: float, hardware: Hardware, utilizati
         check_number("gpus", gpus, GPUS, whole=True)
     fpt = arch.flops_per_token(seq_len, flops_rule)
     flops = fpt * tokens_t * 1e12
-    per_hour = 3600.0 * hardware.peak_flops(precision)
-    hours_steady = flops / (per_hour * utilization.mfu)
-    hours = hours_steady / utilization.goodput
+    hours_steady, hours = gpu_hours(flops, hardware, utilization, precision)
     energy = hours * hardware.tdp_w / 1000.0 * pue if hardware.tdp_w else None
     return PlanCost(
         train_flops=flops, flops_per_token=fpt, flops_rule=flops_rule, seq_len=seq_len, gpu_hours=hours,

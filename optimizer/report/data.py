@@ -43,15 +43,8 @@ class ReportData:
 
 def _rows(label: str, problem: Problem, plans: list[Plan]) -> list[dict]:
     """Plan rows with their interval, layout and costs, ranked as given."""
-    out = []
-    for rank, plan in enumerate(plans, start=1):
-        p = plan.as_dict()
-        row = {"budget": label, "rank": rank, "budget_flops": problem.budget_flops, **p}
-        row["mmlu_low"], row["mmlu_high"] = p["interval"]
-        lay = p.get("layout") or {}
-        row.update({k: lay.get(k) for k in ("tp", "pp", "dp", "ep", "zero", "recompute")})
-        out.append(row)
-    return out
+    return [{"budget": label, "rank": rank, "budget_flops": problem.budget_flops, **plan.flat()}
+            for rank, plan in enumerate(plans, start=1)]
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import numpy as np
 
 from perflaw.law.architecture import Architecture, flops_per_token_arrays, param_arrays
 from perflaw.law.moe import law_size_b, moe_law_terms
+from perflaw.optimizer.cost.plan_cost import gpu_hours
 from perflaw.optimizer.search.problem import Problem
 
 #: The fields that define a candidate architecture (lattice arrays and plan rows alike).
@@ -125,8 +126,7 @@ class Candidates:
         p = self.problem
         if p.hardware is None or p.utilization is None:
             return None
-        per_hour = 3600.0 * p.hardware.peak_flops(p.precision)
-        return self.columns["train_flops"] / (per_hour * p.utilization.mfu) / p.utilization.goodput
+        return gpu_hours(self.columns["train_flops"], p.hardware, p.utilization, p.precision)[1]
 
     def to_frame(self):
         """A DataFrame: architecture, size, tokens, MMLU with its interval, FLOPs, GPU-hours, constraints."""

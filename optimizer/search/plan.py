@@ -15,6 +15,7 @@ from perflaw.optimizer.search.candidates import ARCH_FIELDS, architecture_of
 from perflaw.optimizer.search.problem import Problem
 
 _MOE_FIELDS = ("experts", "active_experts", "shared_experts", "expert_ffn")
+LAYOUT_COLUMNS = ("tp", "pp", "dp", "ep", "zero", "recompute")
 _LAW_FIELDS = ("params_b", "active_params_b", "tokens_t", "effective_tokens_t", "discount", "mmlu", "train_flops",
                "flops_per_token")
 
@@ -72,6 +73,16 @@ class Plan:
         row["interval"] = list(self.interval)
         return row
 
+    def flat(self) -> dict:
+        """``as_dict`` as one table row: the interval as mmlu_low/mmlu_high, the layout as its columns."""
+        row = self.as_dict()
+        row["mmlu_low"], row["mmlu_high"] = row.pop("interval")
+        lay = row.pop("layout", None) or {}
+        row.update({k: lay.get(k) for k in LAYOUT_COLUMNS})
+        row.pop("summary", None)
+        row["architecture"] = self.architecture.summary()
+        return row
+
 
 def make_plan(problem: Problem, arch: dict[str, np.ndarray], ev: dict[str, np.ndarray], i: int,
               found: LayoutSearch | None = None, **extra) -> Plan:
@@ -94,17 +105,8 @@ def make_plan(problem: Problem, arch: dict[str, np.ndarray], ev: dict[str, np.nd
 def plans_frame(plans):
     """One row per plan: architecture, size, tokens, MMLU with its interval, FLOPs, costs, layout."""
     import pandas as pd
-    rows = []
-    for p in plans:
-        row = p.as_dict()
-        row["mmlu_low"], row["mmlu_high"] = row.pop("interval")
-        lay = row.pop("layout", None) or {}
-        row.update({k: lay.get(k) for k in ("tp", "pp", "dp", "ep", "zero", "recompute")})
-        row.pop("summary", None)
-        row["architecture"] = p.architecture.summary()
-        rows.append(row)
+    rows = [p.flat() for p in plans]
     columns = [*ARCH_FIELDS, *_LAW_FIELDS, "mmlu_low", "mmlu_high", "gpu_hours", "days", "usd", "energy_kwh",
-               "memory_per_gpu_gb", "tp", "pp", "dp", "ep", "zero", "recompute", "budget_flops", "target_mmlu",
-               "architecture"]
+               "memory_per_gpu_gb", *LAYOUT_COLUMNS, "budget_flops", "target_mmlu", "architecture"]
     frame = pd.DataFrame(rows)
     return frame.reindex(columns=[c for c in columns if c in frame.columns] if rows else columns)
