@@ -53,10 +53,9 @@ def hardware_from_args(args: argparse.Namespace) -> Hardware:
     for name, value, allowed in (("--peak-tflops", args.peak_tflops, PEAK_TFLOPS), ("--hbm-gb", args.hbm_gb, HBM_GB)):
         check_number(name, value, allowed)
     domain = parse_int_flag(args.scaleup_domain, "--scaleup-domain", SCALEUP_DOMAIN.low, SCALEUP_DOMAIN.high) \
-        if args.scaleup_domain else 8
-    return Hardware(name="inline", vendor="user", peak_bf16_tflops=args.peak_tflops, peak_fp8_tflops=None,
-                    hbm_gb=args.hbm_gb, hbm_tbps=1.0, scaleup_gbps=None, scaleup_domain=domain, tdp_w=args.tdp_w,
-                    year=0, source="defined on the command line")
+        if args.scaleup_domain else None
+    return Hardware.inline(args.peak_tflops, args.hbm_gb, tdp_w=args.tdp_w, scaleup_domain=domain,
+                           source="defined on the command line")
 
 
 def utilization_from_args(args: argparse.Namespace, hardware: Hardware) -> Utilization:

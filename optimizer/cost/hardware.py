@@ -49,6 +49,14 @@ class Hardware:
                 check_number(f"{who} {key}", getattr(self, key), allowed)
         check_number(f"{who} scaleup_domain", self.scaleup_domain, SCALEUP_DOMAIN, whole=True)
 
+    @classmethod
+    def inline(cls, peak_bf16_tflops: float, hbm_gb: float, *, source: str, peak_fp8_tflops: float | None = None,
+               tdp_w: float | None = None, scaleup_domain: int | None = None) -> "Hardware":
+        """An accelerator the user describes instead of naming (scale-up domain 8 unless given)."""
+        return cls(name="inline", vendor="user", peak_bf16_tflops=peak_bf16_tflops, peak_fp8_tflops=peak_fp8_tflops,
+                   hbm_gb=hbm_gb, hbm_tbps=1.0, scaleup_gbps=None, scaleup_domain=scaleup_domain or 8, tdp_w=tdp_w,
+                   year=0, source=source)
+
     def peak_flops(self, precision: str = "bf16") -> float:
         """Dense peak in FLOP/s for ``precision`` (bf16 or fp8)."""
         check_choice("precision", precision, PRECISIONS)

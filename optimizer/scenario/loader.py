@@ -138,10 +138,8 @@ def _hardware(h: dict | None, file: Source) -> tuple[Hardware | None, Utilizatio
             if h[k] is None:
                 file.fail("hardware.name" if not inline else f"hardware.{k}",
                           "is required (a catalog name, or inline peak_bf16_tflops and hbm_gb)", "missing")
-        hw = Hardware(name="inline", vendor="user", peak_bf16_tflops=h["peak_bf16_tflops"],
-                      peak_fp8_tflops=h["peak_fp8_tflops"], hbm_gb=h["hbm_gb"], hbm_tbps=1.0, scaleup_gbps=None,
-                      scaleup_domain=h["scaleup_domain"] or 8, tdp_w=h["tdp_w"], year=0,
-                      source=f"defined in {file.label}")
+        hw = Hardware.inline(h["peak_bf16_tflops"], h["hbm_gb"], peak_fp8_tflops=h["peak_fp8_tflops"],
+                             tdp_w=h["tdp_w"], scaleup_domain=h["scaleup_domain"], source=f"defined in {file.label}")
     try:
         utilization = resolve_utilization(hw, h["mfu"], h["goodput"], h["precision"])
     except InputError as exc:
