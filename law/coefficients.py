@@ -8,12 +8,15 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from perflaw.law.errors import InputError, read_json_file
+from perflaw.law.rules import month_index
 
 #: Variants of our MoE extension (the paper's MoE formula is not available; see law.moe).
-MOE_VARIANTS = ("active", "total", "geomean", "expansion")
+MOE_VARIANTS = ("active", "total", "geomean", "expansion", "capped")
+#: Variants with the fitted expansion term w5 (``capped`` stops it at ``expansion_cap``).
+EXPANSION_VARIANTS = ("expansion", "capped")
 
 #: The variant chosen by leave-one-out error on the zoo's MoE rows (README, "MoE").
-DEFAULT_MOE_VARIANT = "expansion"
+DEFAULT_MOE_VARIANT = "capped"
 
 #: Robust losses a fit accepts (scipy.optimize.least_squares names; here so the CLI need not load scipy).
 LOSSES = ("linear", "soft_l1", "huber", "cauchy")
@@ -24,20 +27,27 @@ TOKEN_TERMS = ("clip", "none", "smooth")
 #: How the linear predictor becomes MMLU: ``bounded`` (the paper's: chance floor, tanh above the
 #: cap, coefficients in MMLU points) or ``logistic`` (floor + (100 − floor) · σ(y), coefficients in logits).
 LINKS = ("bounded", "logistic")
-#: perflaw's named law forms: (token term, link). ``paper`` is the paper's law.
-LAW_FORMS = {"paper": ("clip", "bounded"), "no-clip": ("none", "bounded"), "smooth": ("smooth", "bounded"),
-             "logistic": ("clip", "logistic"), "logistic-no-clip": ("none", "logistic")}
+_BASE_FORMS = {"paper": ("clip", "bounded"), "no-clip": ("none", "bounded"), "smooth": ("smooth", "bounded"),
+               "logistic": ("clip", "logistic"), "logistic-no-clip": ("none", "logistic")}
+#: perflaw's named law forms: (token term, link, data-vintage term). ``paper`` is the paper's law;
+#: ``+vintage`` adds w6 · (years of the data's vintage after the fit table's newest release).
+LAW_FORMS = {**{n: (*f, False) for n, f in _BASE_FORMS.items()},
+             **{f"{n}+vintage": (*f, True) for n, f in _BASE_FORMS.items()}}
 
 #: Names of the coefficients a fit may free, in file order.
-COEFFICIENT_NAMES = ("w1", "w2", "w3", "w4", "b", "w5")
+COEFFICIENT_NAMES = ("w1", "w2", "w3", "w4", "b", "w5", "w6")
 
 
 @dataclass(frozen=True)
 class Interval:
-    """Empirical prediction interval: add ``low``/``high`` (MMLU points) to a point prediction.
+    """A prediction interval that widens where the law's coefficients are uncertain.
 
-    ``level`` is the nominal coverage; ``coverage`` the leave-one-out coverage measured on the
-    ``n`` models it was calibrated on (see law.fit.calibrate_interval).
+    At a point whose prediction has standard deviation ``sd`` from the coefficients' uncertainty
+    (``covariance`` over the coefficients ``names``, law.uncertainty), the interval is the point
+    plus ``low`` · τ to ``high`` · τ with τ = √(scale² + sd²): ``scale`` is the law's scatter around
+    a model it has data for, in MMLU points. Without a covariance and with ``scale`` 1, ``low`` and
+    ``high`` are plain offsets in points (the older, constant interval). ``level`` is the nominal
+    coverage; ``coverage`` the coverage measured on the ``n`` residuals it was calibrated on.
     """
 
     level: float
@@ -46,16 +56,35 @@ class Interval:
     coverage: float
     n: int
     method: str
+    scale: float = 1.0
+    names: tuple[str, ...] = ()
+    covariance: tuple[tuple[float, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(self.names))
+        object.__setattr__(self, "covariance", tuple(tuple(float(v) for v in row) for row in self.covariance))
+        if self.covariance and (len(self.covariance) != len(self.names)
+                                or any(len(row) != len(self.names) for row in self.covariance)):
+            raise InputError("interval covariance", f"must be a {len(self.names)}×{len(self.names)} matrix over "
+                             "its names", len(self.covariance))
+        for name in self.names:
+            if name not in COEFFICIENT_NAMES:
+                raise InputError("interval names", f"must be among {', '.join(COEFFICIENT_NAMES)}", name)
+        if not (math.isfinite(self.scale) and self.scale > 0):
+            raise InputError("interval scale", "must be a positive number", self.scale)
 
 
 @dataclass(frozen=True)
 class LawCoefficients:
     """One coefficient set of y = w1·ln(uN) + w2·ln(uh) + w3·ln(ud) + w4·ln(uT') + b.
 
-    ``w5`` multiplies ln(total/activated parameters) and is used only by the ``expansion`` MoE
-    variant (zero for dense models whatever its value). ``floor`` and ``cap`` are the output
-    bounds in MMLU points (chance level, start of the tanh saturation). ``tokens`` and ``link``
-    declare the law's form (``TOKEN_TERMS``, ``LINKS``; the paper's form is clip + bounded).
+    ``w5`` multiplies ln(total/activated parameters) and is used only by the ``expansion`` and
+    ``capped`` MoE variants (zero for dense models whatever its value; ``capped`` counts the
+    expansion only up to ``expansion_cap``). ``floor`` and ``cap`` are the output bounds in MMLU
+    points (chance level, start of the tanh saturation). ``tokens`` and ``link`` declare the law's
+    form (``TOKEN_TERMS``, ``LINKS``; the paper's form is clip + bounded). ``vintage`` is the
+    reference month of the data-vintage term (empty: the law has none); ``w6`` adds that many
+    points (or logits) per year that a run's data vintage lies after it.
     """
 
     w1: float
@@ -71,6 +100,9 @@ class LawCoefficients:
     interval: Interval | None = field(default=None, compare=False)
     tokens: str = "clip"
     link: str = "bounded"
+    w6: float = 0.0
+    vintage: str = ""
+    expansion_cap: float = 0.0
 
     def __post_init__(self) -> None:
         for name in COEFFICIENT_NAMES + ("floor", "cap"):
@@ -85,6 +117,24 @@ class LawCoefficients:
             raise InputError("link", f"must be one of {', '.join(LINKS)}", self.link)
         if not self.floor < self.cap:
             raise InputError("floor/cap", "floor must be below cap", (self.floor, self.cap))
+        if self.vintage:
+            month_index(self.vintage, "vintage")
+        if self.moe_variant == "capped" and not (math.isfinite(self.expansion_cap) and self.expansion_cap >= 1):
+            raise InputError("expansion_cap", "must be a number >= 1 for the capped MoE variant", self.expansion_cap)
+
+    @property
+    def has_vintage(self) -> bool:
+        """Whether the law has a data-vintage term."""
+        return bool(self.vintage)
+
+    def vintage_years(self, month: str | None, name: str = "data_vintage") -> float:
+        """Years that ``month`` (YYYY-MM; None: the reference) lies after the law's reference month;
+        0 for a law without a vintage term."""
+        if month is None or not self.vintage:
+            if month is not None:
+                month_index(month, name)
+            return 0.0
+        return (month_index(month, name) - month_index(self.vintage)) / 12.0
 
     def with_values(self, **values: float) -> "LawCoefficients":
         """Return a copy with some coefficients replaced (the interval is dropped)."""
@@ -92,9 +142,9 @@ class LawCoefficients:
 
     @property
     def form(self) -> str:
-        """The named form (``LAW_FORMS``) of this set, e.g. ``paper`` or ``logistic-no-clip``."""
-        return next(n for n, f in LAW_FORMS.items() if f == (self.tokens, self.link)) \
-            if (self.tokens, self.link) in LAW_FORMS.values() else f"{self.tokens}+{self.link}"
+        """The named form (``LAW_FORMS``) of this set, e.g. ``paper`` or ``logistic-no-clip+vintage``."""
+        key = (self.tokens, self.link, self.has_vintage)
+        return next((n for n, f in LAW_FORMS.items() if f == key), f"{self.tokens}+{self.link}")
 
     def vector(self, names: tuple[str, ...] = COEFFICIENT_NAMES) -> list[float]:
         return [float(getattr(self, n)) for n in names]
@@ -103,8 +153,9 @@ class LawCoefficients:
 # The published coefficients w1..w4, b. Source: the Performance Law first author's public
 # planning tool (GitHub wuch15/performance-law-planner) for arXiv 2408.09895; natural logarithms.
 # w5 is perflaw's own MoE term (not the paper's): fitted with w1..b held at these values on the
-# 11 complete MoE rows of law/data/models.csv, fit_law(variant="expansion", free=("w5",));
-# tests/law/test_moe.py refits it and checks this value.
+# 11 complete MoE rows of law/data/models.csv, fit_law(variant="capped", free=("w5",)); the
+# expansion counts up to the largest in that table (Kimi-K2-Base, 1000B / 32B = 31.25).
+# tests/law/test_moe.py refits both and checks these values.
 PAPER = LawCoefficients(
     w1=13.95018192,
     w2=0.23072027,
@@ -112,10 +163,22 @@ PAPER = LawCoefficients(
     w4=5.39801689,
     b=9.195410648934768,
     w5=3.264054,
-    moe_variant="expansion",
+    moe_variant="capped",
+    expansion_cap=31.25,
     source="Performance Law (Wu & Tang, arXiv 2408.09895), coefficients of the author's planning tool; "
     "MoE term w5 fitted by perflaw on the zoo's MoE rows",
 )
+
+
+#: Month the paper's coefficients were published (arXiv 2408.09895, 2024-08): only models released
+#: after it are forecasts for them; earlier ones may have been in their fit.
+PAPER_PUBLISHED = "2024-08"
+
+
+def shares_paper_coefficients(coefficients: LawCoefficients) -> bool:
+    """Whether a set keeps the paper's published w1..w4 and b (whatever its MoE term)."""
+    return coefficients.vector(("w1", "w2", "w3", "w4", "b")) == PAPER.vector(("w1", "w2", "w3", "w4", "b")) \
+        and (coefficients.tokens, coefficients.link, coefficients.has_vintage) == ("clip", "bounded", False)
 
 
 def save_coefficients(coef: LawCoefficients, path: str | Path, extra: dict | None = None) -> None:
@@ -126,8 +189,8 @@ def save_coefficients(coef: LawCoefficients, path: str | Path, extra: dict | Non
     Path(path).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
-_FILE_KEYS = {"format", "fit", "interval", "moe_variant", "floor", "cap", "source", "tokens", "link",
-              *COEFFICIENT_NAMES}
+_FILE_KEYS = {"format", "fit", "interval", "moe_variant", "floor", "cap", "source", "tokens", "link", "vintage",
+              "expansion_cap", *COEFFICIENT_NAMES}
 
 
 def load_coefficients(path: str | Path) -> LawCoefficients:
@@ -150,10 +213,12 @@ def load_coefficients(path: str | Path) -> LawCoefficients:
             interval = Interval(**iv)
             if not interval.low <= interval.high:
                 raise TypeError
-        except TypeError:
+        except (TypeError, ValueError):
             raise InputError(name, "interval must have level, low <= high, coverage, n, method", iv) from None
-    kwargs = {k: data[k] for k in ("w1", "w2", "w3", "w4", "b", "w5", "moe_variant", "floor", "cap", "source", "tokens",
-                                   "link") if k in data}
+        except InputError as exc:
+            raise InputError(f"{name} {exc.input_name}", exc.rule, exc.value) from None
+    kwargs = {k: data[k] for k in (*COEFFICIENT_NAMES, "moe_variant", "floor", "cap", "source", "tokens", "link",
+                                   "vintage", "expansion_cap") if k in data}
     for key in COEFFICIENT_NAMES:
         value = kwargs.get(key, 0.0)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > 1e4:

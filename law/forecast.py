@@ -4,41 +4,36 @@ perflaw's users plan runs that have not happened yet, so the error that matters 
 models newer than every model a law was fitted on. Forward chaining measures it: for each cut-off
 month, the law is fitted on the models released before it (or, for a fixed coefficient set, only
 its interval is calibrated there) and predicts the models released in the following window. The
-forecasts of all windows pooled are the headline error; each window's interval, calibrated on that
-window's past alone (leave-one-out residuals of the refit), is checked against the forecasts.
+forecasts of all windows pooled are the headline error.
+
+Each forecast also gets its spread: the window's law has a coefficient covariance from its own
+past (law.fit.coefficient_covariance), so a forecast far from that past has a large sd. How
+much of the forecast error that spread explains is measured on the forecasts themselves
+(``spread_model``: τ² = σ0² + (k·sd)²). The forecast residuals divided by their τ, pooled over the
+windows, calibrate the interval a law states (``Forecast.interval``), and each forecast is checked
+against the interval calibrated on all the other forecasts (jackknife), which is the coverage
+reported.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from perflaw.law.coefficients import PAPER, LawCoefficients
+from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
 from perflaw.law.errors import InputError
-from perflaw.law.fit import calibrate_interval, fit_law, leave_one_out, predict_inputs
-from perflaw.law.predict import interval_bounds
+from perflaw.law.fit import (law_args, calibrate_interval, coefficient_covariance, fit_law, free_names,
+                             jackknife_quantiles, predict_inputs)
+from perflaw.law.uncertainty import prediction_sd
+from perflaw.law.rules import month_index, month_text
 from perflaw.law.zoo import law_inputs
 
 #: First months of the forecast windows (each six months long): 20 + 28 + 7 + 9 forecasts on the shipped zoo.
 DEFAULT_CUTOFFS = ("2023-07", "2024-01", "2024-07", "2025-01")
 WINDOW_MONTHS = 6
 MIN_TRAIN = 12  # models a window's fit needs before its cut-off
-_MONTH = re.compile(r"^(\d{4})-(\d{2})")
-
-
-def month_index(text: str, name: str = "release") -> int:
-    """Months since year 0 of a ``YYYY-MM`` (or ``YYYY-MM-DD``) date."""
-    match = _MONTH.match(str(text).strip())
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise InputError(name, "must be a month YYYY-MM", text)
-    return int(match.group(1)) * 12 + int(match.group(2)) - 1
-
-
-def _month_text(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 @dataclass(frozen=True)
@@ -51,9 +46,11 @@ class ForecastWindow:
     names: tuple[str, ...]
     reported: np.ndarray  # MMLU points
     predicted: np.ndarray
-    low: np.ndarray  # the interval of each forecast, from the window's past alone
+    low: np.ndarray  # the interval of each forecast (calibrated on every other forecast)
     high: np.ndarray
     is_moe: np.ndarray
+    sd: np.ndarray  # each forecast's spread from its window's coefficient covariance, MMLU points
+    tau: np.ndarray  # √(σ0² + (k·sd)²) of each forecast, MMLU points
 
     @property
     def residuals(self) -> np.ndarray:
@@ -83,6 +80,8 @@ class Forecast:
     refit: bool
     level: float  # nominal coverage of the intervals
     skipped: tuple[str, ...]  # windows left out, with the reason
+    interval: Interval | None  # multipliers of τ calibrated on every forecast; None with fewer than 3
+    spread: tuple[float, float]  # σ0 and k of τ² = σ0² + (k·sd)² (spread_model)
 
     def _pooled(self, name: str) -> np.ndarray:
         return np.concatenate([getattr(w, name) for w in self.windows]) if self.windows else np.zeros(0)
@@ -101,12 +100,16 @@ class Forecast:
             for part, mask in (("dense", ~w.is_moe), ("moe", w.is_moe)):
                 row[part] = summary(w.residuals[mask], covered[mask])
             row["models"] = [{"name": n, "reported": float(r), "forecast": float(p), "low": float(lo),
-                              "high": float(hi)} for n, r, p, lo, hi in zip(w.names, w.reported, w.predicted, w.low,
-                                                                            w.high)]
+                              "high": float(hi), "sd": float(sd), "tau": float(t)}
+                             for n, r, p, lo, hi, sd, t in zip(w.names, w.reported, w.predicted, w.low, w.high, w.sd,
+                                                               w.tau)]
             windows.append(row)
         return {"refit": self.refit, "level": self.level, "window_months": WINDOW_MONTHS, "windows": windows,
                 "pooled": {part: self.pooled(part) for part in ("all", "dense", "moe")},
-                "skipped": list(self.skipped)}
+                "skipped": list(self.skipped),
+                "interval": None if self.interval is None else {
+                    "low": self.interval.low, "high": self.interval.high, "coverage": self.interval.coverage,
+                    "n": self.interval.n, "sigma0": self.spread[0], "k": self.spread[1]}}
 
 
 def forward_chaining(table: pd.DataFrame, *, coefficients: LawCoefficients = PAPER, refit: bool = True,
@@ -124,27 +127,77 @@ def forward_chaining(table: pd.DataFrame, *, coefficients: LawCoefficients = PAP
     table = table[table["complete"]].reset_index(drop=True) if "complete" in table else table
     months = np.array([month_index(v, f"release of {n}") for v, n in zip(table["release"], table["name"])])
     inputs, mmlu = law_inputs(table), table["mmlu"].to_numpy(dtype=float)
-    windows, skipped = [], []
+    parts, skipped = [], []
     for cutoff in cutoffs:
         start = month_index(cutoff, "cutoff")
         train = months < start
         test = (months >= start) & (months < start + window_months)
-        label = f"{cutoff} to {_month_text(start + window_months - 1)}"
+        label = f"{cutoff} to {month_text(start + window_months - 1)}"
         if not test.any() or train.sum() < MIN_TRAIN:
             skipped.append(f"{label}: {int(test.sum())} models to forecast, {int(train.sum())} before it "
                            f"(at least 1 and {MIN_TRAIN} needed)")
             continue
-        past = inputs.subset(train)
+        past, future = inputs.subset(train), inputs.subset(test)
         if refit:
-            coef = fit_law(past, mmlu[train], start=coefficients, **fit_kwargs).coefficients
-            past_residuals = leave_one_out(past, mmlu[train], start=coefficients, **fit_kwargs).residuals
+            fit = fit_law(past, mmlu[train], start=coefficients, **fit_kwargs)
+            coef, names, cov = fit.coefficients, fit.free, fit.covariance
         else:
-            coef = coefficients
-            past_residuals = mmlu[train] - predict_inputs(past, coef)
-        interval = calibrate_interval(past_residuals, level)
-        predicted = predict_inputs(inputs.subset(test), coef)
-        low, high = interval_bounds(predicted, interval, coef.floor)
-        windows.append(ForecastWindow(cutoff, _month_text(start + window_months - 1), int(train.sum()),
-                                      tuple(table["name"][test]), mmlu[test], predicted, low, high,
-                                      inputs.is_moe[test]))
-    return Forecast(tuple(windows), refit, float(level), tuple(skipped))
+            coef, names = coefficients, free_names(coefficients)
+            cov = coefficient_covariance(past, mmlu[train], coef, names)[0]
+        spread = Interval(level, 0.0, 0.0, 0.0, 0, "", names=names, covariance=cov)
+        sd = np.broadcast_to(prediction_sd(spread, law_args(future, coef)), future.layers.shape)
+        predicted = predict_inputs(future, coef)
+        parts.append((cutoff, month_text(start + window_months - 1), int(train.sum()), test, predicted, sd,
+                      coef.floor))
+    if not parts:
+        return Forecast((), refit, float(level), tuple(skipped), None, (float("nan"), float("nan")))
+    residuals = np.concatenate([mmlu[test] - predicted for _, _, _, test, predicted, _, _ in parts])
+    sds = np.concatenate([sd for *_, sd, _ in parts])
+    sigma0, k = spread_model(residuals, sds)
+    taus = np.sqrt(sigma0**2 + (k * sds) ** 2)
+    interval = calibrate_interval(residuals, level, "forecast residuals over their spread, pooled over the windows",
+                                  tau=taus, scale=sigma0) if residuals.size >= 3 else None
+    if interval is not None:
+        _, z_low, z_high, _ = jackknife_quantiles(residuals / taus, level)
+    else:
+        z_low, z_high = np.full(residuals.size, -np.inf), np.full(residuals.size, np.inf)
+    windows, at = [], 0
+    for cutoff, end, n_train, test, predicted, sd, floor in parts:
+        at_w = slice(at, at + predicted.size)
+        at += predicted.size
+        tau = taus[at_w]
+        low = np.minimum(np.clip(predicted + z_low[at_w] * tau, floor, 100.0), predicted)
+        high = np.maximum(np.clip(predicted + z_high[at_w] * tau, floor, 100.0), predicted)
+        windows.append(ForecastWindow(cutoff, end, n_train, tuple(table["name"][test]), mmlu[test], predicted,
+                                      low, high, inputs.is_moe[test], sd, tau))
+    return Forecast(tuple(windows), refit, float(level), tuple(skipped), interval, (sigma0, k))
+
+
+def spread_model(residuals, sd) -> tuple[float, float]:
+    """How forecast errors grow with the coefficient spread: σ0 and k ≥ 1 of τ² = σ0² + (k·sd)².
+
+    Maximum likelihood of the residuals (centred on their median) as normal with standard
+    deviation τ, over a grid (σ0 from 0.25 to 30 points, k from 1 to 30): k = 1 is the spread
+    the fits' covariance predicts, k > 1 says that forecasts far from their past miss by more
+    than that. Exact forecasts (a planted law) give the grid's smallest σ0.
+    """
+    r = np.asarray(residuals, dtype=np.float64)
+    r = r - np.median(r)
+    sd = np.asarray(sd, dtype=np.float64)
+    sigma0 = np.geomspace(0.25, 30.0, 120)[:, None, None]
+    k = np.geomspace(1.0, 30.0, 90)[None, :, None]
+    var = sigma0**2 + (k * sd[None, None, :]) ** 2
+    nll = np.sum(0.5 * np.log(var) + 0.5 * r**2 / var, axis=2)
+    i, j = np.unravel_index(np.argmin(nll), nll.shape)
+    return float(sigma0[i, 0, 0]), float(k[0, j, 0])
+
+
+def stated_interval(forecast: Forecast, names, covariance, method: str) -> Interval:
+    """The interval a law states at any point: the forecasts' calibrated multipliers and σ0, and the
+    covariance of the law's own coefficients (``names``), inflated by k² where forecasts showed the
+    spread explains more of the error (``spread_model``)."""
+    iv, (sigma0, k) = forecast.interval, forecast.spread
+    if iv is None:
+        raise InputError("forecast", "needs at least 3 forecasts to calibrate an interval", forecast.pooled()["n"])
+    return Interval(level=iv.level, low=iv.low, high=iv.high, coverage=iv.coverage, n=iv.n, method=method,
+                    scale=sigma0, names=tuple(names), covariance=k * k * np.asarray(covariance, dtype=float))

@@ -7,7 +7,9 @@ size) and S depends on the variant:
 - ``active``: S = activated parameters (compute per token is what the law sees);
 - ``total``: S = total parameters (every expert stores knowledge);
 - ``geomean``: S = √(total · activated), an equivalent dense size between the two;
-- ``expansion``: S = activated parameters plus a fitted term w5 · ln(total / activated).
+- ``expansion``: S = activated parameters plus a fitted term w5 · ln(total / activated);
+- ``capped``: as ``expansion``, but the expansion counts only up to ``expansion_cap``, the largest
+  expansion in the law's fit table, so the law credits no expansion beyond published models'.
 
 For dense models every variant is the dense law (total = activated, ln 1 = 0). The variant used
 by default (``expansion``) was chosen by leave-one-out error on the zoo's MoE rows;
@@ -27,7 +29,7 @@ def law_size_b(total_b, active_b, variant: str) -> np.ndarray:
     """Size S in billions entering the saturation clip under ``variant``."""
     total = np.asarray(total_b, dtype=np.float64)
     active = np.asarray(active_b, dtype=np.float64)
-    if variant in ("active", "expansion"):
+    if variant in ("active", "expansion", "capped"):
         return active
     if variant == "total":
         return total
@@ -37,15 +39,22 @@ def law_size_b(total_b, active_b, variant: str) -> np.ndarray:
 
 
 def moe_law_terms(layers, hidden, ffn, tokens_t, total_b, active_b, gamma=1.0,
-                  coefficients: LawCoefficients = PAPER) -> LawTerms:
+                  coefficients: LawCoefficients = PAPER, vintage_years=0.0) -> LawTerms:
     """The law for dense or MoE models given total and activated parameters (billions)."""
+    return law_terms(*moe_law_args(layers, hidden, ffn, tokens_t, total_b, active_b, gamma, coefficients,
+                                   vintage_years))
+
+
+def moe_law_args(layers, hidden, ffn, tokens_t, total_b, active_b, gamma=1.0, coefficients: LawCoefficients = PAPER,
+                 vintage_years=0.0) -> tuple:
+    """``law_terms``' arguments for a dense or MoE model given total and activated parameters."""
     size = law_size_b(total_b, active_b, coefficients.moe_variant)
     expansion = np.asarray(total_b, dtype=np.float64) / np.asarray(active_b, dtype=np.float64)
-    return law_terms(layers, hidden, ffn, tokens_t, size, gamma, coefficients, expansion)
+    return layers, hidden, ffn, tokens_t, size, gamma, coefficients, expansion, vintage_years
 
 
 def tokens_for_mmlu(target, layers, hidden, ffn, total_b, active_b, gamma=1.0,
-                    coefficients: LawCoefficients = PAPER) -> np.ndarray:
+                    coefficients: LawCoefficients = PAPER, vintage_years=0.0) -> np.ndarray:
     """Training tokens (trillions) at which the law reaches ``target`` MMLU; NaN when unreachable.
 
     Inverts the output link (the tanh saturation above the cap, or the logistic) and then the token
@@ -67,7 +76,8 @@ def tokens_for_mmlu(target, layers, hidden, ffn, total_b, active_b, gamma=1.0,
             raw = np.log(share / (1.0 - share))
     size = law_size_b(total_b, active_b, c.moe_variant)
     # The law at T' = 1 (no saturation: S = inf) has w4·ln(u·1); the rest is w4·ln(T').
-    base = law_terms(layers, hidden, ffn, 1.0, np.inf, gamma, c, np.asarray(total_b) / np.asarray(active_b))
+    base = law_terms(layers, hidden, ffn, 1.0, np.inf, gamma, c, np.asarray(total_b) / np.asarray(active_b),
+                     vintage_years)
     t_eff = np.exp((raw - base.raw) / c.w4)
     with np.errstate(invalid="ignore", divide="ignore"):
         if c.tokens == "clip":  # T' = T up to S, never more

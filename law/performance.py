@@ -2,7 +2,7 @@
 
     T' = min(T, S)                          (tokens in trillions, parameters in billions)
     u  = exp(-((10/d + 20/h) · γ · N)²)     (instability discount)
-    y  = w1·ln(uN) + w2·ln(uh) + w3·ln(ud) + w4·ln(uT') + b  [+ w5·ln(expansion)]
+    y  = w1·ln(uN) + w2·ln(uh) + w3·ln(ud) + w4·ln(uT') + b  [+ w5·ln(expansion)] [+ w6·vintage]
     y < floor → floor;  y > cap → cap + 10·tanh(0.1·y − cap/10)
 
 Source: Wu & Tang, "Performance Law of Large Language Models", arXiv 2408.09895, with the
@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from perflaw.law.coefficients import PAPER, LawCoefficients
+from perflaw.law.coefficients import EXPANSION_VARIANTS, PAPER, LawCoefficients
 
 
 class LawTerms(NamedTuple):
@@ -36,36 +36,62 @@ def law_terms(
     gamma=1.0,
     coefficients: LawCoefficients = PAPER,
     expansion=1.0,
+    vintage_years=0.0,
 ) -> LawTerms:
     """Evaluate the law with all its intermediates.
 
     ``layers`` N, ``hidden`` h and ``ffn`` d are counts, ``tokens_t`` the training tokens in
     trillions, ``params_b`` the parameter count S in billions used for the saturation clip,
     ``gamma`` ≥ 1 the precision loss of the training stack, ``expansion`` the MoE expansion
-    factor total/activated parameters (1 for dense models; used only with a non-zero ``w5``).
+    factor total/activated parameters (1 for dense models; used only with a non-zero ``w5``),
+    ``vintage_years`` how many years the data's vintage lies after the law's reference month
+    (``LawCoefficients.vintage_years``; used only by a law with a vintage term).
     Inputs broadcast with numpy rules; scalars give 0-d arrays.
     """
     c = coefficients
+    features, log_u, t_eff = _features(layers, hidden, ffn, tokens_t, params_b, gamma, c, expansion, vintage_years)
+    f = features
+    raw = c.w1 * f["w1"] + c.w2 * f["w2"] + c.w3 * f["w3"] + c.w4 * f["w4"] + c.b
+    if "w5" in f and c.w5 != 0.0:
+        raw = raw + c.w5 * f["w5"]
+    if "w6" in f and c.w6 != 0.0:
+        raw = raw + c.w6 * f["w6"]
+    # u is reported clamped to the smallest positive float: exp underflows for extreme depth, but
+    # the prediction itself is computed in log space and is exact.
+    discount = np.maximum(np.exp(log_u), np.finfo(np.float64).tiny)
+    return LawTerms(discount, t_eff, raw, link_mmlu(raw, c))
+
+
+def law_features(layers, hidden, ffn, tokens_t, params_b, gamma=1.0, coefficients: LawCoefficients = PAPER,
+                 expansion=1.0, vintage_years=0.0) -> dict[str, np.ndarray]:
+    """The law's terms before their coefficients: y = Σ coefficient · feature, so each feature is
+    ∂y/∂coefficient (``b``'s is 1). ``w5`` and ``w6`` appear only where the law uses them."""
+    return _features(layers, hidden, ffn, tokens_t, params_b, gamma, coefficients, expansion, vintage_years)[0]
+
+
+def _features(layers, hidden, ffn, tokens_t, params_b, gamma, c: LawCoefficients, expansion, vintage_years):
     n = np.asarray(layers, dtype=np.float64)
     h = np.asarray(hidden, dtype=np.float64)
     d = np.asarray(ffn, dtype=np.float64)
     t_eff = effective_tokens(tokens_t, params_b, c.tokens)
     log_u = log_discount(n, h, d, gamma)
     # ln(u·v) = ln(u) + ln(v): exact, and avoids ln(0) when u underflows for very deep models.
-    raw = (
-        c.w1 * (log_u + np.log(n))
-        + c.w2 * (log_u + np.log(h))
-        + c.w3 * (log_u + np.log(d))
-        + c.w4 * (log_u + np.log(t_eff))
-        + c.b
-    )
-    if c.w5 != 0.0:
-        raw = raw + c.w5 * np.log(np.asarray(expansion, dtype=np.float64))
-    # u is reported clamped to the smallest positive float: exp underflows for extreme depth, but
-    # the prediction itself is computed in log space above and is exact.
-    discount = np.maximum(np.exp(log_u), np.finfo(np.float64).tiny)
-    mmlu = bound_mmlu(raw, c.floor, c.cap) if c.link == "bounded" else logistic_mmlu(raw, c.floor)
-    return LawTerms(discount, t_eff, raw, mmlu)
+    features = {"w1": log_u + np.log(n), "w2": log_u + np.log(h), "w3": log_u + np.log(d),
+                "w4": log_u + np.log(t_eff), "b": np.ones(())}
+    if c.moe_variant in EXPANSION_VARIANTS:
+        e = np.asarray(expansion, dtype=np.float64)
+        if c.moe_variant == "capped":
+            e = np.minimum(e, c.expansion_cap)
+        features["w5"] = np.log(e)
+    if c.has_vintage:
+        features["w6"] = np.asarray(vintage_years, dtype=np.float64)
+    return features, log_u, t_eff
+
+
+def link_mmlu(raw, coefficients: LawCoefficients = PAPER) -> np.ndarray:
+    """MMLU points from the linear predictor through the law's output link."""
+    c = coefficients
+    return bound_mmlu(raw, c.floor, c.cap) if c.link == "bounded" else logistic_mmlu(raw, c.floor)
 
 
 def log_discount(layers, hidden, ffn, gamma=1.0) -> np.ndarray:
@@ -104,9 +130,9 @@ def bound_mmlu(raw, floor: float = 25.0, cap: float = 90.0) -> np.ndarray:
 
 
 def predict_mmlu(layers, hidden, ffn, tokens_t, params_b, gamma=1.0,
-                 coefficients: LawCoefficients = PAPER, expansion=1.0) -> np.ndarray:
+                 coefficients: LawCoefficients = PAPER, expansion=1.0, vintage_years=0.0) -> np.ndarray:
     """Predicted 5-shot MMLU in percentage points (see ``law_terms`` for the arguments)."""
-    return law_terms(layers, hidden, ffn, tokens_t, params_b, gamma, coefficients, expansion).mmlu
+    return law_terms(layers, hidden, ffn, tokens_t, params_b, gamma, coefficients, expansion, vintage_years).mmlu
 
 
 # The planning tool's fixed parameter rule (DESIGN.md section 1): 8 KV heads of size 128,

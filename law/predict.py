@@ -6,13 +6,14 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
 
 from perflaw.law.architecture import Architecture, ParamBreakdown
 from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
 from perflaw.law.errors import InputError
 from perflaw.law.rules import Range
-from perflaw.law.moe import law_size_b, moe_law_terms
+from perflaw.law.moe import law_size_b, moe_law_args
+from perflaw.law.performance import law_terms
+from perflaw.law.uncertainty import interval_bounds, prediction_sd  # noqa: F401 (interval_bounds: re-exported)
 
 DEFAULT_LEVEL = 0.8
 TOKENS_T = Range(1e-6, 1e4)  # training tokens, trillions: 1M to 10,000T
@@ -49,6 +50,8 @@ class Prediction:
     gamma: float
     breakdown: ParamBreakdown
     coefficients: LawCoefficients
+    sd: float = 0.0  # the prediction's spread from the coefficients' uncertainty, MMLU points
+    data_vintage: str | None = None  # the month whose data quality the law assumed (None: no vintage term)
 
 
 def check_tokens_t(tokens_t: float, name: str = "tokens_t") -> float:
@@ -69,7 +72,9 @@ def check_gamma(gamma: float, name: str = "gamma") -> float:
 
 def interval_for(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) -> Interval:
     """The coefficients' own interval if they carry one (a fitted file), else one calibrated on
-    the shipped zoo from the residuals of these coefficients (no refit)."""
+    the shipped zoo for these coefficients (no refit): the covariance of the coefficients on the
+    zoo's models gives each prediction its spread, and forward-chaining forecasts of the zoo's
+    newer models from its older ones calibrate the multipliers of that spread (law.forecast)."""
     if coefficients.interval is not None:
         return coefficients.interval
     return _zoo_interval(coefficients, level)
@@ -77,22 +82,36 @@ def interval_for(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) ->
 
 @lru_cache(maxsize=16)
 def _zoo_interval(coefficients: LawCoefficients, level: float) -> Interval:
-    from perflaw.law.fit import calibrate_interval, predict_inputs  # scipy and pandas: only when calibrating
+    # scipy and pandas: only when calibrating
+    from perflaw.law.fit import coefficient_covariance, free_names
+    from perflaw.law.coefficients import PAPER_PUBLISHED, shares_paper_coefficients
+    from perflaw.law.forecast import DEFAULT_CUTOFFS, WINDOW_MONTHS, forward_chaining, stated_interval
+    from perflaw.law.rules import month_index, month_text
     from perflaw.law.zoo import law_inputs, load_zoo
     table = load_zoo()
-    table = table[table["complete"]]
-    residuals = table["mmlu"].to_numpy(dtype=float) - predict_inputs(law_inputs(table), coefficients)
-    return calibrate_interval(residuals, level, method=f"quantiles of these coefficients' residuals on the "
-                                                       f"{len(residuals)} complete zoo models (not refit)")
+    table = table[table["complete"]].reset_index(drop=True)
+    cutoffs = DEFAULT_CUTOFFS
+    if shares_paper_coefficients(coefficients):  # forecasts for the paper's law: models released after it
+        first = month_index(PAPER_PUBLISHED) + 1
+        cutoffs = tuple(month_text(first + WINDOW_MONTHS * i) for i in range(4))
+    forecast = forward_chaining(table, coefficients=coefficients, refit=False, level=level, cutoffs=cutoffs)
+    names = free_names(coefficients)
+    covariance = coefficient_covariance(law_inputs(table), table["mmlu"].to_numpy(dtype=float), coefficients, names)[0]
+    return stated_interval(forecast, names, covariance,
+                           f"these coefficients (not refit): spread from their covariance on the {len(table)} "
+                           f"complete zoo models, calibrated on {forecast.pooled()['n']} forecasts of models released "
+                           f"from {cutoffs[0]} on, from older ones")
 
 
 def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: LawCoefficients = PAPER,
                          gamma: float = 1.0, params_b: float | None = None,
-                         active_params_b: float | None = None) -> Prediction:
+                         active_params_b: float | None = None, data_vintage: str | None = None) -> Prediction:
     """Predict ``arch`` trained on ``tokens_t`` trillion tokens.
 
     ``params_b`` / ``active_params_b`` override the counts computed from the architecture (for
     example a published total); for a dense model the activated count follows the total.
+    ``data_vintage`` (YYYY-MM) is the month whose data quality the run's data matches; a law with
+    a vintage term defaults to its reference month, a law without one ignores it.
     """
     tokens_t = check_tokens_t(tokens_t)
     gamma = check_gamma(gamma)
@@ -107,29 +126,23 @@ def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: L
                                                 else total * breakdown.active / breakdown.total)
     if active > total:
         raise InputError("active_params_b", f"must not exceed the total ({total:g}B)", f"{active:g}B")
-    terms = moe_law_terms(arch.layers, arch.hidden, arch.active_ffn, tokens_t, total, active, gamma, coefficients)
+    years = coefficients.vintage_years(data_vintage)
+    args = moe_law_args(arch.layers, arch.hidden, arch.active_ffn, tokens_t, total, active, gamma, coefficients, years)
+    terms = law_terms(*args)
     iv = interval_for(coefficients)
     mmlu = float(terms.mmlu)
     if not math.isfinite(mmlu):
         raise InputError("law coefficients", "must give a finite prediction", coefficients.source or "unnamed set")
-    low, high = interval_bounds(mmlu, iv, coefficients.floor)
+    sd = float(prediction_sd(iv, args))
+    low, high = interval_bounds(mmlu, iv, coefficients.floor, sd)
     return Prediction(
         mmlu=mmlu, interval=PredictionInterval(low, high, iv.level), calibration=iv,
         discount=float(terms.discount), tokens_t=tokens_t, effective_tokens_t=float(terms.effective_tokens_t),
         law_params_b=float(law_size_b(total, active, coefficients.moe_variant)), params_b=total,
         active_params_b=active, law_ffn=arch.active_ffn, gamma=gamma, breakdown=breakdown,
-        coefficients=coefficients,
+        coefficients=coefficients, sd=sd,
+        data_vintage=(data_vintage or coefficients.vintage) if coefficients.has_vintage else None,
     )
-
-
-def interval_bounds(mmlu, interval: Interval, floor: float = 25.0):
-    """The interval around point predictions (a number or an array), kept within [floor, 100] and
-    containing the point; floats for a number, arrays for an array."""
-    low = np.minimum(np.clip(mmlu + interval.low, floor, 100.0), mmlu)
-    high = np.maximum(np.clip(mmlu + interval.high, floor, 100.0), mmlu)
-    if np.ndim(mmlu) == 0:
-        return float(low), float(high)
-    return low, high
 
 
 def _check_b(name: str, value: float) -> float:

@@ -10,6 +10,7 @@ unchanged. Each limit is a ``Range`` constant written once, next to the code it 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from perflaw.law.errors import InputError
@@ -79,3 +80,19 @@ def check_choice(name: str, value, options: tuple):
     if isinstance(value, bool) or value not in options:
         raise InputError(name, f"must be one of {', '.join(map(str, options))}", value)
     return value
+
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})")
+
+
+def month_index(text: str, name: str = "release") -> int:
+    """Months since year 0 of a ``YYYY-MM`` (or ``YYYY-MM-DD``) date."""
+    match = _MONTH.match(str(text).strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise InputError(name, "must be a month YYYY-MM", text)
+    return int(match.group(1)) * 12 + int(match.group(2)) - 1
+
+
+def month_text(index: int) -> str:
+    """``YYYY-MM`` of a month index (``month_index``'s inverse)."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"

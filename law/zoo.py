@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from perflaw.law.errors import InputError
+from perflaw.law.rules import month_index
 
 #: The columns every zoo table must have, in the shipped order.
 COLUMNS = (
@@ -165,12 +166,14 @@ class LawInputs:
     total_b: np.ndarray
     active_b: np.ndarray
     is_moe: np.ndarray  # bool
+    month: np.ndarray | None = None  # release month index (law.rules.month_index); None when unknown
 
     def __len__(self) -> int:
         return len(self.layers)
 
     def subset(self, mask) -> "LawInputs":
-        return LawInputs(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
+        return LawInputs(*(None if getattr(self, f) is None else getattr(self, f)[mask]
+                           for f in self.__dataclass_fields__))
 
 
 def law_inputs(table: pd.DataFrame) -> LawInputs:
@@ -189,5 +192,11 @@ def law_inputs(table: pd.DataFrame) -> LawInputs:
     return LawInputs(
         layers=table["layers"].to_numpy(dtype=float), hidden=table["hidden"].to_numpy(dtype=float), ffn=ffn,
         tokens_t=table["tokens_t"].to_numpy(dtype=float, na_value=np.nan), total_b=total, active_b=active,
-        is_moe=moe,
+        is_moe=moe, month=_months(table),
     )
+
+
+def _months(table: pd.DataFrame) -> np.ndarray | None:
+    if "release" not in table or table["release"].isna().any():
+        return None
+    return np.array([month_index(v, f"release of {n}") for v, n in zip(table["release"], table["name"])], dtype=float)

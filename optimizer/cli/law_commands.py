@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from perflaw.law.coefficients import LAW_FORMS, PAPER, LawCoefficients, save_coefficients
+from perflaw.law.coefficients import LAW_FORMS, PAPER, Interval, LawCoefficients, save_coefficients
 from perflaw.law.errors import InputError
-from perflaw.law.forecast import forward_chaining
-from perflaw.law.fit import (BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, calibrate_interval, compare_moe_variants,
+from perflaw.law.forecast import forward_chaining, stated_interval
+from perflaw.law.fit import (BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, compare_moe_variants,
                              fit_law, leave_one_out, predict_inputs)
 from perflaw.law.predict import predict_architecture
+from perflaw.law.uncertainty import interval_sentence
 from perflaw.law.zoo import law_inputs, load_zoo
 from perflaw.optimizer.cli.arch_args import ArchitectureChoice
 from perflaw.optimizer.cli.quantities import format_quantity
@@ -42,7 +43,9 @@ def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: L
     return {
         "mmlu": p.mmlu,
         "interval": {"low": p.interval.low, "high": p.interval.high, "level": p.calibration.level,
-                     "coverage": p.calibration.coverage, "n": p.calibration.n, "method": p.calibration.method},
+                     "coverage": p.calibration.coverage, "n": p.calibration.n, "method": p.calibration.method,
+                     "widens": bool(p.calibration.covariance)},
+        "sd": p.sd, "data_vintage": p.data_vintage,
         "params_b": p.params_b,
         "active_params_b": p.active_params_b,
         "law_params_b": p.law_params_b,
@@ -78,7 +81,8 @@ def predict_text(d: dict) -> str:
            if sat and d["law"]["form"] in ("paper", "logistic") else ""),
         f"Discount u      {d['discount']:.4f}  (gamma {d['gamma']:g})",
         f"Predicted MMLU  {d['mmlu']:.2f}   {iv['level']:.0%} interval {iv['low']:.1f} to {iv['high']:.1f}"
-        f"  (measured coverage {iv['coverage']:.0%} on {iv['n']} zoo models)",
+        f"  (coefficient spread {d['sd']:.1f} points here; coverage {iv['coverage']:.0%} on {iv['n']} "
+        f"{'forecasts' if iv['widens'] else 'zoo models'})",
         f"Training FLOPs  {d['train_flops']:.3e}  ({format_quantity(d['flops_per_token'])} per token: 6 x activated "
         f"matmul weights + attention at seq {d['seq_len']}; plain 6N rule {d['train_flops_6n']:.3e})",
         f"Law             {d['law']['source']} [form {d['law']['form']}, MoE variant {d['law']['moe_variant']}]",
@@ -130,7 +134,9 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
     kwargs = dict(common, form=chosen)
     fit: FitResult = fit_law(x, y, **kwargs)
     cv = leave_one_out(x, y, **kwargs)
-    interval = calibrate_interval(cv.residuals, level, method=f"quantiles of leave-one-out residuals on {len(y)} models")
+    interval = stated_interval(forecasts[chosen], fit.free, fit.covariance,
+                               f"this fit's coefficient covariance on {len(y)} models, calibrated on "
+                               f"{forecasts[chosen].pooled()['n']} forward-chaining forecasts of its form")
     coef = fit.coefficients.with_values(source=f"perflaw fit on {len(y)} models of {data or 'the zoo'} "
                                                f"({chosen} form, {variant} MoE variant, {loss} loss"
                                                + (f", prior {prior:g} towards {_anchor(chosen)}" if prior else "")
@@ -222,8 +228,7 @@ def fit_text(d: dict) -> str:
            f"In-sample       MAE {fmt(ins['mae'])}  RMSE {fmt(ins['rmse'])}",
            f"Leave-one-out   MAE {fmt(loo['mae'])}  RMSE {fmt(loo['rmse'])}  worst {fmt(loo['worst'])}  "
            f"dense MAE {fmt(loo['mae_dense'])} (n={loo['n_dense']})  MoE MAE {fmt(loo['mae_moe'])} (n={loo['n_moe']})",
-           f"Interval        {iv['level']:.0%}: prediction {iv['low']:+.1f} / {iv['high']:+.1f} points "
-           f"(jackknife coverage {iv['coverage']:.0%} on {iv['n']} models)"]
+           f"Interval        {interval_sentence(Interval(**iv))}"]
     spread = [{"name": k, "fit": d["coefficients"][k], **v} for k, v in d["spread"].items()]
     out += ["", f"Bootstrap spread of the free coefficients ({BOOTSTRAP_RESAMPLES} resamples of the models, seeded):",
             table(spread, [("name", "coef", ""), ("fit", "fit", ".4g"), ("std", "std", ".3g"), ("p10", "p10", ".4g"),

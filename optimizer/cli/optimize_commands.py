@@ -119,6 +119,7 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
 def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text: text) -> dict:
     """The optimize payload; ``words`` puts the library's explanations in the command line's terms."""
     from perflaw.law.predict import interval_for
+    from perflaw.law.uncertainty import interval_summary
     problem, budget = problem_from_args(args)
     strategy = args.strategy
     top = parse_int_flag(args.top, "--top", TOP.low, TOP.high)
@@ -136,7 +137,7 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
         "wall_time_s": result.wall_time_s, "converged": result.converged, "message": result.message,
         "budget": budget.as_dict(), "lattice_size": problem.space.size,
         "best": None, "alternatives": [], "front": [], "front_kind": args.front,
-        "interval": {"level": iv.level, "low": iv.low, "high": iv.high, "coverage": iv.coverage},
+        "interval": interval_summary(iv),
         "law": problem.coefficients.source, "law_form": problem.coefficients.form,
         "tokens_unbounded": problem.coefficients.tokens != "clip" and problem.constraints.max_tokens_t is None,
         "infeasible_reason": result.infeasible_reason and words(result.infeasible_reason),

@@ -9,6 +9,7 @@ import pandas as pd
 
 from perflaw.law.baselines import LOSS_LAWS, compute_optimal
 from perflaw.law.predict import interval_for
+from perflaw.law.uncertainty import interval_summary
 from perflaw.law.zoo import law_inputs, load_zoo
 from perflaw.optimizer.search.fronts import budget_front, cheapest_for_target, inference_front
 from perflaw.optimizer.search.candidates import evaluate
@@ -123,7 +124,7 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
         target = {"mmlu": target_mmlu, "plan": plan, "reason": reason}
     return ReportData(candidates, front, references(reference_models, problems[0].coefficients), allocation, base,
                       landscape(largest[1]), inf, target, results,
-                      {"level": iv.level, "low": iv.low, "high": iv.high, "coverage": iv.coverage, "n": iv.n},
+                      interval_summary(iv),
                       forecast_of(problems[0].coefficients), unplotted_references(reference_models))
 
 

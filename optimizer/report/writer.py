@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from perflaw.law.errors import InputError
+from perflaw.law.predict import interval_for
+from perflaw.law.uncertainty import interval_sentence
 from perflaw.optimizer.report import figures as figs
 from perflaw.optimizer.report.data import ReportData
 
@@ -188,8 +190,7 @@ def _assumptions(scenario, d: ReportData) -> list[str]:
         f"Hardware: {hw}, {b['precision'].upper()} dense peak, {scenario.gpus or 'unspecified'} GPUs.",
         f"Utilization: {util}.",
         f"Law: {scenario.coefficients.source}; MoE variant {scenario.coefficients.moe_variant}.",
-        f"Error: {iv['level']:.0%} interval of {iv['low']:+.1f} / {iv['high']:+.1f} MMLU points around each "
-        f"prediction, measured coverage {iv['coverage']:.0%} on {iv['n']} published models.",
+        f"Error: {interval_sentence(interval_for(scenario.coefficients))}.",
         *([f"Forecast check: the law's form ({fc['form']}), refit on the models released before each cut-off, "
            f"missed the {fc['n']} models released after them ({fc['first_window']} to {fc['last_window_end']}) by "
            f"{fc['mae']:.1f} MMLU points on average (bias {fc['bias']:+.1f}), and its {iv['level']:.0%} interval "

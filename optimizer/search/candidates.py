@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perflaw.law.architecture import Architecture, flops_per_token_arrays, param_arrays
-from perflaw.law.moe import law_size_b, moe_law_terms
+from perflaw.law.moe import law_size_b, moe_law_args, moe_law_terms
 from perflaw.optimizer.cost.plan_cost import gpu_hours
 from perflaw.optimizer.search.problem import Problem
 
@@ -52,7 +52,7 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     else:
         d_law = arch["ffn"]
     terms = moe_law_terms(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b, problem.gamma,
-                          problem.coefficients)
+                          problem.coefficients, problem.vintage_years)
     out = {
         "law_ffn": d_law,
         "params_b": total_b, "active_params_b": active_b, "flops_per_token": fpt, "tokens_t": tokens_t,
@@ -82,6 +82,16 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     out["violation"] = violation
     out["feasible"] = violation <= 0.0
     return out
+
+
+def law_interval(problem: Problem, law_ffn, layers, hidden, tokens_t, total_b, active_b, mmlu):
+    """Interval bounds (low, high) of candidates' predictions, widened by each one's coefficient spread."""
+    from perflaw.law.predict import interval_for
+    from perflaw.law.uncertainty import interval_bounds, prediction_sd
+    iv = interval_for(problem.coefficients)
+    sd = prediction_sd(iv, moe_law_args(layers, hidden, law_ffn, tokens_t, total_b, active_b, problem.gamma,
+                                        problem.coefficients, problem.vintage_years))
+    return interval_bounds(mmlu, iv, problem.coefficients.floor, sd)
 
 
 def architecture_of(problem: Problem, arch: dict[str, np.ndarray], i: int) -> Architecture:
@@ -132,10 +142,9 @@ class Candidates:
         """A DataFrame: architecture, size, tokens, MMLU with its interval, FLOPs, GPU-hours, constraints."""
         import pandas as pd
 
-        from perflaw.law.predict import interval_bounds, interval_for
         c = self.columns
-        low, high = interval_bounds(c["mmlu"], interval_for(self.problem.coefficients),
-                                    self.problem.coefficients.floor)
+        low, high = law_interval(self.problem, c["law_ffn"], c["layers"], c["hidden"], c["tokens_t"], c["params_b"],
+                                 c["active_params_b"], c["mmlu"])
         hours = self.gpu_hours()
         extra = {"mmlu_low": low, "mmlu_high": high,
                  "gpu_hours": hours if hours is not None else np.full(len(self), np.nan)}

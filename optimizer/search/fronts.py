@@ -62,7 +62,7 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | No
     arch = problem.space.lattice()
     probe = evaluate(problem, arch)  # parameters, FLOPs per token and the non-token constraints
     tokens = tokens_for_mmlu(target_mmlu, arch["layers"], arch["hidden"], probe["law_ffn"], probe["params_b"],
-                             probe["active_params_b"], problem.gamma, problem.coefficients)
+                             probe["active_params_b"], problem.gamma, problem.coefficients, problem.vintage_years)
     tokens = np.maximum(tokens, problem.constraints.min_tokens_t)
     reachable = np.isfinite(tokens)
     if problem.constraints.max_tokens_t is not None:

@@ -142,11 +142,16 @@ def _fail_unstarted_trials(study) -> None:
 def problem_fingerprint(problem: Problem, objectives: str = "mmlu") -> str:
     """A digest of everything that gives a lattice index its meaning and a trial its value."""
     import hashlib
+    from dataclasses import replace
+    coefficients = problem.coefficients
+    if not problem.space.is_moe:  # the MoE treatment cannot change a dense model's value
+        coefficients = replace(coefficients, moe_variant="expansion", expansion_cap=0.0)
     text = repr((problem.space, problem.budget_flops, problem.hardware, problem.gpus, problem.utilization,
-                 problem.constraints, problem.coefficients, problem.gamma, problem.seq_len, problem.flops_rule,
-                 objectives))
-    # Studies stored before laws had forms were all of the paper's form: keep their digest.
-    text = text.replace(", tokens='clip', link='bounded')", ")")
+                 problem.constraints, coefficients, problem.gamma, problem.seq_len, problem.flops_rule,
+                 objectives) + ((problem.vintage_years,) if coefficients.has_vintage else ()))
+    # Studies stored before laws had forms, vintages and capped expansion were all of the paper's
+    # form: keep their digest.
+    text = text.replace(", tokens='clip', link='bounded', w6=0.0, vintage='', expansion_cap=0.0)", ")")
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from perflaw.law.architecture import Architecture
-from perflaw.law.predict import PredictionInterval, interval_bounds, interval_for
+from perflaw.law.predict import PredictionInterval, interval_for
 from perflaw.optimizer.cost.layout import LayoutSearch
 from perflaw.optimizer.cost.memory import Layout
 from perflaw.optimizer.cost.plan_cost import PlanCost, plan_cost
-from perflaw.optimizer.search.candidates import ARCH_FIELDS, architecture_of
+from perflaw.optimizer.search.candidates import ARCH_FIELDS, architecture_of, law_interval
 from perflaw.optimizer.search.problem import Problem
 
 _MOE_FIELDS = ("experts", "active_experts", "shared_experts", "expert_ffn")
@@ -90,7 +90,8 @@ def make_plan(problem: Problem, arch: dict[str, np.ndarray], ev: dict[str, np.nd
     architecture = architecture_of(problem, arch, i)
     values = {k: float(ev[k][i]) for k in _LAW_FIELDS}
     iv = interval_for(problem.coefficients)
-    low, high = interval_bounds(values["mmlu"], iv, problem.coefficients.floor)
+    low, high = law_interval(problem, ev["law_ffn"][i], arch["layers"][i], arch["hidden"][i], values["tokens_t"],
+                             values["params_b"], values["active_params_b"], values["mmlu"])
     cost = None
     if problem.hardware is not None and problem.utilization is not None:
         cost = plan_cost(architecture, values["tokens_t"], problem.hardware, problem.utilization, gpus=problem.gpus,

@@ -74,9 +74,21 @@ class Problem:
     flops_rule: str = "attention"
     precision: str = "bf16"  # of the hardware peak that plan costs are computed against
     price_usd_per_gpu_hour: float | None = None  # plan costs in dollars when given
+    data_vintage: str | None = None  # YYYY-MM the data's quality matches; None: the law's reference month
 
     def __post_init__(self) -> None:
         check_number("budget_flops", self.budget_flops, BUDGET_FLOPS)
+        self.coefficients.vintage_years(self.data_vintage)  # checks the month
+
+    @property
+    def vintage_years(self) -> float:
+        """Years the run's data vintage lies after the law's reference month (0 without a vintage term)."""
+        return self.coefficients.vintage_years(self.data_vintage)
+
+    @property
+    def used_vintage(self) -> str | None:
+        """The data vintage the law assumes for this problem (None for a law without a vintage term)."""
+        return (self.data_vintage or self.coefficients.vintage) if self.coefficients.has_vintage else None
 
     def with_budget(self, flops: float) -> "Problem":
         from dataclasses import replace

@@ -20,7 +20,8 @@ def synthetic(n: int, seed: int, moe_share: float = 0.3) -> LawInputs:
     moe = rng.random(n) < moe_share
     active = np.where(moe, total / rng.uniform(2, 20, n), total)
     tokens = rng.uniform(0.2, 20, n)
-    return LawInputs(layers, hidden, ffn, tokens, total, active, moe)
+    month = rng.integers(2022 * 12, 2026 * 12, n).astype(float)  # release months, for the vintage term
+    return LawInputs(layers, hidden, ffn, tokens, total, active, moe, month)
 
 
 def test_plant_and_recover_exact():

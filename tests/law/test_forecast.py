@@ -31,13 +31,21 @@ def test_windows_forecast_each_model_once_and_fit_only_on_the_past():
     assert len(seen) == len(set(seen)) == f.pooled()["n"] == 64  # the shipped zoo's four windows: 20 + 28 + 7 + 9
 
 
+def _points(window: dict) -> dict:
+    """A window's fit and point forecasts, without its intervals (those are calibrated on every
+    other forecast, later ones included, by design: see law.forecast)."""
+    out = {k: v for k, v in window.items() if k not in ("coverage", "dense", "moe", "models")}
+    out["models"] = [{k: v for k, v in m.items() if k not in ("low", "high", "tau")} for m in window["models"]]
+    return out
+
+
 def test_a_window_is_blind_to_what_came_after_it():
     z = _zoo()
-    before = forward_chaining(z).as_dict()["windows"][0]
+    before = _points(forward_chaining(z).as_dict()["windows"][0])
     late = z["release"].astype(str) >= "2024-01"  # after the first window (2023-07 to 2023-12)
     z2 = z.copy()
     z2.loc[late, "mmlu"] = 30.0
-    after = forward_chaining(z2).as_dict()["windows"][0]
+    after = _points(forward_chaining(z2).as_dict()["windows"][0])
     assert after == before
 
 

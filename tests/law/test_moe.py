@@ -5,7 +5,7 @@ import pytest
 
 from perflaw.law.architecture import Architecture
 from perflaw.law.coefficients import DEFAULT_MOE_VARIANT, MOE_VARIANTS, PAPER
-from perflaw.law.fit import compare_moe_variants, fit_law
+from perflaw.law.fit import compare_moe_variants, fit_law, largest_expansion
 from perflaw.law.moe import law_size_b, moe_law_terms
 from perflaw.law.predict import predict_architecture
 from perflaw.law.zoo import law_inputs, load_zoo
@@ -18,11 +18,24 @@ def zoo():
     return law_inputs(t), t["mmlu"].to_numpy(dtype=float)
 
 
-def test_shipped_w5_is_the_fit_on_the_zoo(zoo):
+def test_shipped_w5_and_cap_are_the_fit_on_the_zoo(zoo):
     x, y = zoo
-    fit = fit_law(x, y, variant="expansion", free=("w5",), start=PAPER.with_values(w5=0.0))
-    assert fit.success
-    assert PAPER.w5 == pytest.approx(fit.coefficients.w5, abs=1e-5)
+    assert PAPER.expansion_cap == largest_expansion(x)  # the zoo's largest MoE expansion
+    for variant in ("capped", "expansion"):  # no zoo model lies beyond the cap, so both fits agree
+        fit = fit_law(x, y, variant=variant, free=("w5",), start=PAPER.with_values(w5=0.0))
+        assert fit.success
+        assert PAPER.w5 == pytest.approx(fit.coefficients.w5, abs=1e-5)
+
+
+def test_the_capped_variant_credits_no_expansion_beyond_the_cap():
+    coef = PAPER
+    at_cap = moe_law_terms(48, 4096, 2 * 1536, 10.0, 31.25 * 20, 20.0, 1.0, coef).mmlu
+    beyond = moe_law_terms(48, 4096, 2 * 1536, 10.0, 90.0 * 20, 20.0, 1.0, coef).mmlu
+    below = moe_law_terms(48, 4096, 2 * 1536, 10.0, 10.0 * 20, 20.0, 1.0, coef).mmlu
+    assert beyond == at_cap > below
+    uncapped = moe_law_terms(48, 4096, 2 * 1536, 10.0, 90.0 * 20, 20.0, 1.0,
+                             coef.with_values(moe_variant="expansion")).mmlu
+    assert uncapped > at_cap
 
 
 def test_default_variant_has_the_lowest_leave_one_out_error(zoo):
