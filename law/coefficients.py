@@ -153,7 +153,7 @@ class LawCoefficients:
 # The published coefficients w1..w4, b. Source: the Performance Law first author's public
 # planning tool (GitHub wuch15/performance-law-planner) for arXiv 2408.09895; natural logarithms.
 # w5 is perflaw's own MoE term (not the paper's): fitted with w1..b held at these values on the
-# 11 complete MoE rows of law/data/models.csv, fit_law(variant="capped", free=("w5",)); the
+# 21 complete MoE rows of law/data/models.csv, fit_law(variant="capped", free=("w5",)); the
 # expansion counts up to the largest in that table (Kimi-K2-Base, 1000B / 32B = 31.25).
 # tests/law/test_moe.py refits both and checks these values.
 PAPER = LawCoefficients(
@@ -162,7 +162,7 @@ PAPER = LawCoefficients(
     w3=-0.48523402,
     w4=5.39801689,
     b=9.195410648934768,
-    w5=3.264054,
+    w5=3.443221,
     moe_variant="capped",
     expansion_cap=31.25,
     source="Performance Law (Wu & Tang, arXiv 2408.09895), coefficients of the author's planning tool; "

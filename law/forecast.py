@@ -30,8 +30,8 @@ from perflaw.law.uncertainty import prediction_sd
 from perflaw.law.rules import month_index, month_text
 from perflaw.law.zoo import law_inputs
 
-#: First months of the forecast windows (each six months long): 20 + 28 + 7 + 9 forecasts on the shipped zoo.
-DEFAULT_CUTOFFS = ("2023-07", "2024-01", "2024-07", "2025-01")
+#: First months of the forecast windows (each six months long): 28 + 34 + 25 + 21 + 3 forecasts on the shipped zoo.
+DEFAULT_CUTOFFS = ("2023-07", "2024-01", "2024-07", "2025-01", "2025-07")
 WINDOW_MONTHS = 6
 MIN_TRAIN = 12  # models a window's fit needs before its cut-off
 

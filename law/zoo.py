@@ -22,8 +22,10 @@ COLUMNS = (
     "name", "organization", "release", "arch", "layers", "hidden", "ffn", "ffn_kind", "heads", "kv_heads",
     "vocab", "tied_embeddings", "experts", "active_experts", "shared_experts", "expert_ffn", "dense_layers",
     "params_b", "active_params_b", "tokens_t", "seq_len", "precision", "mmlu", "mmlu_source",
-    "tokens_source", "notes",
+    "tokens_source", "notes", "head_dim",
 )
+#: Columns a table may leave out (older tables): read as empty.
+OPTIONAL_COLUMNS = ("head_dim",)
 ARCH_KINDS = ("dense", "moe")
 FFN_KINDS = ("swiglu", "geglu", "gelu", "relu", "silu")
 
@@ -41,6 +43,7 @@ _RULES: dict[str, tuple[str, bool, float, float]] = {
     "expert_ffn": ("int", False, 1, 1 << 22),
     "dense_layers": ("int", False, 0, 4096),
     "seq_len": ("int", False, 1, 1 << 24),
+    "head_dim": ("int", False, 1, 1 << 16),
     "params_b": ("float", True, 1e-6, 1e5),
     "active_params_b": ("float", False, 1e-6, 1e5),
     "tokens_t": ("float", False, 1e-6, 1e4),
@@ -72,6 +75,9 @@ def load_zoo(path: str | Path | None = None) -> pd.DataFrame:
         raise InputError(label, "must be UTF-8 text", f"invalid byte at offset {exc.start}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(label, "must be a CSV table", " ".join(str(exc).split())) from None
+    for col in OPTIONAL_COLUMNS:
+        if col not in raw.columns:
+            raw[col] = ""
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise InputError(label, "missing column", missing[0])

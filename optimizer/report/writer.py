@@ -24,7 +24,7 @@ from perflaw.optimizer.report.data import ReportData
 LIMITS = ("The Performance Law predicts a base model's 5-shot MMLU from its shape and token count only. It cannot "
           "see data quality or mixture, distillation, benchmark contamination, evaluation-harness differences "
           "(1 to 4 points between harnesses for one checkpoint) or anything about post-training. Its MoE "
-          "treatment is perflaw's own, fitted on 11 published MoE models. Costs assume the stated utilization.")
+          "treatment is perflaw's own, fitted on 21 published MoE models. Costs assume the stated utilization.")
 
 _SHOW = [("budget", "budget"), ("layers", "layers"), ("hidden", "hidden"), ("ffn", "FFN"), ("heads", "heads"),
          ("kv_heads", "KV heads"), ("experts", "experts"), ("active_experts", "top-k"), ("shared_experts", "shared"),

@@ -139,13 +139,17 @@ def _fail_unstarted_trials(study) -> None:
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
 
 
+_STORED_W5 = 3.264054  # the shipped MoE term of earlier releases (fitted on 11 MoE models)
+
+
 def problem_fingerprint(problem: Problem, objectives: str = "mmlu") -> str:
     """A digest of everything that gives a lattice index its meaning and a trial its value."""
     import hashlib
     from dataclasses import replace
     coefficients = problem.coefficients
-    if not problem.space.is_moe:  # the MoE treatment cannot change a dense model's value
-        coefficients = replace(coefficients, moe_variant="expansion", expansion_cap=0.0)
+    if not problem.space.is_moe:  # the MoE treatment cannot change a dense model's value: write it as
+        # the MoE term dense studies were stored with before it was capped and refitted
+        coefficients = replace(coefficients, moe_variant="expansion", expansion_cap=0.0, w5=_STORED_W5)
     text = repr((problem.space, problem.budget_flops, problem.hardware, problem.gpus, problem.utilization,
                  problem.constraints, coefficients, problem.gamma, problem.seq_len, problem.flops_rule,
                  objectives) + ((problem.vintage_years,) if coefficients.has_vintage else ()))

@@ -28,7 +28,7 @@ def test_windows_forecast_each_model_once_and_fit_only_on_the_past():
         for name in w.names:
             assert start <= months[z.index[z["name"] == name][0]] <= end
         seen += list(w.names)
-    assert len(seen) == len(set(seen)) == f.pooled()["n"] == 64  # the shipped zoo's four windows: 20 + 28 + 7 + 9
+    assert len(seen) == len(set(seen)) == f.pooled()["n"] == 111  # the shipped zoo's five windows: 28 + 34 + 25 + 21 + 3
 
 
 def _points(window: dict) -> dict:
