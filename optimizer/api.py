@@ -45,7 +45,7 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
              kv_heads=None, vocab=None, tied_embeddings=None, experts=None, active_experts=None,
              shared_experts=None, expert_ffn=None,
              strategy=None, trials=None, seed=None, coefficients=None, gamma=None, seq_len=None, flops_rule=None,
-             top=None, storage: str | None = None, study_name: str | None = None) -> SearchResult:
+             vintage=None, top=None, storage: str | None = None, study_name: str | None = None) -> SearchResult:
     """The best plans for one budget: ``SearchResult`` with ``.best`` (a ``Plan``) and ``.to_frame()``.
 
     Give exactly one budget (``flops``, ``gpu_hours``, ``usd`` or ``days``); anything but FLOPs
@@ -67,14 +67,15 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
 
 
 def predict(architecture: Architecture, tokens_t: float, *, coefficients="paper", gamma: float = 1.0,
-            params_b: float | None = None, active_params_b: float | None = None) -> Prediction:
+            params_b: float | None = None, active_params_b: float | None = None,
+            data_vintage: str | None = None) -> Prediction:
     """Predicted MMLU of ``architecture`` trained on ``tokens_t`` trillion tokens, with ``.interval``."""
     if not isinstance(architecture, Architecture):
         raise InputError("architecture", "must be a perflaw.Architecture (or Architecture.from_hf_config(path))",
                          type(architecture).__name__)
     try:
         return predict_architecture(architecture, tokens_t, coefficients=_coefficients(coefficients), gamma=gamma,
-                                    params_b=params_b, active_params_b=active_params_b)
+                                    params_b=params_b, active_params_b=active_params_b, data_vintage=data_vintage)
     except InputError as exc:
         raise InputError(exc.input_name, _KEYWORDS.words(exc.rule), exc.value) from None
 

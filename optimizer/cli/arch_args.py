@@ -51,8 +51,8 @@ def add_architecture_arguments(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--active-params", type=str, metavar="S", help="activated parameters to use instead of ours")
 
 
-def add_law_arguments(parser: argparse.ArgumentParser, tokens: bool = True) -> None:
-    """Add ``--tokens``, ``--gamma``, ``--seq-len`` and ``--law``."""
+def add_law_arguments(parser: argparse.ArgumentParser, tokens: bool = True, vintage: bool = True) -> None:
+    """Add ``--tokens``, ``--gamma``, ``--seq-len``, ``--law`` and (where MMLU is predicted) ``--data-vintage``."""
     g = parser.add_argument_group("training and law")
     if tokens:
         g.add_argument("--tokens", type=str, metavar="T", help="training tokens, e.g. 15T or 300B (required)")
@@ -60,6 +60,10 @@ def add_law_arguments(parser: argparse.ArgumentParser, tokens: bool = True) -> N
     g.add_argument("--seq-len", type=str, default="4096", metavar="L",
                    help="training sequence length for the attention FLOPs (default 4096)")
     g.add_argument("--law", metavar="FILE", help="coefficient file from 'perflaw fit --out' (default: the paper's)")
+    if vintage:
+        g.add_argument("--data-vintage", metavar="YYYY-MM",
+                       help="month whose data quality the run's data matches (default: the newest release in the "
+                            "law's fit table; the paper's law has no vintage term and ignores it)")
 
 
 _INT_FLAGS = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "vocab", "experts", "active_experts",

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from perflaw.law.coefficients import LAW_FORMS, PAPER, Interval, LawCoefficients, save_coefficients
+from perflaw.law.coefficients import COEFFICIENT_NAMES, LAW_FORMS, PAPER, Interval, LawCoefficients, save_coefficients
 from perflaw.law.errors import InputError
 from perflaw.law.forecast import forward_chaining, stated_interval
 from perflaw.law.fit import (BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, compare_moe_variants,
@@ -20,7 +20,7 @@ from perflaw.law.uncertainty import interval_sentence
 from perflaw.law.zoo import law_inputs, load_zoo
 from perflaw.optimizer.cli.arch_args import ArchitectureChoice
 from perflaw.optimizer.cli.quantities import format_quantity
-from perflaw.optimizer.cli.textfmt import fmt, table
+from perflaw.optimizer.cli.textfmt import fmt, table, vintage_words
 
 
 def _num(x) -> float | None:
@@ -33,10 +33,10 @@ def _num(x) -> float | None:
 
 # --------------------------------------------------------------------------------------- predict
 def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: LawCoefficients, gamma: float,
-                    seq_len: int) -> dict:
+                    seq_len: int, data_vintage: str | None = None) -> dict:
     arch = choice.arch
     p = predict_architecture(arch, tokens_t, coefficients=coefficients, gamma=gamma, params_b=choice.params_b,
-                             active_params_b=choice.active_params_b)
+                             active_params_b=choice.active_params_b, data_vintage=data_vintage)
     fpt = arch.flops_per_token(seq_len)
     fpt_6n = 6.0 * p.active_params_b * 1e9
     arch_fields = {k: v for k, v in asdict(arch).items() if k != "name"}
@@ -45,7 +45,7 @@ def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: L
         "interval": {"low": p.interval.low, "high": p.interval.high, "level": p.calibration.level,
                      "coverage": p.calibration.coverage, "n": p.calibration.n, "method": p.calibration.method,
                      "widens": bool(p.calibration.covariance)},
-        "sd": p.sd, "data_vintage": p.data_vintage,
+        "sd": p.sd, "data_vintage": p.data_vintage, "data_vintage_given": data_vintage,
         "params_b": p.params_b,
         "active_params_b": p.active_params_b,
         "law_params_b": p.law_params_b,
@@ -62,7 +62,8 @@ def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: L
         "seq_len": seq_len,
         "architecture": {"source": choice.source, "summary": arch.summary(), **arch_fields},
         "law": {"source": coefficients.source, "moe_variant": coefficients.moe_variant, "form": coefficients.form,
-                **{k: getattr(coefficients, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")}},
+                **{k: getattr(coefficients, k) for k in COEFFICIENT_NAMES}, "vintage": coefficients.vintage or None,
+                "expansion_cap": coefficients.expansion_cap},
     }
 
 
@@ -86,6 +87,7 @@ def predict_text(d: dict) -> str:
         f"Training FLOPs  {d['train_flops']:.3e}  ({format_quantity(d['flops_per_token'])} per token: 6 x activated "
         f"matmul weights + attention at seq {d['seq_len']}; plain 6N rule {d['train_flops_6n']:.3e})",
         f"Law             {d['law']['source']} [form {d['law']['form']}, MoE variant {d['law']['moe_variant']}]",
+        f"Data vintage    {vintage_words(d['data_vintage'], d['data_vintage_given'])}",
     ]
     return "\n".join(lines)
 
@@ -147,8 +149,9 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
         "form": chosen, "form_chosen_by": "lowest pooled forecast MAE" if form == "auto" else "--form",
         "forms": forms, "variant": variant, "free": list(fit.free), "loss": loss, "prior": prior, "converged": fit.success,
         "message": fit.message,
-        "coefficients": {k: getattr(coef, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")},
-        "paper": {k: getattr(PAPER, k) for k in ("w1", "w2", "w3", "w4", "b", "w5")},
+        "coefficients": {k: getattr(coef, k) for k in COEFFICIENT_NAMES},
+        "paper": {k: getattr(PAPER, k) for k in COEFFICIENT_NAMES},
+        "vintage": coef.vintage or None, "expansion_cap": coef.expansion_cap,
         "in_sample": _summary(fit.residuals, x.is_moe),
         "loo": {**_summary(cv.residuals, x.is_moe), "failed_folds": cv.failures},
         "interval": asdict(interval),
@@ -206,7 +209,7 @@ def write_atomic(path: str, writer) -> None:
 
 
 def fit_text(d: dict) -> str:
-    names = ("w1", "w2", "w3", "w4", "b", "w5")
+    names = COEFFICIENT_NAMES
     rows = [{"name": k, "paper": d["paper"][k], "fit": d["coefficients"][k],
              "free": "yes" if k in d["free"] else ""} for k in names]
     ins, loo, iv = d["in_sample"], d["loo"], d["interval"]

@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cost", help="FLOPs, GPU-hours, days, dollars, energy and layout of one plan")
     add_architecture_arguments(p)
-    add_law_arguments(p)
+    add_law_arguments(p, vintage=False)
     add_hardware_arguments(p)
     p.add_argument("--flops-rule", choices=FLOPS_RULES, default="attention",
                    help="attention: 6 x matmul weights + attention at --seq-len (default); 6N: 6 x activated params")
@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
         from perflaw.law.predict import check_gamma
         choice = architecture_from_args(args)
         payload = lc.predict_payload(choice, tokens_t_from_args(args), coefficients_from_args(args),
-                                     check_gamma(args.gamma, "--gamma"), seq_len_from_args(args))
+                                     check_gamma(args.gamma, "--gamma"), seq_len_from_args(args), args.data_vintage)
         return payload, lc.predict_text(payload)
     if args.command == "fit":
         free = [n.strip() for n in args.free.split(",")] if args.free is not None else None

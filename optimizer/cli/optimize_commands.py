@@ -17,7 +17,7 @@ from perflaw.optimizer.cli.quantities import format_quantity, parse_positive, pa
 from perflaw.optimizer.search.result import SearchResult
 from perflaw.optimizer.search.strategies import SEED, STRATEGIES, TOP, TRIALS, search
 from perflaw.optimizer.search.space import FFN_MULTIPLE, HEAD_DIM, HEADS, VOCAB, SearchSpace
-from perflaw.optimizer.cli.textfmt import table
+from perflaw.optimizer.cli.textfmt import table, vintage_words
 
 
 def add_optimize_arguments(p: argparse.ArgumentParser) -> None:
@@ -112,7 +112,7 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
     check_gamma(args.gamma)
     problem = Problem(space, budget.flops, budget.hardware, budget.gpus, budget.utilization, constraints,
                       coefficients_from_args(args), args.gamma, seq_len_from_args(args), args.flops_rule,
-                      budget.precision, budget.price_usd_per_gpu_hour)
+                      budget.precision, budget.price_usd_per_gpu_hour, args.data_vintage)
     return problem, budget
 
 
@@ -139,6 +139,7 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
         "best": None, "alternatives": [], "front": [], "front_kind": args.front,
         "interval": interval_summary(iv),
         "law": problem.coefficients.source, "law_form": problem.coefficients.form,
+        "data_vintage": problem.used_vintage, "data_vintage_given": problem.data_vintage,
         "tokens_unbounded": problem.coefficients.tokens != "clip" and problem.constraints.max_tokens_t is None,
         "infeasible_reason": result.infeasible_reason and words(result.infeasible_reason),
     }
@@ -227,7 +228,8 @@ def optimize_text(d: dict) -> str:
         head += ["", "Note: this law has no token clip, so more tokens always help and the plan trains a small model "
                      "on all the budget buys; give --max-tokens (the unique data you have) to bound it."]
     head += ["", f"Law: {d['law']} (form {d['law_form']}). Predictions are for the base model's 5-shot MMLU; the law "
-                 "cannot see data quality, contamination or post-training."]
+                 "cannot see data quality, contamination or post-training.",
+             f"Data vintage: {vintage_words(d['data_vintage'], d['data_vintage_given'])}."]
     return "\n".join(head)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from perflaw.law.coefficients import PAPER, LawCoefficients, load_coefficients
 from perflaw.law.errors import InputError
+from perflaw.law.rules import month_index
 from perflaw.optimizer.cost.budget import LIMITS as BUDGET_LIMITS, Budget
 from perflaw.optimizer.cost.hardware import Hardware, Utilization, get_hardware, resolve_utilization
 from perflaw.optimizer.scenario.schema import (BUDGET_KINDS, INLINE_HARDWARE, REVIEW, TOP, TOP_SECTIONS, Source,
@@ -59,6 +60,7 @@ class Scenario:
     gamma: float
     seq_len: int
     flops_rule: str
+    vintage: str | None  # the run's data vintage, YYYY-MM (None: the law's reference month)
     strategy: str
     trials: int | None
     seed: int
@@ -71,7 +73,7 @@ class Scenario:
         """One problem per budget, built as ``perflaw optimize`` builds it from flags."""
         return [Problem(self.space, b.flops, b.hardware, b.gpus, b.utilization, self.constraints,
                         self.coefficients, self.gamma, self.seq_len, self.flops_rule, b.precision,
-                        b.price_usd_per_gpu_hour) for b in self.budgets]
+                        b.price_usd_per_gpu_hour, self.vintage) for b in self.budgets]
 
 
 def _read(path: str | Path) -> tuple[dict, str]:
@@ -271,12 +273,18 @@ def scenario_from_tables(doc: dict, file: Source, base_dir: Path, path: Path | N
                 file.fail("report.reference_models", "must name models of the zoo (law/data/models.csv)"
                           + (f"; closest: {', '.join(close)}" if close else ""), m)
 
+    if law["vintage"] is not None:
+        try:
+            month_index(law["vintage"], "law.vintage")
+        except InputError as exc:
+            file.fail("law.vintage", exc.rule, law["vintage"])
     search = sec["search"]
     return Scenario(
         name=top["name"], description=top["description"], path=path, digest=digest, budgets=tuple(budgets),
         labels=tuple(labels), review=review, hardware=hardware, gpus=h["gpus"], utilization=utilization,
         space=space, constraints=constraints, coefficients=coefficients, gamma=law["gamma"], seq_len=law["seq_len"],
-        flops_rule=law["flops_rule"], strategy=search["strategy"], trials=search["trials"], seed=search["seed"],
+        flops_rule=law["flops_rule"], vintage=law["vintage"], strategy=search["strategy"], trials=search["trials"],
+        seed=search["seed"],
         fronts=report["fronts"], target_mmlu=report["target_mmlu"], reference_models=report["reference_models"],
         top=report["top"],
     )

@@ -183,6 +183,9 @@ LAW = Section("law", "The Performance Law and how FLOPs are counted.", (
     Field.bounded("gamma", "number", "precision loss of the training stack, >= 1", 1.0, GAMMA),
     Field.bounded("seq_len", "integer", "training sequence length for the attention FLOPs, tokens", 4096, SEQ_LEN),
     Field("flops_rule", "string", "training FLOPs per token rule", "attention", choices=FLOPS_RULES),
+    Field("vintage", "string", "month YYYY-MM whose data quality the run's data matches, for a law with a "
+          "data-vintage term (`perflaw fit --form paper+vintage`); default: the newest release in the law's fit "
+          "table; the paper's law ignores it", None, length=(7, 10)),
 ))
 
 REPORT = Section("report", "What the report shows beyond the best plans.", (
