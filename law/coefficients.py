@@ -127,6 +127,11 @@ class LawCoefficients:
         """Whether the law has a data-vintage term."""
         return bool(self.vintage)
 
+    def used_vintage(self, given: str | None = None) -> str | None:
+        """The data vintage a prediction uses: ``given``, else the reference month; None for a law
+        without a vintage term."""
+        return (given or self.vintage) if self.has_vintage else None
+
     def vintage_years(self, month: str | None, name: str = "data_vintage") -> float:
         """Years that ``month`` (YYYY-MM; None: the reference) lies after the law's reference month;
         0 for a law without a vintage term."""
@@ -168,6 +173,13 @@ PAPER = LawCoefficients(
     source="Performance Law (Wu & Tang, arXiv 2408.09895), coefficients of the author's planning tool; "
     "MoE term w5 fitted by perflaw on the zoo's MoE rows",
 )
+
+
+def vintage_words(used: str | None, given: str | None, name: str = "--data-vintage") -> str:
+    """What a law assumed about the data's vintage, for text outputs (``name``: the input's name there)."""
+    if used is None:
+        return "not modelled: this law has no vintage term" + (f", so {name} {given} has no effect" if given else "")
+    return f"{used}" + (" (given)" if given else " (the law's reference: the newest release in its fit table)")
 
 
 #: Month the paper's coefficients were published (arXiv 2408.09895, 2024-08): only models released

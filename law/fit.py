@@ -18,7 +18,7 @@ from perflaw.law.coefficients import (COEFFICIENT_NAMES, DEFAULT_MOE_VARIANT, EX
                                       MOE_VARIANTS, PAPER, Interval, LawCoefficients)
 from perflaw.law.errors import InputError
 from perflaw.law.moe import moe_law_args
-from perflaw.law.performance import law_features, law_terms
+from perflaw.law.performance import law_features, law_terms, linear_predictor, link_mmlu
 from perflaw.law.rules import month_index, month_text
 from perflaw.law.uncertainty import link_slope
 from perflaw.law.zoo import LawInputs
@@ -167,12 +167,11 @@ def coefficient_covariance(inputs: LawInputs, mmlu, coefficients: LawCoefficient
     what widens intervals away from the data.
     """
     mmlu = np.asarray(mmlu, dtype=np.float64)
-    args = law_args(inputs, coefficients, gamma)
-    terms = law_terms(*args)
-    features = law_features(*args)
-    slope = link_slope(terms.raw, coefficients)
+    features = law_features(*law_args(inputs, coefficients, gamma))
+    raw = np.broadcast_to(linear_predictor(features, coefficients), inputs.layers.shape)
+    slope = link_slope(raw, coefficients)
     jac = np.column_stack([slope * np.broadcast_to(features[n], slope.shape) for n in names])
-    residuals = mmlu - terms.mmlu
+    residuals = mmlu - link_mmlu(raw, coefficients)
     dof = max(len(mmlu) - len(names), 1)
     s2 = float(np.sum(residuals**2) / dof)
     curvature = jac.T @ jac + (np.diag(penalty) if penalty is not None else 0.0)
@@ -299,7 +298,15 @@ def jackknife_quantiles(z, level: float) -> tuple[float, np.ndarray, np.ndarray,
 
 def calibrate_interval(residuals, level: float = 0.8, method: str = "", tau=None, *, scale: float = 1.0,
                        names: tuple[str, ...] = (), covariance=()) -> Interval:
-    """Empirical interval from out-of-sample residuals (reported − predicted).
+    """Empirical interval from out-of-sample residuals (reported − predicted): ``calibrated_bounds``'
+    interval, without each residual's own jackknife bounds."""
+    return calibrated_bounds(residuals, level, method, tau, scale=scale, names=names, covariance=covariance)[0]
+
+
+def calibrated_bounds(residuals, level: float = 0.8, method: str = "", tau=None, *, scale: float = 1.0,
+                      names: tuple[str, ...] = (), covariance=()) -> tuple[Interval, np.ndarray, np.ndarray]:
+    """Empirical interval from out-of-sample residuals (reported − predicted), and each residual's
+    jackknife bounds (the interval's multipliers built from all the other residuals).
 
     With ``tau`` (each residual's τ = √(scale² + sd²) at its own point, law.uncertainty) the
     residuals are studentised first, so ``low``/``high`` multiply τ; without it they are offsets in
@@ -315,12 +322,13 @@ def calibrate_interval(residuals, level: float = 0.8, method: str = "", tau=None
     if r.size < 3:
         raise InputError("interval", "needs at least 3 residuals", r.size)
     z = r if tau is None else r / np.asarray(tau, dtype=np.float64)
-    q, _, _, coverage = jackknife_quantiles(z, level)
-    qs = [(1.0 - q) / 2.0, (1.0 + q) / 2.0]
-    low, high = np.quantile(z, qs)
-    return Interval(level=float(level), low=float(low), high=float(high), coverage=float(coverage), n=int(r.size),
-                    method=method or "empirical quantiles of out-of-sample residuals", scale=float(scale),
-                    names=tuple(names), covariance=tuple(map(tuple, np.asarray(covariance, dtype=float).tolist())))
+    q, low_each, high_each, coverage = jackknife_quantiles(z, level)
+    low, high = np.quantile(z, [(1.0 - q) / 2.0, (1.0 + q) / 2.0])
+    interval = Interval(level=float(level), low=float(low), high=float(high), coverage=float(coverage), n=int(r.size),
+                        method=method or "empirical quantiles of out-of-sample residuals", scale=float(scale),
+                        names=tuple(names),
+                        covariance=tuple(map(tuple, np.asarray(covariance, dtype=float).tolist())))
+    return interval, low_each, high_each
 
 
 def compare_moe_variants(inputs: LawInputs, mmlu, start: LawCoefficients = PAPER,

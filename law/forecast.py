@@ -24,11 +24,10 @@ import pandas as pd
 
 from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
 from perflaw.law.errors import InputError
-from perflaw.law.fit import (law_args, calibrate_interval, coefficient_covariance, fit_law, free_names,
-                             jackknife_quantiles, predict_inputs)
+from perflaw.law.fit import calibrated_bounds, coefficient_covariance, fit_law, free_names, law_args, predict_inputs
 from perflaw.law.uncertainty import prediction_sd
 from perflaw.law.rules import month_index, month_text
-from perflaw.law.zoo import law_inputs
+from perflaw.law.zoo import law_inputs, release_months
 
 #: First months of the forecast windows (each six months long): 28 + 34 + 25 + 21 + 3 forecasts on the shipped zoo.
 DEFAULT_CUTOFFS = ("2023-07", "2024-01", "2024-07", "2025-01", "2025-07")
@@ -125,8 +124,8 @@ def forward_chaining(table: pd.DataFrame, *, coefficients: LawCoefficients = PAP
     if refit:
         fit_kwargs.setdefault("form", "paper")
     table = table[table["complete"]].reset_index(drop=True) if "complete" in table else table
-    months = np.array([month_index(v, f"release of {n}") for v, n in zip(table["release"], table["name"])])
     inputs, mmlu = law_inputs(table), table["mmlu"].to_numpy(dtype=float)
+    months = inputs.month if inputs.month is not None else release_months(table)  # the latter names a bad row
     parts, skipped = [], []
     for cutoff in cutoffs:
         start = month_index(cutoff, "cutoff")
@@ -155,12 +154,11 @@ def forward_chaining(table: pd.DataFrame, *, coefficients: LawCoefficients = PAP
     sds = np.concatenate([sd for *_, sd, _ in parts])
     sigma0, k = spread_model(residuals, sds)
     taus = np.sqrt(sigma0**2 + (k * sds) ** 2)
-    interval = calibrate_interval(residuals, level, "forecast residuals over their spread, pooled over the windows",
-                                  tau=taus, scale=sigma0) if residuals.size >= 3 else None
-    if interval is not None:
-        _, z_low, z_high, _ = jackknife_quantiles(residuals / taus, level)
+    if residuals.size >= 3:
+        interval, z_low, z_high = calibrated_bounds(residuals, level, "forecast residuals over their spread, pooled "
+                                                    "over the windows", tau=taus, scale=sigma0)
     else:
-        z_low, z_high = np.full(residuals.size, -np.inf), np.full(residuals.size, np.inf)
+        interval, z_low, z_high = None, np.full(residuals.size, -np.inf), np.full(residuals.size, np.inf)
     windows, at = [], 0
     for cutoff, end, n_train, test, predicted, sd, floor in parts:
         at_w = slice(at, at + predicted.size)

@@ -50,16 +50,22 @@ def law_terms(
     """
     c = coefficients
     features, log_u, t_eff = _features(layers, hidden, ffn, tokens_t, params_b, gamma, c, expansion, vintage_years)
-    f = features
+    raw = linear_predictor(features, c)
+    # u is reported clamped to the smallest positive float: exp underflows for extreme depth, but
+    # the prediction itself is computed in log space and is exact.
+    discount = np.maximum(np.exp(log_u), np.finfo(np.float64).tiny)
+    return LawTerms(discount, t_eff, raw, link_mmlu(raw, c))
+
+
+def linear_predictor(features: dict[str, np.ndarray], coefficients: LawCoefficients = PAPER) -> np.ndarray:
+    """y = Σ coefficient · feature over ``law_features`` (the law before its output link)."""
+    c, f = coefficients, features
     raw = c.w1 * f["w1"] + c.w2 * f["w2"] + c.w3 * f["w3"] + c.w4 * f["w4"] + c.b
     if "w5" in f and c.w5 != 0.0:
         raw = raw + c.w5 * f["w5"]
     if "w6" in f and c.w6 != 0.0:
         raw = raw + c.w6 * f["w6"]
-    # u is reported clamped to the smallest positive float: exp underflows for extreme depth, but
-    # the prediction itself is computed in log space and is exact.
-    discount = np.maximum(np.exp(log_u), np.finfo(np.float64).tiny)
-    return LawTerms(discount, t_eff, raw, link_mmlu(raw, c))
+    return raw
 
 
 def law_features(layers, hidden, ffn, tokens_t, params_b, gamma=1.0, coefficients: LawCoefficients = PAPER,

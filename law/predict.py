@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-
 from perflaw.law.architecture import Architecture, ParamBreakdown
 from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
 from perflaw.law.errors import InputError
@@ -141,7 +140,7 @@ def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: L
         law_params_b=float(law_size_b(total, active, coefficients.moe_variant)), params_b=total,
         active_params_b=active, law_ffn=arch.active_ffn, gamma=gamma, breakdown=breakdown,
         coefficients=coefficients, sd=sd,
-        data_vintage=(data_vintage or coefficients.vintage) if coefficients.has_vintage else None,
+        data_vintage=coefficients.used_vintage(data_vintage),
     )
 
 

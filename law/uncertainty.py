@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from perflaw.law.coefficients import Interval, LawCoefficients
-from perflaw.law.performance import law_features, law_terms, link_mmlu
+from perflaw.law.performance import law_features, linear_predictor, link_mmlu
 
 
 def link_slope(raw, coefficients: LawCoefficients) -> np.ndarray:
@@ -39,7 +39,8 @@ def prediction_sd(interval: Interval, law_args: tuple) -> np.ndarray:
         return np.zeros(())
     coefficients = law_args[6]
     features = law_features(*law_args)
-    raw = law_terms(*law_args).raw
+    raw = np.broadcast_to(linear_predictor(features, coefficients), np.broadcast_shapes(*(
+        np.shape(v) for v in features.values())))
     names = [n for n in interval.names if n in features]
     index = [interval.names.index(n) for n in names]
     cov = np.asarray(interval.covariance)[np.ix_(index, index)]

@@ -203,6 +203,11 @@ def law_inputs(table: pd.DataFrame) -> LawInputs:
 
 
 def _months(table: pd.DataFrame) -> np.ndarray | None:
-    if "release" not in table or table["release"].isna().any():
-        return None
+    if "release" not in table or (table["release"].fillna("").astype(str).str.strip() == "").any():
+        return None  # a table without every release month fits, but has no vintage term or forecasts
+    return release_months(table)
+
+
+def release_months(table: pd.DataFrame) -> np.ndarray:
+    """Each row's release month index (law.rules.month_index); a missing or malformed month names its row."""
     return np.array([month_index(v, f"release of {n}") for v, n in zip(table["release"], table["name"])], dtype=float)

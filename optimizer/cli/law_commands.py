@@ -10,17 +10,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from perflaw.law.coefficients import COEFFICIENT_NAMES, LAW_FORMS, PAPER, Interval, LawCoefficients, save_coefficients
+from perflaw.law.coefficients import (COEFFICIENT_NAMES, LAW_FORMS, PAPER, Interval, LawCoefficients, save_coefficients,
+                                      vintage_words)
 from perflaw.law.errors import InputError
 from perflaw.law.forecast import forward_chaining, stated_interval
 from perflaw.law.fit import (BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, compare_moe_variants,
                              fit_law, leave_one_out, predict_inputs)
 from perflaw.law.predict import predict_architecture
-from perflaw.law.uncertainty import interval_sentence
+from perflaw.law.uncertainty import interval_sentence, interval_summary
 from perflaw.law.zoo import law_inputs, load_zoo
 from perflaw.optimizer.cli.arch_args import ArchitectureChoice
 from perflaw.optimizer.cli.quantities import format_quantity
-from perflaw.optimizer.cli.textfmt import fmt, table, vintage_words
+from perflaw.optimizer.cli.textfmt import fmt, table
 
 
 def _num(x) -> float | None:
@@ -42,9 +43,7 @@ def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: L
     arch_fields = {k: v for k, v in asdict(arch).items() if k != "name"}
     return {
         "mmlu": p.mmlu,
-        "interval": {"low": p.interval.low, "high": p.interval.high, "level": p.calibration.level,
-                     "coverage": p.calibration.coverage, "n": p.calibration.n, "method": p.calibration.method,
-                     "widens": bool(p.calibration.covariance)},
+        "interval": {"low": p.interval.low, "high": p.interval.high, **interval_summary(p.calibration)},
         "sd": p.sd, "data_vintage": p.data_vintage, "data_vintage_given": data_vintage,
         "params_b": p.params_b,
         "active_params_b": p.active_params_b,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from perflaw.law.coefficients import vintage_words
 from perflaw.law.errors import InputError
 from perflaw.optimizer.cli.arch_args import coefficients_from_args, parse_int_flag, seq_len_from_args
 from perflaw.optimizer.cost.budget import Budget
@@ -17,7 +18,7 @@ from perflaw.optimizer.cli.quantities import format_quantity, parse_positive, pa
 from perflaw.optimizer.search.result import SearchResult
 from perflaw.optimizer.search.strategies import SEED, STRATEGIES, TOP, TRIALS, search
 from perflaw.optimizer.search.space import FFN_MULTIPLE, HEAD_DIM, HEADS, VOCAB, SearchSpace
-from perflaw.optimizer.cli.textfmt import table, vintage_words
+from perflaw.optimizer.cli.textfmt import table
 
 
 def add_optimize_arguments(p: argparse.ArgumentParser) -> None:

@@ -38,11 +38,3 @@ def table(rows: Sequence[dict], columns: Sequence[tuple[str, str, Callable[[obje
 def _looks_numeric(text: str) -> bool:
     t = text.strip().lstrip("+-").replace(".", "", 1).replace("e", "", 1).replace("%", "")
     return t.isdigit() or text.strip() == "—"
-
-
-def vintage_words(used: str | None, given: str | None) -> str:
-    """What the law assumed about the data's vintage, for the text outputs."""
-    if used is None:
-        return "not modelled: this law has no vintage term" + (f", so --data-vintage {given} has no effect"
-                                                               if given else "")
-    return f"{used}" + (" (given)" if given else " (the law's reference: the newest release in its fit table)")

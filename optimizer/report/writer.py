@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from perflaw.law.coefficients import vintage_words
 from perflaw.law.errors import InputError
 from perflaw.law.predict import interval_for
 from perflaw.law.uncertainty import interval_sentence
@@ -171,7 +172,8 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
         "versions": _versions(),
         "law": {k: getattr(scenario.coefficients, k) for k in ("w1", "w2", "w3", "w4", "b", "w5", "moe_variant",
                                                                 "source")},
-        **({"law_form": scenario.coefficients.form, "data_vintage": scenario.vintage or scenario.coefficients.vintage}
+        **({"law_form": scenario.coefficients.form,
+            "data_vintage": scenario.coefficients.used_vintage(scenario.vintage)}
            if scenario.coefficients.form != "paper" else {}),
         "interval": d.interval,
         "forecast": d.forecast,
@@ -180,13 +182,6 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
         "files": {p.name: _sha(p) for p in sorted(folder.glob("*.csv"))},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _vintage_words(scenario) -> str:
-    c, given = scenario.coefficients, scenario.vintage
-    if c.has_vintage:
-        return f"data vintage {given or c.vintage}" + ("" if given else " (the newest release in the law's fit table)")
-    return "data vintage not modelled" + (f" (vintage {given} has no effect on this law)" if given else "")
 
 
 def _assumptions(scenario, d: ReportData) -> list[str]:
@@ -199,7 +194,8 @@ def _assumptions(scenario, d: ReportData) -> list[str]:
         f"Hardware: {hw}, {b['precision'].upper()} dense peak, {scenario.gpus or 'unspecified'} GPUs.",
         f"Utilization: {util}.",
         f"Law: {scenario.coefficients.source}; form {scenario.coefficients.form}; MoE variant "
-        f"{scenario.coefficients.moe_variant}; {_vintage_words(scenario)}.",
+        f"{scenario.coefficients.moe_variant}; data vintage "
+        f"{vintage_words(scenario.coefficients.used_vintage(scenario.vintage), scenario.vintage, 'vintage')}.",
         f"Error: {interval_sentence(interval_for(scenario.coefficients))}.",
         *([f"Forecast check: the law's form ({fc['form']}), refit on the models released before each cut-off, "
            f"missed the {fc['n']} models released after them ({fc['first_window']} to {fc['last_window_end']}) by "

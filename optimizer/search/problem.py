@@ -88,7 +88,7 @@ class Problem:
     @property
     def used_vintage(self) -> str | None:
         """The data vintage the law assumes for this problem (None for a law without a vintage term)."""
-        return (self.data_vintage or self.coefficients.vintage) if self.coefficients.has_vintage else None
+        return self.coefficients.used_vintage(self.data_vintage)
 
     def with_budget(self, flops: float) -> "Problem":
         from dataclasses import replace

@@ -79,3 +79,13 @@ def test_too_little_history_skips_a_window_and_says_why():
 def test_release_months_are_checked(text):
     with pytest.raises(InputError, match="YYYY-MM"):
         month_index(text)
+
+
+def test_a_table_without_release_months_still_fits_but_cannot_be_forecast():
+    from perflaw.law.fit import fit_law
+    z = _zoo()
+    z.loc[z.index[0], "release"] = ""
+    x = law_inputs(z)
+    assert x.month is None and fit_law(x, z["mmlu"].to_numpy(dtype=float)).success
+    with pytest.raises(InputError, match="release of GPT-3 175B: must be a month YYYY-MM"):
+        forward_chaining(z)
