@@ -19,7 +19,7 @@ _EXPORTS = {
     "perflaw.law.hf_config": ("SUPPORTED_MODEL_TYPES", "from_hf_config", "load_hf_config"),
     "perflaw.law.moe": ("law_size_b", "moe_law_terms"),
     "perflaw.law.performance": ("LawTerms", "bound_mmlu", "law_terms", "planner_params_b", "predict_mmlu"),
-    "perflaw.law.predict": ("Prediction", "interval_for", "predict_architecture"),
+    "perflaw.law.predict": ("Prediction", "expected_error", "interval_for", "predict_architecture"),
     "perflaw.law.zoo": ("LawInputs", "law_inputs", "load_zoo", "zoo_path"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -103,6 +103,9 @@ class LawCoefficients:
     w6: float = 0.0
     vintage: str = ""
     expansion_cap: float = 0.0
+    #: The error this set is expected to make on models newer than its data (law.forecast.forecast_summary
+    #: of the procedure that made it), or None where it is measured when needed (the paper's set).
+    forecast: dict | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in COEFFICIENT_NAMES + ("floor", "cap"):
@@ -142,8 +145,8 @@ class LawCoefficients:
         return (month_index(month, name) - month_index(self.vintage)) / 12.0
 
     def with_values(self, **values: float) -> "LawCoefficients":
-        """Return a copy with some coefficients replaced (the interval is dropped)."""
-        return replace(self, interval=None, **values)
+        """Return a copy with some coefficients replaced (the interval and forecast error are dropped)."""
+        return replace(self, interval=None, forecast=None, **values)
 
     @property
     def form(self) -> str:
@@ -201,7 +204,7 @@ def save_coefficients(coef: LawCoefficients, path: str | Path, extra: dict | Non
     Path(path).write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
 
 
-_FILE_KEYS = {"format", "fit", "interval", "moe_variant", "floor", "cap", "source", "tokens", "link", "vintage",
+_FILE_KEYS = {"format", "fit", "interval", "forecast", "moe_variant", "floor", "cap", "source", "tokens", "link", "vintage",
               "expansion_cap", *COEFFICIENT_NAMES}
 
 
@@ -229,6 +232,11 @@ def load_coefficients(path: str | Path) -> LawCoefficients:
             raise InputError(name, "interval must have level, low <= high, coverage, n, method", iv) from None
         except InputError as exc:
             raise InputError(f"{name} {exc.input_name}", exc.rule, exc.value) from None
+    forecast = data.get("forecast")
+    if forecast is not None and not (isinstance(forecast, dict) and isinstance(forecast.get("n"), int)
+                                     and isinstance(forecast.get("mae"), (int, float, type(None)))
+                                     and isinstance(forecast.get("method"), str)):
+        raise InputError(f"{name} forecast", "must be an object with n, mae and method", forecast)
     kwargs = {k: data[k] for k in (*COEFFICIENT_NAMES, "moe_variant", "floor", "cap", "source", "tokens", "link",
                                    "vintage", "expansion_cap") if k in data}
     for key in COEFFICIENT_NAMES:
@@ -236,6 +244,6 @@ def load_coefficients(path: str | Path) -> LawCoefficients:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > 1e4:
             raise InputError(f"{name} {key}", "must be within ±10,000 MMLU points per log unit", value)
     try:
-        return LawCoefficients(interval=interval, **kwargs)
+        return LawCoefficients(interval=interval, forecast=forecast, **kwargs)
     except InputError as exc:
         raise InputError(f"{name} {exc.input_name}", exc.rule, exc.value) from None

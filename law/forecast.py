@@ -17,12 +17,12 @@ reported.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
+from perflaw.law.coefficients import PAPER, PAPER_PUBLISHED, Interval, LawCoefficients, shares_paper_coefficients
 from perflaw.law.errors import InputError
 from perflaw.law.fit import calibrated_bounds, coefficient_covariance, fit_law, free_names, law_args, predict_inputs
 from perflaw.law.uncertainty import prediction_sd
@@ -50,11 +50,25 @@ class ForecastWindow:
     is_moe: np.ndarray
     sd: np.ndarray  # each forecast's spread from its window's coefficient covariance, MMLU points
     tau: np.ndarray  # √(σ0² + (k·sd)²) of each forecast, MMLU points
+    floor: float = 25.0  # the window's law's chance floor (an interval never goes below it)
+    law: str = ""  # the form and prior that forecast this window (a selection may mix them)
+    months: np.ndarray | None = None  # release month of each model (law.rules.month_index)
 
     @property
     def residuals(self) -> np.ndarray:
         """Reported − forecast: positive when the law under-predicts."""
         return self.reported - self.predicted
+
+    def subset(self, mask) -> "ForecastWindow":
+        """The window's forecasts where ``mask`` holds."""
+        m = np.asarray(mask, dtype=bool)
+        arrays = {k: getattr(self, k)[m] for k in ("reported", "predicted", "low", "high", "is_moe", "sd", "tau")}
+        return replace(self, names=tuple(n for n, keep in zip(self.names, m) if keep),
+                       months=None if self.months is None else self.months[m], **arrays)
+
+    def released_after(self, month: str | None) -> "ForecastWindow":
+        """The window's forecasts of models released after ``month`` (YYYY-MM; None: all)."""
+        return self if month is None else self.subset(self.months > month_index(month))
 
     @property
     def covered(self) -> np.ndarray:
@@ -95,7 +109,8 @@ class Forecast:
         windows = []
         for w in self.windows:
             covered = w.covered
-            row = {"cutoff": w.cutoff, "end": w.end, "n_train": w.n_train, **summary(w.residuals, covered)}
+            row = {"cutoff": w.cutoff, "end": w.end, "n_train": w.n_train, "law": w.law,
+                   **summary(w.residuals, covered)}
             for part, mask in (("dense", ~w.is_moe), ("moe", w.is_moe)):
                 row[part] = summary(w.residuals[mask], covered[mask])
             row["models"] = [{"name": n, "reported": float(r), "forecast": float(p), "low": float(lo),
@@ -109,6 +124,28 @@ class Forecast:
                 "interval": None if self.interval is None else {
                     "low": self.interval.low, "high": self.interval.high, "coverage": self.interval.coverage,
                     "n": self.interval.n, "sigma0": self.spread[0], "k": self.spread[1]}}
+
+
+def fixed_cutoffs(coefficients: LawCoefficients) -> tuple[str, ...]:
+    """Cut-offs for forecasts by fixed coefficients: for the paper's, windows of models released after
+    their publication only (older models may have been in their fit); else ``DEFAULT_CUTOFFS``."""
+    if not shares_paper_coefficients(coefficients):
+        return DEFAULT_CUTOFFS
+    first = month_index(PAPER_PUBLISHED) + 1
+    return tuple(month_text(first + WINDOW_MONTHS * i) for i in range(4))
+
+
+def forecast_summary(forecast: Forecast, method: str) -> dict:
+    """The pooled forecast error a law file or report states: n, MAE, bias, RMSE, coverage (all,
+    dense, MoE), the release months of the first and last model forecast, and ``method``, how the
+    forecasts were made."""
+    months = [w.months for w in forecast.windows if w.months is not None and w.months.size]
+    months = np.concatenate(months) if months else np.zeros(0, dtype=int)
+    out = {**forecast.pooled("all"), "mae_dense": forecast.pooled("dense")["mae"],
+           "mae_moe": forecast.pooled("moe")["mae"],
+           "first_month": month_text(int(months.min())) if months.size else None,
+           "last_month": month_text(int(months.max())) if months.size else None, "method": method}
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}  # fit noise stays out of files
 
 
 def forward_chaining(table: pd.DataFrame, *, coefficients: LawCoefficients = PAPER, refit: bool = True,
@@ -126,7 +163,7 @@ def forward_chaining(table: pd.DataFrame, *, coefficients: LawCoefficients = PAP
     table = table[table["complete"]].reset_index(drop=True) if "complete" in table else table
     inputs, mmlu = law_inputs(table), table["mmlu"].to_numpy(dtype=float)
     months = inputs.month if inputs.month is not None else release_months(table)  # the latter names a bad row
-    parts, skipped = [], []
+    windows, skipped = [], []
     for cutoff in cutoffs:
         start = month_index(cutoff, "cutoff")
         train = months < start
@@ -146,12 +183,31 @@ def forward_chaining(table: pd.DataFrame, *, coefficients: LawCoefficients = PAP
         spread = Interval(level, 0.0, 0.0, 0.0, 0, "", names=names, covariance=cov)
         sd = np.broadcast_to(prediction_sd(spread, law_args(future, coef)), future.layers.shape)
         predicted = predict_inputs(future, coef)
-        parts.append((cutoff, month_text(start + window_months - 1), int(train.sum()), test, predicted, sd,
-                      coef.floor))
-    if not parts:
+        nan = np.full(predicted.shape, np.nan)
+        windows.append(ForecastWindow(cutoff, month_text(start + window_months - 1), int(train.sum()),
+                                      tuple(table["name"][test]), mmlu[test], predicted, nan, nan,
+                                      inputs.is_moe[test], sd, nan, coef.floor, label_of(fit_kwargs, refit),
+                                      months[test]))
+    return calibrate(windows, refit, level, skipped)
+
+
+def label_of(fit_kwargs: dict, refit: bool) -> str:
+    """How a window's law was made, e.g. ``paper+vintage, prior 1000`` or ``fixed``."""
+    if not refit:
+        return "fixed"
+    prior = fit_kwargs.get("prior", 0.0)
+    return fit_kwargs.get("form", "paper") + (f", prior {prior:g}" if prior else "")
+
+
+def calibrate(windows, refit: bool, level: float = 0.8, skipped=()) -> Forecast:
+    """Intervals for forecast windows: the spread model and the jackknife-calibrated multipliers of
+    τ, measured on all the windows' forecasts pooled (each window's ``low``, ``high`` and ``tau``
+    are replaced)."""
+    windows = tuple(windows)
+    if not windows:
         return Forecast((), refit, float(level), tuple(skipped), None, (float("nan"), float("nan")))
-    residuals = np.concatenate([mmlu[test] - predicted for _, _, _, test, predicted, _, _ in parts])
-    sds = np.concatenate([sd for *_, sd, _ in parts])
+    residuals = np.concatenate([w.residuals for w in windows])
+    sds = np.concatenate([w.sd for w in windows])
     sigma0, k = spread_model(residuals, sds)
     taus = np.sqrt(sigma0**2 + (k * sds) ** 2)
     if residuals.size >= 3:
@@ -159,16 +215,15 @@ def forward_chaining(table: pd.DataFrame, *, coefficients: LawCoefficients = PAP
                                                     "over the windows", tau=taus, scale=sigma0)
     else:
         interval, z_low, z_high = None, np.full(residuals.size, -np.inf), np.full(residuals.size, np.inf)
-    windows, at = [], 0
-    for cutoff, end, n_train, test, predicted, sd, floor in parts:
-        at_w = slice(at, at + predicted.size)
-        at += predicted.size
-        tau = taus[at_w]
-        low = np.minimum(np.clip(predicted + z_low[at_w] * tau, floor, 100.0), predicted)
-        high = np.maximum(np.clip(predicted + z_high[at_w] * tau, floor, 100.0), predicted)
-        windows.append(ForecastWindow(cutoff, end, n_train, tuple(table["name"][test]), mmlu[test], predicted,
-                                      low, high, inputs.is_moe[test], sd, tau))
-    return Forecast(tuple(windows), refit, float(level), tuple(skipped), interval, (sigma0, k))
+    out, at = [], 0
+    for w in windows:
+        at_w = slice(at, at + w.predicted.size)
+        at += w.predicted.size
+        tau, p = taus[at_w], w.predicted
+        low = np.minimum(np.clip(p + z_low[at_w] * tau, w.floor, 100.0), p)
+        high = np.maximum(np.clip(p + z_high[at_w] * tau, w.floor, 100.0), p)
+        out.append(replace(w, low=low, high=high, tau=tau))
+    return Forecast(tuple(out), refit, float(level), tuple(skipped), interval, (sigma0, k))
 
 
 def spread_model(residuals, sd) -> tuple[float, float]:

@@ -79,27 +79,43 @@ def interval_for(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) ->
     return _zoo_interval(coefficients, level)
 
 
+def expected_error(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) -> dict:
+    """The error to expect on models newer than the law's data (law.forecast.forecast_summary): the
+    one a fitted file states, else the forecasts of the shipped zoo that calibrate its interval (for
+    the paper's coefficients: models released after their publication only)."""
+    if coefficients.forecast is not None:
+        return coefficients.forecast
+    from perflaw.law.forecast import DEFAULT_CUTOFFS, forecast_summary
+    forecast, _, _, first = _zoo_forecast(coefficients, level)
+    after = ", published before every one of these models" if first != DEFAULT_CUTOFFS[0] else ""
+    return forecast_summary(forecast, f"these coefficients as given{after}")
+
+
+@lru_cache(maxsize=16)
+def _zoo_forecast(coefficients: LawCoefficients, level: float):
+    """Forecasts of the shipped zoo by fixed coefficients, with the table and the first window."""
+    from perflaw.law.forecast import fixed_cutoffs, forward_chaining
+    from perflaw.law.zoo import load_zoo
+    table = load_zoo()
+    table = table[table["complete"]].reset_index(drop=True)
+    cutoffs = fixed_cutoffs(coefficients)
+    forecast = forward_chaining(table, coefficients=coefficients, refit=False, level=level, cutoffs=cutoffs)
+    return forecast, table, cutoffs, cutoffs[0]
+
+
 @lru_cache(maxsize=16)
 def _zoo_interval(coefficients: LawCoefficients, level: float) -> Interval:
     # scipy and pandas: only when calibrating
     from perflaw.law.fit import coefficient_covariance, free_names
-    from perflaw.law.coefficients import PAPER_PUBLISHED, shares_paper_coefficients
-    from perflaw.law.forecast import DEFAULT_CUTOFFS, WINDOW_MONTHS, forward_chaining, stated_interval
-    from perflaw.law.rules import month_index, month_text
-    from perflaw.law.zoo import law_inputs, load_zoo
-    table = load_zoo()
-    table = table[table["complete"]].reset_index(drop=True)
-    cutoffs = DEFAULT_CUTOFFS
-    if shares_paper_coefficients(coefficients):  # forecasts for the paper's law: models released after it
-        first = month_index(PAPER_PUBLISHED) + 1
-        cutoffs = tuple(month_text(first + WINDOW_MONTHS * i) for i in range(4))
-    forecast = forward_chaining(table, coefficients=coefficients, refit=False, level=level, cutoffs=cutoffs)
+    from perflaw.law.forecast import stated_interval
+    from perflaw.law.zoo import law_inputs
+    forecast, table, cutoffs, first = _zoo_forecast(coefficients, level)
     names = free_names(coefficients)
     covariance = coefficient_covariance(law_inputs(table), table["mmlu"].to_numpy(dtype=float), coefficients, names)[0]
     return stated_interval(forecast, names, covariance,
                            f"these coefficients (not refit): spread from their covariance on the {len(table)} "
                            f"complete zoo models, calibrated on {forecast.pooled()['n']} forecasts of models released "
-                           f"from {cutoffs[0]} on, from older ones")
+                           f"from {first} on, from older ones")
 
 
 def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: LawCoefficients = PAPER,

@@ -13,10 +13,11 @@ import pandas as pd
 from perflaw.law.coefficients import (COEFFICIENT_NAMES, LAW_FORMS, PAPER, Interval, LawCoefficients, save_coefficients,
                                       vintage_words)
 from perflaw.law.errors import InputError
-from perflaw.law.forecast import forward_chaining, stated_interval
+from perflaw.law.forecast import DEFAULT_CUTOFFS, fixed_cutoffs, forecast_summary, forward_chaining, stated_interval
 from perflaw.law.fit import (BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, compare_moe_variants,
                              fit_law, leave_one_out, predict_inputs)
 from perflaw.law.predict import predict_architecture
+from perflaw.law.selection import select_law
 from perflaw.law.uncertainty import interval_sentence, interval_summary
 from perflaw.law.zoo import law_inputs, load_zoo
 from perflaw.optimizer.cli.arch_args import ArchitectureChoice
@@ -116,37 +117,58 @@ def _summary(residuals: np.ndarray, moe: np.ndarray) -> dict:
 PRIOR_GRID = (0.0, 10.0, 100.0, 1000.0, 10000.0)
 
 
+def _priors(prior) -> tuple[float, ...]:
+    """The ridge strengths to compare: ``auto`` the grid, else the one given (a number >= 0)."""
+    if prior == "auto":
+        return PRIOR_GRID
+    try:
+        value = float(prior)
+    except (TypeError, ValueError):
+        raise InputError("--prior", "must be auto or a number >= 0", prior) from None
+    if not (np.isfinite(value) and value >= 0):
+        raise InputError("--prior", "must be auto or a number >= 0", prior)
+    return (value,)
+
+
 def fit_payload(data: str | None, out: str | None, variant: str, free: list[str] | None, loss: str, level: float,
-                exclude: list[str], prior: float = 0.0, form: str = "paper") -> dict:
-    """The fit of ``form`` (``auto``: the law form with the lowest pooled forecast error)."""
+                exclude: list[str], prior="auto", form: str = "auto") -> dict:
+    """The fit of ``form`` at ridge strength ``prior`` (``auto``: the pair with the lowest forecast error)."""
     if out:
         check_output_path(out)
     if form != "auto" and form not in LAW_FORMS:
-        raise InputError("form", f"must be auto or one of {', '.join(LAW_FORMS)}", form)
+        raise InputError("--form", f"must be auto or one of {', '.join(LAW_FORMS)}", form)
+    priors = _priors(prior)
     t, skipped = _complete(data, exclude)
     x, y = law_inputs(t), t["mmlu"].to_numpy(dtype=float)
-    common = dict(variant=variant, free=free, loss=loss, prior=prior)
-    forecasts = {name: forward_chaining(t, level=level, form=name, **common) for name in LAW_FORMS}
-    forms = [{"form": name, "tokens": LAW_FORMS[name][0], "link": LAW_FORMS[name][1], **f.pooled("all"),
-              "mae_dense": f.pooled("dense")["mae"], "mae_moe": f.pooled("moe")["mae"]}
-             for name, f in forecasts.items()]
-    ranked = [f for f in forms if f["mae"] is not None]
-    chosen = form if form != "auto" else (min(ranked, key=lambda f: f["mae"])["form"] if ranked else "paper")
-    kwargs = dict(common, form=chosen)
+    forms = list(LAW_FORMS) if form == "auto" else [form]
+    selection = select_law(t, forms, priors, level=level, variant=variant, free=free, loss=loss)
+    chosen = selection.chosen
+    kwargs = dict(variant=variant, free=free, loss=loss, prior=chosen.prior, form=chosen.form)
     fit: FitResult = fit_law(x, y, **kwargs)
     cv = leave_one_out(x, y, **kwargs)
-    interval = stated_interval(forecasts[chosen], fit.free, fit.covariance,
+    nested = selection.nested
+    scored = (f"models released after {selection.scored_after}" if selection.scored_after else "models")
+    how = (f"chosen before each cut-off from {len(selection.candidates)} forms and priors by their error on the "
+           f"earlier windows" if selection.chose else "refit before each cut-off")
+    interval = stated_interval(nested, fit.free, fit.covariance,
                                f"this fit's coefficient covariance on {len(y)} models, calibrated on "
-                               f"{forecasts[chosen].pooled()['n']} forward-chaining forecasts of its form")
+                               f"{nested.pooled()['n']} forward-chaining forecasts of {scored} ({how})")
     coef = fit.coefficients.with_values(source=f"perflaw fit on {len(y)} models of {data or 'the zoo'} "
-                                               f"({chosen} form, {variant} MoE variant, {loss} loss"
-                                               + (f", prior {prior:g} towards {_anchor(chosen)}" if prior else "")
-                                               + ")")
-    coef = replace(coef, interval=interval)
+                                               f"({chosen.form} form, {variant} MoE variant, {loss} loss"
+                                               + (f", prior {chosen.prior:g} towards {_anchor(chosen.form)}"
+                                                  if chosen.prior else "") + ")")
+    honest = forecast_summary(nested, f"perflaw fit's forecasts, each by a fit on older models only, {how}")
+    coef = replace(coef, interval=interval, forecast=honest)
     payload = {
         "data": data or "zoo", "n": len(y), "skipped_incomplete": skipped, "excluded": exclude,
-        "form": chosen, "form_chosen_by": "lowest pooled forecast MAE" if form == "auto" else "--form",
-        "forms": forms, "variant": variant, "free": list(fit.free), "loss": loss, "prior": prior, "converged": fit.success,
+        "form": chosen.form, "prior": chosen.prior,
+        "form_chosen_by": "lowest forecast MAE" if selection.chose else "--form and --prior",
+        "scored_after": selection.scored_after,
+        "candidates": [{"tokens": LAW_FORMS[c.form][0], "link": LAW_FORMS[c.form][1], **c.row(selection.scored_after)}
+                       for c in selection.candidates],
+        "chosen_forecast": chosen.row(selection.scored_after),
+        "honest_forecast": honest,
+        "variant": variant, "free": list(fit.free), "loss": loss, "converged": fit.success,
         "message": fit.message,
         "coefficients": {k: getattr(coef, k) for k in COEFFICIENT_NAMES},
         "paper": {k: getattr(PAPER, k) for k in COEFFICIENT_NAMES},
@@ -154,9 +176,9 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
         "in_sample": _summary(fit.residuals, x.is_moe),
         "loo": {**_summary(cv.residuals, x.is_moe), "failed_folds": cv.failures},
         "interval": asdict(interval),
-        "forecast": forecasts[chosen].as_dict(),
+        "forecast": chosen.forecast.as_dict(),
+        "nested_forecast": nested.as_dict(),
         "spread": bootstrap_spread(x, y, **kwargs),
-        "priors": [_prior_row(p, t, x, y, level, kwargs, forecasts[chosen], fit) for p in PRIOR_GRID],
         "residuals": [
             {"name": n, "arch": a, "reported": r, "fitted": f, "loo": lp, "residual_loo": r - lp}
             for n, a, r, f, lp in zip(t["name"], t["arch"], y, fit.predictions, cv.predictions)
@@ -167,17 +189,8 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
         payload["moe_variants"] = compare_moe_variants(x, y, loss=loss)
     if out:
         write_atomic(out, lambda p: save_coefficients(coef, p, extra={k: payload[k] for k in (
-            "data", "n", "form", "free", "loss", "prior", "in_sample", "loo", "excluded")}))
+            "data", "n", "form", "prior", "free", "loss", "in_sample", "loo", "excluded")}))
     return payload
-
-
-def _prior_row(p: float, t, x, y, level: float, kwargs: dict, forecast, fit: FitResult) -> dict:
-    """Pooled forecast error and width term at ridge strength ``p`` (the fit's own strength reuses its results)."""
-    if p == kwargs["prior"]:
-        return {"prior": p, **forecast.pooled("all"), "w2": fit.coefficients.w2}
-    other = {**kwargs, "prior": p}
-    return {"prior": p, **forward_chaining(t, level=level, **other).pooled("all"),
-            "w2": fit_law(x, y, **other).coefficients.w2}
 
 
 def check_output_path(path: str) -> None:
@@ -216,14 +229,8 @@ def fit_text(d: dict) -> str:
            f"{d['loss']} loss{', prior %g towards %s' % (d['prior'], _anchor(d['form'])) if d['prior'] else ''}){'' if d['converged'] else '  NOT CONVERGED: ' + d['message']}",
            "", table(rows, [("name", "coef", ""), ("paper", "paper", ".6g"), ("fit", "fit", ".6g"),
                             ("free", "free", "")]), "",
-           *forecast_lines(d["forecast"], "this fit's form, refit before each cut-off"), "",
-           f"Law forms compared by pooled forecast MAE ({d['form']} chosen: {d['form_chosen_by']}):",
-           table(d["forms"], [("form", "form", ""), ("tokens", "token term", ""), ("link", "link", ""),
-                              ("mae", "forecast MAE", ".2f"), ("mae_dense", "dense", ".2f"), ("mae_moe", "MoE", ".2f"),
-                              ("bias", "bias", "+.2f"), ("coverage", "covered", ".0%")]),
-           *(["  auto picks the lowest of five errors measured on the same forecasts, so the chosen form's error is "
-              "optimistic; differences of about a point are within the noise of 64 forecasts."]
-             if d["form_chosen_by"] != "--form" else []),
+           *forecast_lines(d["nested_forecast"], _how(d)), "",
+           *_comparison_lines(d),
            *(["  Without the clip more tokens always help: the optimizer then trains the same small model on all "
               "the budget buys unless --max-tokens bounds the data."] if LAW_FORMS[d["form"]][0] != "clip" else []),
            "",
@@ -235,12 +242,6 @@ def fit_text(d: dict) -> str:
     out += ["", f"Bootstrap spread of the free coefficients ({BOOTSTRAP_RESAMPLES} resamples of the models, seeded):",
             table(spread, [("name", "coef", ""), ("fit", "fit", ".4g"), ("std", "std", ".3g"), ("p10", "p10", ".4g"),
                            ("p90", "p90", ".4g"), ("sign_flips", "sign flips", ".0%")])]
-    out += ["", "Ridge prior towards the paper's coefficients (--prior), compared by pooled forecast error:",
-            table(d["priors"], [("prior", "prior", "g"), ("mae", "forecast MAE", ".2f"), ("bias", "bias", "+.2f"),
-                                ("rmse", "RMSE", ".2f"), ("coverage", "covered", ".0%"), ("w2", "w2 (width)", "+.3f")]),
-            "  The paper's coefficients were published in 2024-08: a strong prior towards them may carry "
-            "knowledge of models in the earlier windows, so this comparison favours it; only forecasts of "
-            "models released later are free of that."]
     if "moe_variants" in d:
         out += ["", "MoE variants, leave-one-out on the MoE rows (anchored: paper dense coefficients, "
                     "only the variant's own term fitted; refit: all coefficients):",
@@ -259,17 +260,54 @@ def fit_text(d: dict) -> str:
     return "\n".join(out)
 
 
+def _how(d: dict) -> str:
+    scored = f"models released after {d['scored_after']}" if d["scored_after"] else "every model"
+    if d["form_chosen_by"] == "--form and --prior":
+        return f"{d['form']}" + (f", prior {d['prior']:g}" if d["prior"] else "") + f", refit before each cut-off; {scored}"
+    return f"form and prior chosen before each cut-off by the error on the earlier windows; {scored}"
+
+
+def _comparison_lines(d: dict) -> list[str]:
+    """Every form × prior compared by forecast MAE, and what the choice among them costs."""
+    cands = d["candidates"]
+    if len(cands) < 2:
+        return []
+    priors = list(dict.fromkeys(c["prior"] for c in cands))
+    rows = {}
+    for c in cands:
+        row = rows.setdefault(c["form"], {"form": c["form"], "tokens": c["tokens"], "link": c["link"]})
+        row[f"p{c['prior']:g}"] = c["mae"]
+    scored = f"{cands[0]['n']} forecasts of models released after {d['scored_after']}" if d["scored_after"] \
+        else f"{cands[0]['n']} forecasts"
+    c, h = d["chosen_forecast"], d["nested_forecast"]["pooled"]["all"]
+    return [f"Forecast MAE of every form (rows) at every prior (columns), on the {scored}:",
+            table(list(rows.values()), [("form", "form", ""), ("tokens", "token term", ""), ("link", "link", ""),
+                                        *((f"p{p:g}", f"prior {p:g}", ".2f") for p in priors)]),
+            f"  Lowest: {d['form']}" + (f" at prior {d['prior']:g}" if d["prior"] else "") + f", MAE {fmt(c['mae'])} "
+            f"(dense {fmt(c['mae_dense'])}, MoE {fmt(c['mae_moe'])}), bias {c['bias']:+.2f}"
+            + (f"; {fmt(c['mae_every_window'])} over every window, where a prior may have seen the models"
+               if d["scored_after"] else "") + ".",
+            f"  The lowest of {len(cands)} errors measured on the same forecasts flatters the pick. Made the same way "
+            f"before each cut-off, from the earlier windows only, the choice forecast with MAE {fmt(h['mae'])} "
+            "(the table above): that is the error to expect from this fit, and its interval is calibrated on "
+            "those forecasts.",
+            *(["  The paper's coefficients were published in 2024-08 and may have been fitted on older models, so "
+               "only forecasts of newer ones are scored when a prior pulls towards them."] if d["scored_after"]
+              else [])]
+
+
 def _anchor(form: str) -> str:
     return "the paper's coefficients" if LAW_FORMS[form][1] == "bounded" else "the least-squares start"
 
 
-def forecast_lines(f: dict, what: str) -> list[str]:
-    """The forecast validation as text: the pooled headline, then one row per window."""
+def forecast_lines(f: dict, what: str, models: str | None = None) -> list[str]:
+    """The forecast validation as text: the pooled headline, then one row per window (``models``
+    says what the forecasts were of, by default from whether the law was refit)."""
     p = f["pooled"]
     if not p["all"]["n"]:
         return [f"Forecast ({what}): no window to forecast ({'; '.join(f['skipped'])})"]
-    models = "models released after the data of each fit" if f["refit"] else \
-        "models of the forecast windows (fixed coefficients may have been fitted on them)"
+    models = models or ("models released after the data of each fit" if f["refit"] else
+                        "models of the forecast windows (fixed coefficients may have been fitted on them)")
     head = (f"Forecast ({what}): pooled MAE {fmt(p['all']['mae'])} on {p['all']['n']} {models} (dense {fmt(p['dense']['mae'])}, MoE {fmt(p['moe']['mae'])}), bias {p['all']['bias']:+.2f}, "
             f"RMSE {fmt(p['all']['rmse'])}; the {f['level']:.0%} interval covered {p['all']['coverage']:.0%}")
     rows = [{"window": f"{w['cutoff']} to {w['end']}", "train": w["n_train"], **{k: w[k] for k in (
@@ -301,7 +339,8 @@ def validate_payload(data: str | None, coefficients: LawCoefficients, exclude: l
         "law": {"source": coefficients.source, "moe_variant": coefficients.moe_variant, "form": coefficients.form},
         "law_summary": _summary(y - law_pred, x.is_moe),
         "refit_loo_summary": {**_summary(cv.residuals, x.is_moe), "failed_folds": cv.failures},
-        "forecast": {"law": forward_chaining(t, coefficients=coefficients, refit=False).as_dict(),
+        "forecast": {"law": forward_chaining(t, coefficients=coefficients, refit=False,
+                                             cutoffs=fixed_cutoffs(coefficients)).as_dict(),
                      "refit": forward_chaining(t).as_dict()},
         "rows": rows,
         "skipped_incomplete": skipped,
@@ -314,7 +353,10 @@ def validate_text(d: dict) -> str:
     out = [f"Predicted vs reported 5-shot MMLU on {law['n']} models of {d['data']} "
            f"({law['n_dense']} dense, {law['n_moe']} MoE), worst residual first",
            f"Law: {d['law']['source']} (form {d['law']['form']})", "",
-           *forecast_lines(d["forecast"]["law"], "the law as given: only its interval is calibrated on the past"),
+           *forecast_lines(d["forecast"]["law"], "the law as given: only its interval is calibrated on the past",
+                           "models released after the paper's coefficients were published (perflaw's MoE term w5 "
+                           "was fitted on every MoE row)" if d["forecast"]["law"]["windows"]
+                           and d["forecast"]["law"]["windows"][0]["cutoff"] != DEFAULT_CUTOFFS[0] else None),
            "", *forecast_lines(d["forecast"]["refit"], "the paper's form, refit before each cut-off"), "",
            "Every model:",
            table(d["rows"], [("name", "model", ""), ("arch", "arch", ""), ("params_b", "params B", ".3g"),

@@ -60,11 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "and w5 for the expansion variant)")
     p.add_argument("--loss", choices=LOSSES, default="linear", help="scipy least_squares loss (default linear)")
     p.add_argument("--level", type=float, default=0.8, help="nominal coverage of the interval (default 0.8)")
-    p.add_argument("--form", default="paper", help="law form: paper (default), no-clip, smooth, logistic, "
-                                                   "logistic-no-clip, or auto (the lowest pooled forecast error)")
-    p.add_argument("--prior", type=float, default=0.0,
+    p.add_argument("--form", default="auto", help="law form: paper, no-clip, smooth, logistic, logistic-no-clip, "
+                                                  "each also +vintage, or auto (default: the lowest forecast error)")
+    p.add_argument("--prior", default="auto",
                    help="ridge strength towards the form's start (the paper's coefficients for bounded forms), "
-                        ">= 0 (default 0: none)")
+                        ">= 0 (0: none), or auto (default: the lowest forecast error of 0, 10, 100, 1000, 10000)")
     p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from perflaw.law.baselines import LOSS_LAWS, compute_optimal
-from perflaw.law.predict import interval_for
+from perflaw.law.predict import expected_error, interval_for
 from perflaw.law.uncertainty import interval_summary
 from perflaw.law.zoo import law_inputs, load_zoo
 from perflaw.optimizer.search.fronts import budget_front, cheapest_for_target, inference_front
@@ -140,14 +140,5 @@ def unplotted_references(names) -> list[dict]:
 
 
 def forecast_of(coefficients) -> dict:
-    """How the law's form forecasts on the shipped zoo: refit before each cut-off, pooled over windows."""
-    from perflaw.law.coefficients import LAW_FORMS
-    from perflaw.law.forecast import forward_chaining
-    if coefficients.form not in LAW_FORMS:
-        return {}
-    f = forward_chaining(load_zoo(), form=coefficients.form, variant=coefficients.moe_variant)
-    windows = [w.cutoff for w in f.windows]
-    out = {"form": coefficients.form, **f.pooled("all"), "mae_dense": f.pooled("dense")["mae"],
-           "mae_moe": f.pooled("moe")["mae"], "first_window": windows[0] if windows else None,
-           "last_window_end": f.windows[-1].end if windows else None}
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}  # fit noise stays out of files
+    """The error the law is expected to make on models newer than its data (law.predict.expected_error)."""
+    return {"form": coefficients.form, **expected_error(coefficients)}

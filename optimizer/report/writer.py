@@ -197,11 +197,11 @@ def _assumptions(scenario, d: ReportData) -> list[str]:
         f"{scenario.coefficients.moe_variant}; data vintage "
         f"{vintage_words(scenario.coefficients.used_vintage(scenario.vintage), scenario.vintage, 'vintage')}.",
         f"Error: {interval_sentence(interval_for(scenario.coefficients))}.",
-        *([f"Forecast check: the law's form ({fc['form']}), refit on the models released before each cut-off, "
-           f"missed the {fc['n']} models released after them ({fc['first_window']} to {fc['last_window_end']}) by "
-           f"{fc['mae']:.1f} MMLU points on average (bias {fc['bias']:+.1f}), and its {iv['level']:.0%} interval "
-           f"covered {fc['coverage']:.0%} of them: read every prediction here with that error in mind."]
-          if (fc := d.forecast) else []),
+        *([f"Forecast error: the law missed the {fc['n']} published models released from {fc['first_month']} to "
+           f"{fc['last_month']} by {fc['mae']:.1f} MMLU points on average (bias {fc['bias']:+.1f}, reported minus "
+           f"predicted; {fc['method']}), and its {iv['level']:.0%} interval covered {fc['coverage']:.0%} of them: "
+           "read every prediction here with that error in mind."]
+          if (fc := d.forecast) and fc.get("n") else []),
         f"Search: {scenario.strategy}" + (f", seed {scenario.seed}" if scenario.strategy != "exact" else "")
         + f"; training FLOPs per token by the {scenario.flops_rule} rule at sequence length {scenario.seq_len}.",
     ]

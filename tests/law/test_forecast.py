@@ -89,3 +89,24 @@ def test_a_table_without_release_months_still_fits_but_cannot_be_forecast():
     assert x.month is None and fit_law(x, z["mmlu"].to_numpy(dtype=float)).success
     with pytest.raises(InputError, match="release of GPT-3 175B: must be a month YYYY-MM"):
         forward_chaining(z)
+
+
+def test_the_paper_is_judged_only_on_models_released_after_it_and_a_file_states_its_own_error(tmp_path):
+    from dataclasses import replace
+
+    from perflaw.law.coefficients import PAPER, PAPER_PUBLISHED, load_coefficients, save_coefficients
+    from perflaw.law.forecast import fixed_cutoffs
+    from perflaw.law.predict import expected_error
+    from perflaw.law.rules import month_index
+    z = _zoo()
+    after = z[z["complete"] & (z["release"].map(month_index) > month_index(PAPER_PUBLISHED))]
+    e = expected_error(PAPER)
+    assert fixed_cutoffs(PAPER)[0] == "2024-09" and e["n"] == len(after)
+    assert e["first_month"] > PAPER_PUBLISHED and 0 < e["mae"] < 10
+    refit = PAPER.with_values(w1=14.0)  # no longer the paper's: every window counts
+    assert fixed_cutoffs(refit) == DEFAULT_CUTOFFS and expected_error(refit)["n"] > e["n"]
+    stated = {"n": 7, "mae": 3.5, "bias": 0.1, "method": "a fit's own forecasts"}
+    path = tmp_path / "law.json"
+    save_coefficients(replace(refit, forecast=stated), path)
+    loaded = load_coefficients(path)
+    assert expected_error(loaded) == stated and loaded == refit  # the error is metadata, not a coefficient

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from perflaw.law.coefficients import LAW_FORMS
+from perflaw.law.coefficients import LAW_FORMS, PAPER_PUBLISHED
+from perflaw.optimizer.cli.law_commands import PRIOR_GRID
 from perflaw.optimizer.cli.main import main
 
 LLAMA3_8B = ["--layers", "32", "--hidden", "4096", "--ffn", "14336", "--kv-heads", "8", "--vocab", "128256"]
@@ -77,7 +78,7 @@ def test_fit_on_a_custom_table_with_free_subset(capsys, tmp_path):
     table = tmp_path / "mine.csv"
     shutil.copy(zoo_path(), table)
     d = run_json(capsys, ["fit", "--data", str(table), "--free", "b", "--variant", "active",
-                          "--exclude", "OLMo-7B"])
+                          "--exclude", "OLMo-7B", "--form", "paper", "--prior", "0"])
     assert d["free"] == ["b"] and d["coefficients"]["w1"] == d["paper"]["w1"]
     assert "OLMo-7B" not in {r["name"] for r in d["residuals"]}
 
@@ -190,10 +191,12 @@ def test_validate_and_fit_report_forecasts(capsys):
         assert f["pooled"]["all"]["n"] == sum(w["n"] for w in f["windows"]) > 0
         assert f["pooled"]["dense"]["n"] + f["pooled"]["moe"]["n"] == f["pooled"]["all"]["n"]
     assert d["forecast"]["refit"]["refit"] and not d["forecast"]["law"]["refit"]
-    fit = run_json(capsys, ["fit", "--free", "w1,w4,b", "--variant", "active"])
+    fit = run_json(capsys, ["fit", "--free", "w1,w4,b", "--variant", "active", "--form", "paper"])
     assert fit["forecast"]["refit"] and fit["forecast"]["pooled"]["all"]["n"] > 0
-    assert set(fit["spread"]) == {"w1", "w4", "b"} and [p["prior"] for p in fit["priors"]][0] == 0
-    assert all(p["n"] == fit["forecast"]["pooled"]["all"]["n"] for p in fit["priors"])
+    assert set(fit["spread"]) == {"w1", "w4", "b"} and [c["prior"] for c in fit["candidates"]] == list(PRIOR_GRID)
+    # with priors towards the paper's coefficients, every candidate is scored on the same newer models
+    assert fit["scored_after"] == PAPER_PUBLISHED
+    assert len({c["n"] for c in fit["candidates"]}) == 1 < fit["candidates"][0]["n"] < fit["forecast"]["pooled"]["all"]["n"]
     assert main(["validate"]) == 0
     assert "Forecast (the paper's form, refit before each cut-off): pooled MAE" in capsys.readouterr().out
 
@@ -201,19 +204,23 @@ def test_validate_and_fit_report_forecasts(capsys):
 @pytest.mark.slow
 def test_fit_compares_the_law_forms_and_writes_the_chosen_one(capsys, tmp_path):
     out = tmp_path / "law.json"
-    assert run_json(capsys, ["fit", "--free", "b"])["form"] == "paper"  # the paper's form unless asked
-    d = run_json(capsys, ["fit", "--form", "auto", "--out", str(out)])
-    assert [f["form"] for f in d["forms"]] == list(LAW_FORMS) and "paper+vintage" in LAW_FORMS
-    assert d["form"] == min(d["forms"], key=lambda f: f["mae"])["form"]
-    assert d["forecast"]["pooled"]["all"]["mae"] == pytest.approx(
-        next(f for f in d["forms"] if f["form"] == d["form"])["mae"])
+    d = run_json(capsys, ["fit", "--out", str(out)])  # auto: every form at every prior
+    assert [c["form"] for c in d["candidates"]][::len(PRIOR_GRID)] == list(LAW_FORMS)
+    best = min(d["candidates"], key=lambda c: c["mae"])
+    assert (d["form"], d["prior"]) == (best["form"], best["prior"]) and d["form_chosen_by"] == "lowest forecast MAE"
+    # the choice made before each cut-off is judged on the same models, and is no better than the best in hindsight
+    honest = d["nested_forecast"]["pooled"]["all"]
+    assert honest["n"] == best["n"] and honest["mae"] >= best["mae"] and d["honest_forecast"]["mae"] == pytest.approx(
+        honest["mae"], abs=1e-4)
+    assert json.loads(out.read_text())["forecast"]["n"] == honest["n"]
     p = run_json(capsys, ["predict", "--layers", "32", "--hidden", "4096", "--ffn", "14336", "--tokens", "15T",
                           "--law", str(out)])
     assert p["law"]["form"] == d["form"]
     opt = run_json(capsys, ["optimize", "--flops", "1e23", "--law", str(out)])
     assert opt["best"]["mmlu"] > 25 and opt["law_form"] == d["form"]
-    assert opt["tokens_unbounded"] == (d["form"] in ("no-clip", "smooth", "logistic-no-clip"))
-    logistic = run_json(capsys, ["fit", "--form", "logistic", "--free", "w1,w4,b"])
-    assert logistic["form"] == "logistic" and logistic["form_chosen_by"] == "--form"
+    assert opt["tokens_unbounded"] == (LAW_FORMS[d["form"]][0] != "clip")
+    logistic = run_json(capsys, ["fit", "--form", "logistic", "--free", "w1,w4,b", "--prior", "0"])
+    assert logistic["form"] == "logistic" and logistic["form_chosen_by"] == "--form and --prior"
+    assert logistic["scored_after"] is None and len(logistic["candidates"]) == 1
     assert main(["fit", "--form", "cubic"]) == 2
     assert capsys.readouterr().err.startswith("error: --form: must be auto or one of")
