@@ -81,7 +81,7 @@ def predict_inputs(inputs: LawInputs, coefficients: LawCoefficients = PAPER, gam
 
 def law_args(inputs: LawInputs, coefficients: LawCoefficients, gamma=1.0) -> tuple:
     """``law_terms``' arguments for every model of ``inputs`` under ``coefficients``."""
-    return moe_law_args(inputs.layers, inputs.hidden, inputs.ffn, inputs.tokens_t, inputs.total_b, inputs.active_b,
+    return moe_law_args(inputs.layers, inputs.hidden, inputs.ffn, inputs.law_tokens_t, inputs.total_b, inputs.active_b,
                         gamma, coefficients, vintage_of(inputs, coefficients))
 
 

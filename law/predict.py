@@ -6,11 +6,14 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from perflaw.law.architecture import Architecture, ParamBreakdown
 from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
 from perflaw.law.errors import InputError
 from perflaw.law.rules import Range
 from perflaw.law.moe import law_size_b, moe_law_args
+from perflaw.law.repetition import repeated_tokens
 from perflaw.law.performance import law_terms
 from perflaw.law.uncertainty import interval_bounds, prediction_sd  # noqa: F401 (interval_bounds: re-exported)
 
@@ -51,6 +54,8 @@ class Prediction:
     coefficients: LawCoefficients
     sd: float = 0.0  # the prediction's spread from the coefficients' uncertainty, MMLU points
     data_vintage: str | None = None  # the month whose data quality the law assumed (None: no vintage term)
+    unique_tokens_t: float | None = None  # unique tokens the run repeats, trillions (None: none repeated)
+    repeated_tokens_t: float = 0.0  # what the run's tokens are worth with repetition (= tokens_t without), trillions
 
 
 def check_tokens_t(tokens_t: float, name: str = "tokens_t") -> float:
@@ -120,15 +125,20 @@ def _zoo_interval(coefficients: LawCoefficients, level: float) -> Interval:
 
 def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: LawCoefficients = PAPER,
                          gamma: float = 1.0, params_b: float | None = None,
-                         active_params_b: float | None = None, data_vintage: str | None = None) -> Prediction:
+                         active_params_b: float | None = None, data_vintage: str | None = None,
+                         unique_tokens_t: float | None = None) -> Prediction:
     """Predict ``arch`` trained on ``tokens_t`` trillion tokens.
 
     ``params_b`` / ``active_params_b`` override the counts computed from the architecture (for
     example a published total); for a dense model the activated count follows the total.
     ``data_vintage`` (YYYY-MM) is the month whose data quality the run's data matches; a law with
     a vintage term defaults to its reference month, a law without one ignores it.
+    ``unique_tokens_t``: the unique tokens the run has (trillions); training beyond them repeats
+    data, which the law counts at its worth (law.repetition). None: every token is new.
     """
     tokens_t = check_tokens_t(tokens_t)
+    unique = np.inf if unique_tokens_t is None else check_tokens_t(unique_tokens_t, "unique_tokens_t")
+    law_tokens = float(repeated_tokens(tokens_t, unique))
     gamma = check_gamma(gamma)
     breakdown = arch.params()
     total = breakdown.total / 1e9 if params_b is None else _check_b("params_b", params_b)
@@ -142,7 +152,8 @@ def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: L
     if active > total:
         raise InputError("active_params_b", f"must not exceed the total ({total:g}B)", f"{active:g}B")
     years = coefficients.vintage_years(data_vintage)
-    args = moe_law_args(arch.layers, arch.hidden, arch.active_ffn, tokens_t, total, active, gamma, coefficients, years)
+    args = moe_law_args(arch.layers, arch.hidden, arch.active_ffn, law_tokens, total, active, gamma, coefficients,
+                        years)
     terms = law_terms(*args)
     iv = interval_for(coefficients)
     mmlu = float(terms.mmlu)
@@ -157,6 +168,7 @@ def predict_architecture(arch: Architecture, tokens_t: float, *, coefficients: L
         active_params_b=active, law_ffn=arch.active_ffn, gamma=gamma, breakdown=breakdown,
         coefficients=coefficients, sd=sd,
         data_vintage=coefficients.used_vintage(data_vintage),
+        unique_tokens_t=unique_tokens_t and float(unique_tokens_t), repeated_tokens_t=law_tokens,
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from perflaw.law.errors import InputError
+from perflaw.law.repetition import repeated_tokens
 from perflaw.law.rules import month_index
 
 #: The columns every zoo table must have, in the shipped order.
@@ -22,10 +23,11 @@ COLUMNS = (
     "name", "organization", "release", "arch", "layers", "hidden", "ffn", "ffn_kind", "heads", "kv_heads",
     "vocab", "tied_embeddings", "experts", "active_experts", "shared_experts", "expert_ffn", "dense_layers",
     "params_b", "active_params_b", "tokens_t", "seq_len", "precision", "mmlu", "mmlu_source",
-    "tokens_source", "notes", "head_dim",
+    "tokens_source", "notes", "head_dim", "unique_tokens_t",
 )
-#: Columns a table may leave out (older tables): read as empty.
-OPTIONAL_COLUMNS = ("head_dim",)
+#: Columns a table may leave out (older tables): read as empty. ``unique_tokens_t``: the unique
+#: tokens a run repeated, trillions, where its developer states them (law.repetition).
+OPTIONAL_COLUMNS = ("head_dim", "unique_tokens_t")
 ARCH_KINDS = ("dense", "moe")
 FFN_KINDS = ("swiglu", "geglu", "gelu", "relu", "silu")
 
@@ -47,6 +49,7 @@ _RULES: dict[str, tuple[str, bool, float, float]] = {
     "params_b": ("float", True, 1e-6, 1e5),
     "active_params_b": ("float", False, 1e-6, 1e5),
     "tokens_t": ("float", False, 1e-6, 1e4),
+    "unique_tokens_t": ("float", False, 1e-6, 1e4),
     "mmlu": ("float", False, 0.0, 100.0),
 }
 
@@ -173,6 +176,12 @@ class LawInputs:
     active_b: np.ndarray
     is_moe: np.ndarray  # bool
     month: np.ndarray | None = None  # release month index (law.rules.month_index); None when unknown
+    unique_tokens_t: np.ndarray | None = None  # unique tokens repeated, trillions (inf: not repeated / unknown)
+
+    @property
+    def law_tokens_t(self) -> np.ndarray:
+        """The tokens the law's token term sees: repeated data at its worth (law.repetition)."""
+        return self.tokens_t if self.unique_tokens_t is None else repeated_tokens(self.tokens_t, self.unique_tokens_t)
 
     def __len__(self) -> int:
         return len(self.layers)
@@ -199,6 +208,8 @@ def law_inputs(table: pd.DataFrame) -> LawInputs:
         layers=table["layers"].to_numpy(dtype=float), hidden=table["hidden"].to_numpy(dtype=float), ffn=ffn,
         tokens_t=table["tokens_t"].to_numpy(dtype=float, na_value=np.nan), total_b=total, active_b=active,
         is_moe=moe, month=_months(table),
+        unique_tokens_t=table["unique_tokens_t"].to_numpy(dtype=float, na_value=np.inf)
+        if "unique_tokens_t" in table else None,
     )
 
 

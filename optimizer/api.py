@@ -39,7 +39,8 @@ _KEYWORDS = Source("perflaw", keywords=True)  # library sentences in the API's w
 def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
              hardware=None, gpus=None, mfu=None, goodput=None, precision=None, price_usd_per_gpu_hour=None,
              peak_bf16_tflops=None, peak_fp8_tflops=None, hbm_gb=None, tdp_w=None, scaleup_domain=None,
-             params_b=None, layers=None, min_tokens_t=None, max_tokens_t=None, min_mmlu=None, serve_hbm_gb=None,
+             params_b=None, layers=None, min_tokens_t=None, max_tokens_t=None, unique_tokens_t=None,
+             min_mmlu=None, serve_hbm_gb=None,
              serve_context=None, serve_batch=None, headroom=None,
              heads=None, heads_step=None, head_dim=None, ffn_ratio=None, ffn_ratio_step=None, ffn_multiple=None,
              kv_heads=None, vocab=None, tied_embeddings=None, experts=None, active_experts=None,
@@ -68,14 +69,16 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
 
 def predict(architecture: Architecture, tokens_t: float, *, coefficients="paper", gamma: float = 1.0,
             params_b: float | None = None, active_params_b: float | None = None,
-            data_vintage: str | None = None) -> Prediction:
-    """Predicted MMLU of ``architecture`` trained on ``tokens_t`` trillion tokens, with ``.interval``."""
+            data_vintage: str | None = None, unique_tokens_t: float | None = None) -> Prediction:
+    """Predicted MMLU of ``architecture`` trained on ``tokens_t`` trillion tokens, with ``.interval``
+    (``unique_tokens_t``: the data's unique tokens, when the run repeats them)."""
     if not isinstance(architecture, Architecture):
         raise InputError("architecture", "must be a perflaw.Architecture (or Architecture.from_hf_config(path))",
                          type(architecture).__name__)
     try:
         return predict_architecture(architecture, tokens_t, coefficients=_coefficients(coefficients), gamma=gamma,
-                                    params_b=params_b, active_params_b=active_params_b, data_vintage=data_vintage)
+                                    params_b=params_b, active_params_b=active_params_b, data_vintage=data_vintage,
+                                    unique_tokens_t=unique_tokens_t)
     except InputError as exc:
         raise InputError(exc.input_name, _KEYWORDS.words(exc.rule), exc.value) from None
 

@@ -64,6 +64,9 @@ def add_law_arguments(parser: argparse.ArgumentParser, tokens: bool = True, vint
         g.add_argument("--data-vintage", metavar="YYYY-MM",
                        help="month whose data quality the run's data matches (default: the newest release in the "
                             "law's fit table; the paper's law has no vintage term and ignores it)")
+        if tokens:
+            g.add_argument("--unique-tokens", metavar="U", help="unique tokens of the run's data, e.g. 1T: tokens "
+                                                                "beyond them repeat it and count at their worth")
 
 
 _INT_FLAGS = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "vocab", "experts", "active_experts",
@@ -122,6 +125,12 @@ def tokens_t_from_args(args: argparse.Namespace) -> float:
     if args.tokens is None:
         raise InputError("--tokens", "is required (e.g. --tokens 15T)", "missing")
     return parse_positive(args.tokens, "--tokens", MIN_TOKENS, MAX_TOKENS, hint="write 15T, not 15") / 1e12
+
+
+def unique_tokens_t_from_args(args: argparse.Namespace) -> float | None:
+    if getattr(args, "unique_tokens", None) is None:
+        return None
+    return parse_positive(args.unique_tokens, "--unique-tokens", MIN_TOKENS, MAX_TOKENS, hint="write 1T, not 1") / 1e12
 
 
 def seq_len_from_args(args: argparse.Namespace) -> int:

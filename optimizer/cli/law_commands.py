@@ -17,6 +17,7 @@ from perflaw.law.forecast import DEFAULT_CUTOFFS, fixed_cutoffs, forecast_summar
 from perflaw.law.fit import (BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, compare_moe_variants,
                              fit_law, leave_one_out, predict_inputs)
 from perflaw.law.predict import predict_architecture
+from perflaw.law.repetition import REPEAT_DECAY
 from perflaw.law.selection import select_law
 from perflaw.law.uncertainty import interval_sentence, interval_summary
 from perflaw.law.zoo import law_inputs, load_zoo
@@ -35,10 +36,11 @@ def _num(x) -> float | None:
 
 # --------------------------------------------------------------------------------------- predict
 def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: LawCoefficients, gamma: float,
-                    seq_len: int, data_vintage: str | None = None) -> dict:
+                    seq_len: int, data_vintage: str | None = None, unique_tokens_t: float | None = None) -> dict:
     arch = choice.arch
     p = predict_architecture(arch, tokens_t, coefficients=coefficients, gamma=gamma, params_b=choice.params_b,
-                             active_params_b=choice.active_params_b, data_vintage=data_vintage)
+                             active_params_b=choice.active_params_b, data_vintage=data_vintage,
+                             unique_tokens_t=unique_tokens_t)
     fpt = arch.flops_per_token(seq_len)
     fpt_6n = 6.0 * p.active_params_b * 1e9
     arch_fields = {k: v for k, v in asdict(arch).items() if k != "name"}
@@ -52,6 +54,7 @@ def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: L
         "params_source": "given" if choice.params_b is not None else "architecture",
         "tokens_t": p.tokens_t,
         "effective_tokens_t": p.effective_tokens_t,
+        "unique_tokens_t": p.unique_tokens_t, "repeated_tokens_t": p.repeated_tokens_t,
         "discount": p.discount,
         "gamma": p.gamma,
         "law_ffn": p.law_ffn,
@@ -70,7 +73,7 @@ def predict_payload(choice: ArchitectureChoice, tokens_t: float, coefficients: L
 def predict_text(d: dict) -> str:
     b = d["breakdown"]
     iv = d["interval"]
-    sat = d["effective_tokens_t"] < d["tokens_t"]
+    sat = d["effective_tokens_t"] < d["repeated_tokens_t"]  # the clip, not repetition
     lines = [
         f"Architecture    {d['architecture']['summary']}  [{d['architecture']['source']}]",
         f"Parameters      {d['params_b']:.3f}B total, {d['active_params_b']:.3f}B activated"
@@ -80,6 +83,9 @@ def predict_text(d: dict) -> str:
         f"Tokens          {d['tokens_t']:g}T; effective {d['effective_tokens_t']:.3g}T"
         + (f" (saturated: the law uses at most 1T tokens per 1B parameters, S = {d['law_params_b']:.3g}B)"
            if sat and d["law"]["form"] in ("paper", "logistic") else ""),
+        *([f"Repeated data   {d['unique_tokens_t']:g}T unique, {d['tokens_t'] / d['unique_tokens_t']:.2f} epochs: "
+           f"worth {d['repeated_tokens_t']:.3g}T of new data (Muennighoff et al. 2023, R* = {REPEAT_DECAY:g})"]
+          if d["unique_tokens_t"] is not None else []),
         f"Discount u      {d['discount']:.4f}  (gamma {d['gamma']:g})",
         f"Predicted MMLU  {d['mmlu']:.2f}   {iv['level']:.0%} interval {iv['low']:.1f} to {iv['high']:.1f}"
         f"  (coefficient spread {d['sd']:.1f} points here; coverage {iv['coverage']:.0%} on {iv['n']} "

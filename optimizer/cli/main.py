@@ -18,7 +18,8 @@ from perflaw.law.architecture import FLOPS_RULES
 from perflaw.law.coefficients import DEFAULT_MOE_VARIANT, LOSSES, MOE_VARIANTS
 from perflaw.law.errors import InputError
 from perflaw.optimizer.cli.arch_args import (add_architecture_arguments, add_law_arguments, architecture_from_args,
-                                 coefficients_from_args, seq_len_from_args, tokens_t_from_args)
+                                 coefficients_from_args, seq_len_from_args, tokens_t_from_args,
+                                 unique_tokens_t_from_args)
 from perflaw.optimizer.cli.hardware_args import add_budget_arguments, add_hardware_arguments
 
 # Command modules are imported when their command runs: `perflaw plan` must start fast, and
@@ -137,7 +138,8 @@ def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
         from perflaw.law.predict import check_gamma
         choice = architecture_from_args(args)
         payload = lc.predict_payload(choice, tokens_t_from_args(args), coefficients_from_args(args),
-                                     check_gamma(args.gamma, "--gamma"), seq_len_from_args(args), args.data_vintage)
+                                     check_gamma(args.gamma, "--gamma"), seq_len_from_args(args), args.data_vintage,
+                                     unique_tokens_t_from_args(args))
         return payload, lc.predict_text(payload)
     if args.command == "fit":
         free = [n.strip() for n in args.free.split(",")] if args.free is not None else None
@@ -176,6 +178,7 @@ def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
 
 #: Library fields whose flag is not ``--`` + the field with dashes (the rest follow from the parser).
 FLAG_ALIASES = {"params_b": "--params", "min_tokens_t": "--min-tokens", "max_tokens_t": "--max-tokens",
+                "unique_tokens_t": "--unique-tokens",
                 "tokens_t": "--tokens", "price_usd_per_gpu_hour": "--price", "grid_kg_per_kwh": "--grid-co2",
                 "mfu_percent": "--mfu", "grid": "--layers/--max-tokens", "coefficients": "--law",
                 "active_params_b": "--active-params"}

@@ -31,7 +31,9 @@ def add_optimize_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("constraints")
     g.add_argument("--params", default=pair(c.params_b, "B"), help=f"total parameters LOW:HIGH ({pair(c.params_b, 'B')})")
     g.add_argument("--layers", default=pair(s.layers), help=f"layers LOW:HIGH, inclusive ({pair(s.layers)})")
-    g.add_argument("--max-tokens", help="unique training tokens available, e.g. 3T (the data constraint)")
+    g.add_argument("--max-tokens", help="training tokens at most, e.g. 3T (a hard data limit)")
+    g.add_argument("--unique-tokens", help="unique tokens the data has, e.g. 3T: plans may repeat it, and repeated "
+                                           "tokens count at their worth (Muennighoff et al. 2023)")
     g.add_argument("--min-tokens", default=format_quantity(c.min_tokens_t * 1e12),
                    help=f"a plan trains on at least this many tokens ({format_quantity(c.min_tokens_t * 1e12)})")
     g.add_argument("--min-mmlu", type=float, help="drop plans predicted below this MMLU")
@@ -104,9 +106,11 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
     tokens = (TOKENS_T.low * 1e12, TOKENS_T.high * 1e12)
     max_tokens = parse_positive(args.max_tokens, "--max-tokens", *tokens, "write 3T") / 1e12 \
         if args.max_tokens else None
+    unique = parse_positive(args.unique_tokens, "--unique-tokens", *tokens, "write 3T") / 1e12 \
+        if args.unique_tokens else None
     constraints = Constraints(
         params_b=(lo / 1e9, hi / 1e9), min_tokens_t=parse_positive(args.min_tokens, "--min-tokens", *tokens) / 1e12,
-        max_tokens_t=max_tokens, min_mmlu=args.min_mmlu, serve_hbm_gb=args.serve_hbm_gb,
+        max_tokens_t=max_tokens, unique_tokens_t=unique, min_mmlu=args.min_mmlu, serve_hbm_gb=args.serve_hbm_gb,
         serve_context=parse_int_flag(args.serve_context, "--serve-context", SERVE_CONTEXT.low, SERVE_CONTEXT.high),
         serve_batch=parse_int_flag(args.serve_batch, "--serve-batch", SERVE_BATCH.low, SERVE_BATCH.high),
         headroom=args.headroom)
@@ -141,7 +145,9 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
         "interval": interval_summary(iv),
         "law": problem.coefficients.source, "law_form": problem.coefficients.form,
         "data_vintage": problem.used_vintage, "data_vintage_given": problem.data_vintage,
-        "tokens_unbounded": problem.coefficients.tokens != "clip" and problem.constraints.max_tokens_t is None,
+        "tokens_unbounded": problem.coefficients.tokens != "clip" and problem.constraints.max_tokens_t is None
+        and problem.constraints.unique_tokens_t is None,
+        "unique_tokens_t": problem.constraints.unique_tokens_t,
         "infeasible_reason": result.infeasible_reason and words(result.infeasible_reason),
     }
     if args.target_mmlu is not None:  # the inverse question ignores the budget: answer it either way
@@ -154,6 +160,10 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
         raise InputError("constraints", f"no feasible plan: {payload['infeasible_reason']}",
                          f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
     payload["best"] = result.best.as_dict()
+    if problem.constraints.unique_tokens_t is not None:
+        from perflaw.law.repetition import repeated_tokens
+        u, t = problem.constraints.unique_tokens_t, result.best.tokens_t
+        payload["repetition"] = {"unique_tokens_t": u, "epochs": t / u, "worth_t": float(repeated_tokens(t, u))}
     payload["alternatives"] = [a.as_dict() for a in result.alternatives]
     from perflaw.optimizer.cli.cost_commands import baselines_payload
     payload["baselines"] = baselines_payload(6.0 * result.best.active_params_b * 1e9 * result.best.tokens_t * 1e12)
@@ -228,6 +238,11 @@ def optimize_text(d: dict) -> str:
     if d["tokens_unbounded"]:
         head += ["", "Note: this law has no token clip, so more tokens always help and the plan trains a small model "
                      "on all the budget buys; give --max-tokens (the unique data you have) to bound it."]
+    if "repetition" in d:
+        r = d["repetition"]
+        head += ["", f"Data: {r['unique_tokens_t']:g}T unique tokens; the best plan trains on {d['best']['tokens_t']:.3g}T "
+                     f"({r['epochs']:.2f} epochs)" + (f", worth {r['worth_t']:.3g}T of new data by the repeated-data rule "
+                                                       "of Muennighoff et al. 2023" if r["epochs"] > 1 else "") + "."]
     head += ["", f"Law: {d['law']} (form {d['law_form']}). Predictions are for the base model's 5-shot MMLU; the law "
                  "cannot see data quality, contamination or post-training.",
              f"Data vintage: {vintage_words(d['data_vintage'], d['data_vintage_given'])}."]

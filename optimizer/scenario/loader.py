@@ -224,7 +224,8 @@ def scenario_from_tables(doc: dict, file: Source, base_dir: Path, path: Path | N
     c = sec["constraints"]
     try:
         constraints = Constraints(params_b=c["params_b"], min_tokens_t=c["min_tokens_t"],
-                                  max_tokens_t=c["max_tokens_t"], min_mmlu=c["min_mmlu"],
+                                  max_tokens_t=c["max_tokens_t"], unique_tokens_t=c["unique_tokens_t"],
+                                  min_mmlu=c["min_mmlu"],
                                   serve_hbm_gb=c["serve_hbm_gb"], serve_context=c["serve_context"],
                                   serve_batch=c["serve_batch"], headroom=c["headroom"])
     except InputError as exc:

@@ -137,8 +137,11 @@ CONSTRAINTS = Section("constraints", "Limits every plan must respect (the defaul
                   _S.layers, LAYERS),
     Field.bounded("min_tokens_t", "number", "a plan trains on at least this many tokens, trillions",
                   _C.min_tokens_t, TOKENS_T),
-    Field.bounded("max_tokens_t", "number", "unique training tokens available, trillions (the data constraint)",
-                  _C.max_tokens_t, TOKENS_T),
+    Field.bounded("max_tokens_t", "number", "training tokens at most, trillions (a hard data limit: no plan "
+                  "trains on more)", _C.max_tokens_t, TOKENS_T),
+    Field.bounded("unique_tokens_t", "number", "unique tokens the data has, trillions: plans may train on more, "
+                  "repeating it, and the law counts repeated tokens at their worth (Muennighoff et al. 2023)",
+                  _C.unique_tokens_t, TOKENS_T),
     Field.bounded("min_mmlu", "number", "drop plans predicted below this MMLU, points", _C.min_mmlu, MMLU),
     Field.bounded("serve_hbm_gb", "number", "weights + KV cache must fit one GPU of this size, GB",
                   _C.serve_hbm_gb, HBM_GB),

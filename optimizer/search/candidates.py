@@ -16,6 +16,7 @@ import numpy as np
 
 from perflaw.law.architecture import Architecture, flops_per_token_arrays, param_arrays
 from perflaw.law.moe import law_size_b, moe_law_args, moe_law_terms
+from perflaw.law.repetition import repeated_tokens, tokens_for_repeated
 from perflaw.optimizer.cost.plan_cost import gpu_hours
 from perflaw.optimizer.search.problem import Problem
 
@@ -42,8 +43,9 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     total_b, active_b = total / 1e9, active / 1e9
     size_b = law_size_b(total_b, active_b, problem.coefficients.moe_variant)
     tokens_t = problem.budget_flops / fpt / 1e12
-    if problem.coefficients.tokens == "clip":
-        tokens_t = np.minimum(tokens_t, size_b)  # beyond S trillion tokens the clipped law gains nothing
+    unique = unique_tokens(problem)
+    if problem.coefficients.tokens == "clip":  # beyond S trillion tokens (at their worth) the clipped law gains nothing
+        tokens_t = np.minimum(tokens_t, tokens_for_repeated(size_b, unique))
     if c.max_tokens_t is not None:
         tokens_t = np.minimum(tokens_t, c.max_tokens_t)
     if s.is_moe:
@@ -51,7 +53,8 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
                          arch["ffn"])
     else:
         d_law = arch["ffn"]
-    terms = moe_law_terms(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b, problem.gamma,
+    terms = moe_law_terms(arch["layers"], arch["hidden"], d_law, repeated_tokens(tokens_t, unique), total_b, active_b,
+                          problem.gamma,
                           problem.coefficients, problem.vintage_years)
     out = {
         "law_ffn": d_law,
@@ -84,13 +87,19 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     return out
 
 
+def unique_tokens(problem: Problem) -> float:
+    """The unique tokens a problem's data has, trillions (inf: every token is new)."""
+    u = problem.constraints.unique_tokens_t
+    return np.inf if u is None else u
+
+
 def law_interval(problem: Problem, law_ffn, layers, hidden, tokens_t, total_b, active_b, mmlu):
     """Interval bounds (low, high) of candidates' predictions, widened by each one's coefficient spread."""
     from perflaw.law.predict import interval_for
     from perflaw.law.uncertainty import interval_bounds, prediction_sd
     iv = interval_for(problem.coefficients)
-    sd = prediction_sd(iv, moe_law_args(layers, hidden, law_ffn, tokens_t, total_b, active_b, problem.gamma,
-                                        problem.coefficients, problem.vintage_years))
+    sd = prediction_sd(iv, moe_law_args(layers, hidden, law_ffn, repeated_tokens(tokens_t, unique_tokens(problem)),
+                                        total_b, active_b, problem.gamma, problem.coefficients, problem.vintage_years))
     return interval_bounds(mmlu, iv, problem.coefficients.floor, sd)
 
 

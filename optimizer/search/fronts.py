@@ -8,9 +8,10 @@ import numpy as np
 from perflaw.law.errors import InputError
 from perflaw.law.rules import Range, check_number
 from perflaw.law.moe import tokens_for_mmlu
+from perflaw.law.repetition import tokens_for_repeated
 from dataclasses import replace
 
-from perflaw.optimizer.search.candidates import evaluate
+from perflaw.optimizer.search.candidates import evaluate, unique_tokens
 from perflaw.optimizer.search.pareto import ParetoFront
 from perflaw.optimizer.search.plan import Plan, make_plan
 from perflaw.optimizer.search.problem import Problem
@@ -61,8 +62,9 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | No
     check_number("target_mmlu", target_mmlu, TARGET_MMLU)
     arch = problem.space.lattice()
     probe = evaluate(problem, arch)  # parameters, FLOPs per token and the non-token constraints
-    tokens = tokens_for_mmlu(target_mmlu, arch["layers"], arch["hidden"], probe["law_ffn"], probe["params_b"],
-                             probe["active_params_b"], problem.gamma, problem.coefficients, problem.vintage_years)
+    worth = tokens_for_mmlu(target_mmlu, arch["layers"], arch["hidden"], probe["law_ffn"], probe["params_b"],
+                            probe["active_params_b"], problem.gamma, problem.coefficients, problem.vintage_years)
+    tokens = np.where(np.isfinite(worth), tokens_for_repeated(worth, unique_tokens(problem)), worth)
     tokens = np.maximum(tokens, problem.constraints.min_tokens_t)
     reachable = np.isfinite(tokens)
     if problem.constraints.max_tokens_t is not None:

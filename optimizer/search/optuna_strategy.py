@@ -156,6 +156,7 @@ def problem_fingerprint(problem: Problem, objectives: str = "mmlu") -> str:
     # Studies stored before laws had forms, vintages and capped expansion were all of the paper's
     # form: keep their digest.
     text = text.replace(", tokens='clip', link='bounded', w6=0.0, vintage='', expansion_cap=0.0)", ")")
+    text = text.replace(", unique_tokens_t=None", "")  # nor studies stored before unique tokens were a constraint
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -30,7 +30,8 @@ class Constraints:
 
     params_b: tuple[float, float] = (0.1, 2000.0)
     min_tokens_t: float = 0.01  # a plan must train on at least this many tokens
-    max_tokens_t: float | None = None  # unique tokens available (the data constraint)
+    max_tokens_t: float | None = None  # training tokens at most (a hard data limit)
+    unique_tokens_t: float | None = None  # unique data; more tokens repeat it, worth less (law.repetition)
     min_mmlu: float | None = None
     serve_hbm_gb: float | None = None  # weights + KV cache must fit one GPU of this size
     serve_context: int = 8192
@@ -49,6 +50,8 @@ class Constraints:
             if self.max_tokens_t < self.min_tokens_t:
                 raise InputError("max_tokens_t", f"must be at least `min_tokens_t` ({self.min_tokens_t:g}T)",
                                  self.max_tokens_t)
+        if self.unique_tokens_t is not None:
+            check_number("unique_tokens_t", self.unique_tokens_t, TOKENS_T)
         if self.min_mmlu is not None:
             check_number("min_mmlu", self.min_mmlu, MMLU)
         if self.serve_hbm_gb is not None:
