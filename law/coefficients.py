@@ -178,11 +178,18 @@ PAPER = LawCoefficients(
 )
 
 
-def vintage_words(used: str | None, given: str | None, name: str = "--data-vintage") -> str:
-    """What a law assumed about the data's vintage, for text outputs (``name``: the input's name there)."""
+def vintage_words(used: str | None, given: str | None, name: str = "--data-vintage",
+                  reference: str | None = None) -> str:
+    """What a law assumed about the data's vintage, for text outputs (``name``: the input's name there;
+    ``reference``: the law's reference month, to say when a given vintage lies beyond its data)."""
     if used is None:
         return "not modelled: this law has no vintage term" + (f", so {name} {given} has no effect" if given else "")
-    return f"{used}" + (" (given)" if given else " (the law's reference: the newest release in its fit table)")
+    text = f"{used}" + (" (given)" if given else " (the law's reference: the newest release in its fit table)")
+    ahead = month_index(used) - month_index(reference) if reference else 0
+    if ahead > 0:
+        text += (f"; {ahead} months after the newest model the law was fitted on, so the gain it credits for "
+                 "that is the past trend extended, not evidence")
+    return text
 
 
 #: Month the paper's coefficients were published (arXiv 2408.09895, 2024-08): only models released

@@ -93,7 +93,7 @@ def predict_text(d: dict) -> str:
         f"Training FLOPs  {d['train_flops']:.3e}  ({format_quantity(d['flops_per_token'])} per token: 6 x activated "
         f"matmul weights + attention at seq {d['seq_len']}; plain 6N rule {d['train_flops_6n']:.3e})",
         f"Law             {d['law']['source']} [form {d['law']['form']}, MoE variant {d['law']['moe_variant']}]",
-        f"Data vintage    {vintage_words(d['data_vintage'], d['data_vintage_given'])}",
+        f"Data vintage    {vintage_words(d['data_vintage'], d['data_vintage_given'], reference=d['law']['vintage'])}",
     ]
     return "\n".join(lines)
 

@@ -145,6 +145,7 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
         "interval": interval_summary(iv),
         "law": problem.coefficients.source, "law_form": problem.coefficients.form,
         "data_vintage": problem.used_vintage, "data_vintage_given": problem.data_vintage,
+        "law_vintage": problem.coefficients.vintage or None,
         "tokens_unbounded": problem.coefficients.tokens != "clip" and problem.constraints.max_tokens_t is None
         and problem.constraints.unique_tokens_t is None,
         "unique_tokens_t": problem.constraints.unique_tokens_t,
@@ -245,7 +246,7 @@ def optimize_text(d: dict) -> str:
                                                        "of Muennighoff et al. 2023" if r["epochs"] > 1 else "") + "."]
     head += ["", f"Law: {d['law']} (form {d['law_form']}). Predictions are for the base model's 5-shot MMLU; the law "
                  "cannot see data quality, contamination or post-training.",
-             f"Data vintage: {vintage_words(d['data_vintage'], d['data_vintage_given'])}."]
+             f"Data vintage: {vintage_words(d['data_vintage'], d['data_vintage_given'], reference=d['law_vintage'])}."]
     return "\n".join(head)
 
 

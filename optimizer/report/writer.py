@@ -195,7 +195,7 @@ def _assumptions(scenario, d: ReportData) -> list[str]:
         f"Utilization: {util}.",
         f"Law: {scenario.coefficients.source}; form {scenario.coefficients.form}; MoE variant "
         f"{scenario.coefficients.moe_variant}; data vintage "
-        f"{vintage_words(scenario.coefficients.used_vintage(scenario.vintage), scenario.vintage, 'vintage')}.",
+        f"{vintage_words(scenario.coefficients.used_vintage(scenario.vintage), scenario.vintage, 'vintage', scenario.coefficients.vintage)}.",
         f"Error: {interval_sentence(interval_for(scenario.coefficients))}.",
         *([f"Forecast error: the law missed the {fc['n']} published models released from {fc['first_month']} to "
            f"{fc['last_month']} by {fc['mae']:.1f} MMLU points on average (bias {fc['bias']:+.1f}, reported minus "

@@ -56,3 +56,10 @@ def test_scenarios_take_the_vintage_under_law(tmp_path):
     path.write_text('name = "v"\ndescription = "d"\n[budget]\nflops = 1e23\n[law]\nvintage = "2026-30"\n')
     with pytest.raises(InputError, match="law.vintage: must be a month YYYY-MM"):
         load_scenario(path)
+
+
+def test_a_vintage_past_the_laws_data_is_called_an_extrapolation(capsys, law_file):
+    assert main(["predict", *LLAMA3_8B, "--tokens", "15T", "--law", str(law_file), "--data-vintage", "2026-08"]) == 0
+    assert "12 months after the newest model the law was fitted on" in capsys.readouterr().out
+    assert main(["predict", *LLAMA3_8B, "--tokens", "15T", "--law", str(law_file), "--data-vintage", "2025-01"]) == 0
+    assert "months after the newest model" not in capsys.readouterr().out
