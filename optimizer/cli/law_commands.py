@@ -13,7 +13,7 @@ import pandas as pd
 from perflaw.law.coefficients import (COEFFICIENT_NAMES, LAW_FORMS, PAPER, Interval, LawCoefficients, save_coefficients,
                                       vintage_words)
 from perflaw.law.errors import InputError
-from perflaw.law.forecast import DEFAULT_CUTOFFS, fixed_cutoffs, forecast_summary, forward_chaining, stated_interval
+from perflaw.law.forecast import DEFAULT_CUTOFFS, calibrate, fixed_cutoffs, forecast_summary, forward_chaining, stated_interval
 from perflaw.law.fit import (BOOTSTRAP_RESAMPLES, FitResult, bootstrap_spread, compare_moe_variants,
                              fit_law, leave_one_out, predict_inputs)
 from perflaw.law.predict import predict_architecture
@@ -193,6 +193,11 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
     }
     if x.is_moe.sum() >= 3:
         payload["moe_variants"] = compare_moe_variants(x, y, loss=loss)
+        for name, row in payload["moe_variants"].items():  # and by forecast error, the chosen form and prior
+            f = chosen.forecast if name == variant else forward_chaining(
+                t, level=level, form=chosen.form, prior=chosen.prior, variant=name, free=free, loss=loss)
+            moe = calibrate([w.released_after(selection.scored_after) for w in f.windows], True, level).pooled("moe")
+            row.update(forecast_mae=moe["mae"], forecast_n=moe["n"])
     if out:
         write_atomic(out, lambda p: save_coefficients(coef, p, extra={k: payload[k] for k in (
             "data", "n", "form", "prior", "free", "loss", "in_sample", "loo", "excluded")}))
@@ -254,7 +259,11 @@ def fit_text(d: dict) -> str:
                 table([{"variant": k, **v} for k, v in d["moe_variants"].items()],
                       [("variant", "variant", ""), ("anchored_mae", "anchored MAE", ".2f"),
                        ("refit_mae", "refit MAE", ".2f"), ("refit_rmse", "refit RMSE", ".2f"),
-                       ("n_moe", "n", "d")])]
+                       ("n_moe", "n", "d"), ("forecast_mae", "forecast MAE", ".2f"), ("forecast_n", "forecasts", "d")]),
+                f"  forecast MAE: MoE forecasts by the {d['form']} form" + (f" at prior {d['prior']:g}" if d["prior"] else "")
+                + " with each variant, refit before each cut-off"
+                + (f", of models released after {d['scored_after']}" if d["scored_after"] else "")
+                + "; the MoE variant is chosen by you (--variant), not by these few forecasts."]
     res = sorted(d["residuals"], key=lambda r: -abs(r["residual_loo"]))
     out += ["", "Per-model residuals (reported - leave-one-out prediction), worst first:",
             table(res, [("name", "model", ""), ("arch", "arch", ""), ("reported", "reported", ".1f"),

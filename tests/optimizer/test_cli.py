@@ -67,7 +67,7 @@ def test_fit_writes_a_law_file_that_predict_uses(capsys, tmp_path):
     assert out.exists() and not list(tmp_path.glob(".*tmp"))
     assert d["loo"]["mae"] > d["in_sample"]["mae"] > 0
     assert {r["name"] for r in d["residuals"]} >= {"Llama 3 8B", "DeepSeek-V3-Base"}
-    assert "moe_variants" in d
+    assert "moe_variants" in d and all(r["forecast_n"] > 0 and r["forecast_mae"] > 0 for r in d["moe_variants"].values())
     p = run_json(capsys, ["predict", *LLAMA3_8B, "--tokens", "15T", "--law", str(out)])
     assert p["law"]["w1"] == d["coefficients"]["w1"]
     assert "forward-chaining forecasts" in p["interval"]["method"] and p["interval"]["widens"]
