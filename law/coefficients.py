@@ -215,6 +215,28 @@ _FILE_KEYS = {"format", "fit", "interval", "forecast", "moe_variant", "floor", "
               "expansion_cap", *COEFFICIENT_NAMES}
 
 
+_FORECAST_NUMBERS = ("mae", "bias", "rmse", "coverage", "mae_dense", "mae_moe")
+
+
+def _check_forecast(f, name: str) -> None:
+    """A law file's stated forecast error: the keys of law.forecast.forecast_summary, with sane values."""
+    if not isinstance(f, dict):
+        raise InputError(name, "must be an object (as perflaw fit writes it)", type(f).__name__)
+    n = f.get("n")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 3:
+        raise InputError(f"{name} n", "must be a whole number of forecasts, at least 3", n)
+    for key in _FORECAST_NUMBERS:
+        v = f.get(key)
+        if key in ("mae_dense", "mae_moe") and v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise InputError(f"{name} {key}", "must be a finite number", v)
+    for key in ("first_month", "last_month"):
+        month_index(f.get(key) if isinstance(f.get(key), str) else "", f"{name} {key}")
+    if not isinstance(f.get("method"), str):
+        raise InputError(f"{name} method", "must be text saying how the forecasts were made", f.get("method"))
+
+
 def load_coefficients(path: str | Path) -> LawCoefficients:
     """Read a coefficient file written by ``save_coefficients`` (``perflaw fit --out``)."""
     name = str(Path(path))
@@ -240,10 +262,8 @@ def load_coefficients(path: str | Path) -> LawCoefficients:
         except InputError as exc:
             raise InputError(f"{name} {exc.input_name}", exc.rule, exc.value) from None
     forecast = data.get("forecast")
-    if forecast is not None and not (isinstance(forecast, dict) and isinstance(forecast.get("n"), int)
-                                     and isinstance(forecast.get("mae"), (int, float, type(None)))
-                                     and isinstance(forecast.get("method"), str)):
-        raise InputError(f"{name} forecast", "must be an object with n, mae and method", forecast)
+    if forecast is not None:
+        _check_forecast(forecast, f"{name} forecast")
     kwargs = {k: data[k] for k in (*COEFFICIENT_NAMES, "moe_variant", "floor", "cap", "source", "tokens", "link",
                                    "vintage", "expansion_cap") if k in data}
     for key in COEFFICIENT_NAMES:

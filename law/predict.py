@@ -86,14 +86,27 @@ def interval_for(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) ->
 
 def expected_error(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) -> dict:
     """The error to expect on models newer than the law's data (law.forecast.forecast_summary): the
-    one a fitted file states, else the forecasts of the shipped zoo that calibrate its interval (for
-    the paper's coefficients: models released after their publication only)."""
+    one a fitted file states; for the paper's coefficients, their forecasts of the zoo's models
+    released after their publication; for any other set, its form refit before each cut-off (the
+    set itself was likely fitted on the zoo, so scoring it there would be in-sample)."""
     if coefficients.forecast is not None:
         return coefficients.forecast
-    from perflaw.law.forecast import DEFAULT_CUTOFFS, forecast_summary
-    forecast, _, _, first = _zoo_forecast(coefficients, level)
-    after = ", published before every one of these models" if first != DEFAULT_CUTOFFS[0] else ""
-    return forecast_summary(forecast, f"these coefficients as given{after}")
+    from perflaw.law.coefficients import shares_paper_coefficients
+    from perflaw.law.forecast import forecast_summary
+    if shares_paper_coefficients(coefficients):
+        forecast = _zoo_forecast(coefficients, level)[0]
+        return forecast_summary(forecast, "the paper's coefficients as given, published before every one of these "
+                                          "models (perflaw's MoE term w5 and its cap were fitted on every MoE row, so "
+                                          "the MoE forecasts are partly in-sample)")
+    return _form_forecast(coefficients.form, coefficients.moe_variant, level)
+
+
+@lru_cache(maxsize=16)
+def _form_forecast(form: str, variant: str, level: float) -> dict:
+    from perflaw.law.forecast import forecast_summary, forward_chaining
+    from perflaw.law.zoo import load_zoo
+    f = forward_chaining(load_zoo(), form=form, variant=variant, level=level)
+    return forecast_summary(f, f"the {form} form refit before each cut-off on the older models only")
 
 
 @lru_cache(maxsize=16)

@@ -17,6 +17,9 @@ import numpy as np
 
 #: R*, the repetitions after which repeated data has lost 1 − 1/e of its value (see the module docstring).
 REPEAT_DECAY = 15.387756
+#: Where planning stops repeating: a further repeat is worth less than 1 % of new data (R = R* · ln 100,
+#: about 71 repeats); beyond it a plan would spend its budget for nothing the rule can measure.
+MAX_REPEATS = REPEAT_DECAY * float(np.log(100.0))
 
 
 def repeated_tokens(tokens_t, unique_tokens_t, decay: float = REPEAT_DECAY) -> np.ndarray:
@@ -39,6 +42,11 @@ def tokens_for_repeated(effective_t, unique_tokens_t, decay: float = REPEAT_DECA
         repeats = -decay * np.log1p(-np.minimum(share, 1.0))
         raw = u * (1.0 + repeats)
     return np.where(e <= u, e, np.where(share < 1.0, raw, np.inf))
+
+
+def most_useful_tokens(unique_tokens_t, decay: float = REPEAT_DECAY) -> np.ndarray:
+    """The most tokens worth training over ``unique_tokens_t``: U · (1 + ``MAX_REPEATS``) (inf for inf)."""
+    return np.asarray(unique_tokens_t, dtype=np.float64) * (1.0 + decay * np.log(100.0))
 
 
 def repetition_limit(unique_tokens_t, decay: float = REPEAT_DECAY) -> np.ndarray:

@@ -10,7 +10,8 @@ expect from the procedure, and they calibrate the interval of the law it writes.
 A prior pulls a fit towards the paper's coefficients, which were fitted on models released up to
 their publication (``PAPER_PUBLISHED``): a forecast of such a model by a fit with a prior is not a
 forecast. With priors among the candidates, every candidate is therefore scored, and the nested
-forecasts pooled, on the models released after that month only (``scored_after``).
+forecasts pooled, on the models released after that month only (``scored_after``); a table with
+fewer than three of those is compared without priors.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def select_law(table: pd.DataFrame, forms, priors, *, level: float = 0.8, cutoff
                                                                cutoffs=cutoffs, **fit_kwargs))
                        for form in forms for prior in priors)
     scored = [[w.released_after(scored_after) for w in c.forecast.windows] for c in candidates]
+    if scored_after and sum(w.predicted.size for w in scored[0]) < 3:  # no newer models to judge priors on
+        return select_law(table, forms, (0.0,), level=level, cutoffs=cutoffs, **fit_kwargs)
     chosen = candidates[int(np.argmin([_mae(s) for s in scored]))]
     nested = []
     for i in range(len(scored[0])):

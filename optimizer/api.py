@@ -45,7 +45,7 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
              heads=None, heads_step=None, head_dim=None, ffn_ratio=None, ffn_ratio_step=None, ffn_multiple=None,
              kv_heads=None, vocab=None, tied_embeddings=None, experts=None, active_experts=None,
              shared_experts=None, expert_ffn=None,
-             strategy=None, trials=None, seed=None, coefficients=None, gamma=None, seq_len=None, flops_rule=None,
+             strategy=None, trials=None, seed=None, trust=None, objective=None, coefficients=None, gamma=None, seq_len=None, flops_rule=None,
              vintage=None, top=None, storage: str | None = None, study_name: str | None = None) -> SearchResult:
     """The best plans for one budget: ``SearchResult`` with ``.best`` (a ``Plan``) and ``.to_frame()``.
 
@@ -106,7 +106,7 @@ def run_scenario(scenario: Scenario | str | Path, out: str | Path | None = None,
     data = build_report(list(zip(scenario.labels, scenario.problems())), strategy=scenario.strategy,
                         trials=scenario.trials, seed=scenario.seed, top=scenario.top, fronts=scenario.fronts,
                         target_mmlu=scenario.target_mmlu, reference_models=scenario.reference_models,
-                        progress=progress)
+                        progress=progress, tolerance=scenario.tolerance)
     if data.candidates.empty:
         label = str(scenario.path or scenario.name)
         reasons = "; ".join(r.infeasible_reason or "" for r in data.results)

@@ -327,12 +327,18 @@ def forecast_lines(f: dict, what: str, models: str | None = None) -> list[str]:
             f"RMSE {fmt(p['all']['rmse'])}; the {f['level']:.0%} interval covered {p['all']['coverage']:.0%}")
     rows = [{"window": f"{w['cutoff']} to {w['end']}", "train": w["n_train"], **{k: w[k] for k in (
         "n", "mae", "bias", "rmse", "coverage")}, "dense": w["dense"]["mae"], "moe": w["moe"]["mae"]}
-        for w in f["windows"]]
+        for w in f["windows"] if w["n"]]
+    laws = {w.get("law") for w in f["windows"] if w["n"]}
+    if len(laws) > 1:  # a choice made before each cut-off: say which law forecast each window
+        for row, w in zip(rows, [w for w in f["windows"] if w["n"]]):
+            row["law"] = w["law"]
     rows.append({"window": "pooled", "train": None, **{k: p["all"][k] for k in ("n", "mae", "bias", "rmse", "coverage")},
                  "dense": p["dense"]["mae"], "moe": p["moe"]["mae"]})
     cols = [("window", "forecast window", ""), ("train", "fit on", "d"), ("n", "models", "d"), ("mae", "MAE", ".2f"),
             ("bias", "bias", "+.2f"), ("rmse", "RMSE", ".2f"), ("coverage", "covered", ".0%"),
-            ("dense", "MAE dense", ".2f"), ("moe", "MAE MoE", ".2f")]
+            ("dense", "MAE dense", ".2f"), ("moe", "MAE MoE", ".2f")] + \
+        ([("law", "forecast by", "")] if len(laws) > 1 else [])
+    rows[-1]["law"] = ""
     return [head, table(rows, cols)] + ([f"Skipped windows: {'; '.join(f['skipped'])}"] if f["skipped"] else [])
 
 

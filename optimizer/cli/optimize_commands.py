@@ -19,6 +19,8 @@ from perflaw.optimizer.search.result import SearchResult
 from perflaw.optimizer.search.strategies import SEED, STRATEGIES, TOP, TRIALS, search
 from perflaw.optimizer.search.space import FFN_MULTIPLE, HEAD_DIM, HEADS, VOCAB, SearchSpace
 from perflaw.optimizer.cli.textfmt import table
+from perflaw.optimizer.search.flatness import flatness_sentences
+from perflaw.optimizer.search.scrutiny import scrutiny_sentences
 
 
 def add_optimize_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,10 +63,16 @@ def add_optimize_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--strategy", default="exact", help=f"one of {', '.join(STRATEGIES)} (exact)")
     g.add_argument("--trials", help="evaluations for optuna (1000) or scipy (10000)")
     g.add_argument("--seed", default="0", help="random seed for optuna and scipy (0)")
+    g.add_argument("--trust", default="data", help="data: only plans inside the law's domain, with the law's own "
+                                                   "optimum beside (default); law: the raw law")
+    g.add_argument("--objective", default="mean", help="mean: the predicted MMLU (default); lower: the low end of "
+                                                       "its interval (risk-averse)")
     g.add_argument("--storage", help="Optuna storage URL, e.g. sqlite:///study.db (persist, resume, share)")
     g.add_argument("--study-name", help="Optuna study name within --storage")
     g.add_argument("--top", default="5", help="alternatives to list (5)")
     g.add_argument("--front", default="none", help=f"front to compute: {', '.join(FRONTS)} (none)")
+    g.add_argument("--tolerance", type=float, default=0.5,
+                   help="near-optimal plans: within this many points of the best (0.5)")
     g.add_argument("--target-mmlu", type=float, help="answer the inverse question: cheapest plan reaching this MMLU")
     g.add_argument("--flops-rule", default="attention", choices=FLOPS_RULES, help="FLOPs per token rule")
 
@@ -117,7 +125,7 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
     check_gamma(args.gamma)
     problem = Problem(space, budget.flops, budget.hardware, budget.gpus, budget.utilization, constraints,
                       coefficients_from_args(args), args.gamma, seq_len_from_args(args), args.flops_rule,
-                      budget.precision, budget.price_usd_per_gpu_hour, args.data_vintage)
+                      budget.precision, budget.price_usd_per_gpu_hour, args.data_vintage, args.trust, args.objective)
     return problem, budget
 
 
@@ -161,6 +169,14 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
         raise InputError("constraints", f"no feasible plan: {payload['infeasible_reason']}",
                          f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
     payload["best"] = result.best.as_dict()
+    from perflaw.optimizer.search.scrutiny import at_bounds, law_optimum
+    optimum = law_optimum(problem)
+    payload["trust"], payload["objective"] = problem.trust, problem.objective
+    payload["law_optimum"] = None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - result.best.mmlu}
+    payload["at_bounds"] = at_bounds(problem, result.best)
+    from perflaw.law.rules import check_number
+    from perflaw.optimizer.search.flatness import TOLERANCE, flatness
+    payload.update(flatness(problem, result, check_number("--tolerance", args.tolerance, TOLERANCE)))
     if problem.constraints.unique_tokens_t is not None:
         from perflaw.law.repetition import repeated_tokens
         u, t = problem.constraints.unique_tokens_t, result.best.tokens_t
@@ -173,6 +189,15 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
     elif args.front == "inference":
         payload["front"] = [p.as_dict() for p in inference_front(problem)]
     return payload
+
+
+def _domain_lines(d: dict) -> list[str]:
+    """Where the best plan stands against the law's data, what the law alone would pick, its edges, and
+    how flat the optimum is."""
+    pairs = scrutiny_sentences(d["best"], d.get("law_optimum"), d.get("at_bounds", []))
+    if "near_optimal" in d:
+        pairs += flatness_sentences(d, d.get("objective", "mean"))
+    return [f"{label:<15} {text}" for label, text in pairs]
 
 
 def _plan_line(p: dict) -> str:
@@ -202,10 +227,11 @@ def optimize_text(d: dict) -> str:
             f"Predicted MMLU  {best['mmlu']:.2f}  ({iv['level']:.0%} interval {best['interval'][0]:.1f} to "
             f"{best['interval'][1]:.1f})",
             f"Cost            {best['train_flops']:.3g} FLOPs ({best['train_flops'] / b['flops']:.0%} of the budget"
-            + ("; the law gains nothing from more tokens" if best["train_flops"] < 0.99 * b["flops"] else "") + ")"
+            + ")"
             + (f", {format_quantity(best['gpu_hours'])} GPU-hours" if "gpu_hours" in best else "")
             + (f", {best['days']:.1f} days" if best.get("days") else "")
             + (f", ${format_quantity(best['usd'])}" if best.get("usd") else "")]
+    head += _domain_lines(d)
     if best.get("layout"):
         lay = best["layout"]
         head.append(f"Layout          TP {lay['tp']}, PP {lay['pp']}, DP {lay['dp']}"
@@ -238,7 +264,8 @@ def optimize_text(d: dict) -> str:
             head += ["", f"Target MMLU {t['mmlu']:g}: {t['reason']}"]
     if d["tokens_unbounded"]:
         head += ["", "Note: this law has no token clip, so more tokens always help and the plan trains a small model "
-                     "on all the budget buys; give --max-tokens (the unique data you have) to bound it."]
+                     "on all the budget buys; give --max-tokens (a hard limit) or --unique-tokens (the data you have, "
+                     "repeated at its worth) to bound it."]
     if "repetition" in d:
         r = d["repetition"]
         head += ["", f"Data: {r['unique_tokens_t']:g}T unique tokens; the best plan trains on {d['best']['tokens_t']:.3g}T "

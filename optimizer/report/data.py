@@ -16,12 +16,14 @@ from perflaw.optimizer.search.candidates import evaluate
 from perflaw.optimizer.search.plan import Plan
 from perflaw.optimizer.search.problem import Problem
 from perflaw.optimizer.search.result import SearchResult
+from perflaw.optimizer.search.flatness import DEFAULT_TOLERANCE, flatness
+from perflaw.optimizer.search.scrutiny import at_bounds, law_optimum
 from perflaw.optimizer.search.strategies import search
 
 PLAN_COLUMNS = ["budget", "rank", "layers", "hidden", "ffn", "heads", "kv_heads", "experts", "active_experts",
                 "shared_experts", "expert_ffn", "params_b", "active_params_b", "tokens_t", "mmlu", "mmlu_low",
                 "mmlu_high", "train_flops", "budget_flops", "gpu_hours", "days", "usd", "memory_per_gpu_gb", "tp",
-                "pp", "dp", "ep", "zero", "recompute"]
+                "pp", "dp", "ep", "zero", "recompute", "layout", "budget_share", "inside_domain", "outside"]
 
 
 @dataclass
@@ -40,12 +42,20 @@ class ReportData:
     interval: dict = field(default_factory=dict)
     forecast: dict = field(default_factory=dict)  # pooled forecast error of the law's form on the zoo
     unplotted: list = field(default_factory=list)  # reference models that cannot be drawn, with the reason
+    scrutiny: list = field(default_factory=list)  # per budget: (label, best, law optimum, at_bounds, flatness)
 
 
 def _rows(label: str, problem: Problem, plans: list[Plan]) -> list[dict]:
     """Plan rows with their interval, layout and costs, ranked as given."""
-    return [{"budget": label, "rank": rank, "budget_flops": problem.budget_flops, **plan.flat()}
+    rows = [{"budget": label, "rank": rank, "budget_flops": problem.budget_flops, **plan.flat()}
             for rank, plan in enumerate(plans, start=1)]
+    for row in rows:
+        row["budget_share"] = row["train_flops"] / (row.get("budget_flops") or problem.budget_flops)
+        row["layout"] = (f"TP{row['tp']:g} PP{row['pp']:g} DP{row['dp']:g}" + (f" EP{row['ep']:g}" if row.get("ep", 1)
+                                                                            and row["ep"] > 1 else "")
+                         + f" ZeRO-{row['zero']:g}" + ("" if row["recompute"] == "none" else f" {row['recompute']}")
+                         if row.get("tp") is not None and row["tp"] == row["tp"] else None)
+    return rows
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
@@ -83,14 +93,14 @@ def landscape(problem: Problem) -> pd.DataFrame:
 
 def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact", trials=None, seed: int = 0,
                  top: int = 10, fronts=("budget",), target_mmlu=None, reference_models=(),
-                 progress=None) -> ReportData:
+                 progress=None, tolerance: float = DEFAULT_TOLERANCE) -> ReportData:
     """Search every budget, then compute the fronts, baselines, landscape and overlays.
 
     ``progress`` (optional) is called with a short message before each budget's search; when given,
     Optuna studies also show their progress bar (on stderr)."""
     problems = [p for _, p in labelled]
     iv = interval_for(problems[0].coefficients)
-    cand_rows, best_rows, results = [], [], []
+    cand_rows, best_rows, results, scrutiny = [], [], [], []
     for i, (label, problem) in enumerate(labelled):
         if progress:
             progress(f"  budget {i + 1}/{len(labelled)}: {label} ({strategy} search)")
@@ -100,6 +110,10 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
         cand_rows += rows
         if rows:
             best_rows.append(rows[0])
+            optimum = law_optimum(problem)
+            scrutiny.append((label, r.best.as_dict(),
+                             None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - r.best.mmlu},
+                             at_bounds(problem, r.best), flatness(problem, r, tolerance)))
     candidates = _table(cand_rows)
     largest = max(labelled, key=lambda t: t[1].budget_flops)
     if len(labelled) == 1 and "budget" in fronts:
@@ -125,7 +139,7 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
     return ReportData(candidates, front, references(reference_models, problems[0].coefficients), allocation, base,
                       landscape(largest[1]), inf, target, results,
                       interval_summary(iv),
-                      forecast_of(problems[0].coefficients), unplotted_references(reference_models))
+                      forecast_of(problems[0].coefficients), unplotted_references(reference_models), scrutiny)
 
 
 def unplotted_references(names) -> list[dict]:

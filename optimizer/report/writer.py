@@ -21,6 +21,8 @@ from perflaw.law.predict import interval_for
 from perflaw.law.uncertainty import interval_sentence
 from perflaw.optimizer.report import figures as figs
 from perflaw.optimizer.report.data import ReportData
+from perflaw.optimizer.search.flatness import flatness_sentences
+from perflaw.optimizer.search.scrutiny import scrutiny_sentences
 
 LIMITS = ("The Performance Law predicts a base model's 5-shot MMLU from its shape and token count only. It cannot "
           "see data quality or mixture, distillation, benchmark contamination, evaluation-harness differences "
@@ -32,7 +34,8 @@ _SHOW = [("budget", "budget"), ("layers", "layers"), ("hidden", "hidden"), ("ffn
          ("expert_ffn", "expert FFN"), ("params_b", "params (B)"),
          ("active_params_b", "active (B)"), ("tokens_t", "tokens (T)"), ("mmlu", "MMLU"), ("mmlu_low", "low"),
          ("mmlu_high", "high"), ("train_flops", "FLOPs"), ("gpu_hours", "GPU-hours"), ("days", "days"),
-         ("usd", "USD"), ("memory_per_gpu_gb", "GB/GPU")]
+         ("usd", "USD"), ("memory_per_gpu_gb", "GB/GPU"), ("layout", "layout"), ("budget_share", "budget used"),
+         ("inside_domain", "in the law's data")]
 
 
 def _versions() -> dict:
@@ -48,6 +51,10 @@ def _versions() -> dict:
 def _fmt(value, col: str) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "—"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if col == "budget_share":
+        return f"{value:.0%}"
     if col in ("train_flops",):
         return f"{value:.3g}"
     if col in ("gpu_hours", "usd"):
@@ -202,15 +209,35 @@ def _assumptions(scenario, d: ReportData) -> list[str]:
            f"predicted; {fc['method']}), and its {iv['level']:.0%} interval covered {fc['coverage']:.0%} of them: "
            "read every prediction here with that error in mind."]
           if (fc := d.forecast) and fc.get("n") else []),
+        *([f"Data: {scenario.constraints.unique_tokens_t:g}T unique tokens; plans may repeat them, each repeat counted "
+           "at its worth (Muennighoff et al. 2023)."] if scenario.constraints.unique_tokens_t is not None else []),
+        f"Trust: {scenario.trust} (" + ("only plans inside the law's domain: the shapes, tokens per parameter and "
+                                        "sizes of published models of comparable size" if scenario.trust == "data"
+                                        else "the raw law, wherever it leads") + "); objective: "
+        + ("the predicted MMLU" if scenario.objective == "mean" else "the low end of the interval (risk-averse)")
+        + ".",
         f"Search: {scenario.strategy}" + (f", seed {scenario.seed}" if scenario.strategy != "exact" else "")
         + f"; training FLOPs per token by the {scenario.flops_rule} rule at sequence length {scenario.seq_len}.",
     ]
+
+
+def _trust_lines(scenario, d: ReportData, review: bool) -> list[str]:
+    """Each budget's best plan against the law's data, the law's own optimum, and the edges it sits on."""
+    out = []
+    for label, best, optimum, bounds, flat in d.scrutiny:
+        prefix = f"{label}: " if review else ""
+        pairs = scrutiny_sentences(best, optimum, bounds) + flatness_sentences(flat, scenario.objective)
+        out += [f"{prefix}{what}: {text}" for what, text in pairs]
+    return out
 
 
 def _sections(scenario, d: ReportData, best_plans: pd.DataFrame, review: bool) -> tuple[str, list]:
     """The report as Markdown and as a list of (kind, content) blocks for HTML."""
     blocks = [("h1", f"perflaw report: {scenario.name}"), ("p", scenario.description),
               ("h2", "Budget review: best plan per budget" if review else "Best plan"), ("table", best_plans)]
+    trust = _trust_lines(scenario, d, review)
+    if trust:
+        blocks += [("h2", "Where the law has data, and what it alone would pick"), ("ul", trust)]
     if len(d.front) and not review:
         blocks += [("h2", "Pareto front: predicted MMLU against training compute"), ("img", "pareto"),
                    ("table", d.front)]

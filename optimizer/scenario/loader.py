@@ -64,16 +64,19 @@ class Scenario:
     strategy: str
     trials: int | None
     seed: int
+    trust: str  # data: plans inside the law's domain only; law: the raw law
+    objective: str  # mean or lower (the interval's low end)
     fronts: tuple[str, ...]
     target_mmlu: float | None
     reference_models: tuple[str, ...]
     top: int
+    tolerance: float  # near-optimal plans lie within this many points of the best
 
     def problems(self) -> list[Problem]:
         """One problem per budget, built as ``perflaw optimize`` builds it from flags."""
         return [Problem(self.space, b.flops, b.hardware, b.gpus, b.utilization, self.constraints,
                         self.coefficients, self.gamma, self.seq_len, self.flops_rule, b.precision,
-                        b.price_usd_per_gpu_hour, self.vintage) for b in self.budgets]
+                        b.price_usd_per_gpu_hour, self.vintage, self.trust, self.objective) for b in self.budgets]
 
 
 def _read(path: str | Path) -> tuple[dict, str]:
@@ -285,7 +288,7 @@ def scenario_from_tables(doc: dict, file: Source, base_dir: Path, path: Path | N
         labels=tuple(labels), review=review, hardware=hardware, gpus=h["gpus"], utilization=utilization,
         space=space, constraints=constraints, coefficients=coefficients, gamma=law["gamma"], seq_len=law["seq_len"],
         flops_rule=law["flops_rule"], vintage=law["vintage"], strategy=search["strategy"], trials=search["trials"],
-        seed=search["seed"],
+        seed=search["seed"], trust=search["trust"], objective=search["objective"],
         fronts=report["fronts"], target_mmlu=report["target_mmlu"], reference_models=report["reference_models"],
-        top=report["top"],
+        top=report["top"], tolerance=report["tolerance"],
     )

@@ -21,7 +21,9 @@ from perflaw.law.predict import GAMMA, PARAMS_B, TOKENS_T
 from perflaw.optimizer.cost.hardware import (GPUS, HBM_GB, PEAK_TFLOPS, PRECISIONS, PRICE_USD_PER_GPU_HOUR,
                                              SCALEUP_DOMAIN, TDP_W, UTILIZATION)
 from perflaw.optimizer.search.fronts import TARGET_MMLU
-from perflaw.optimizer.search.problem import HEADROOM, MMLU, SERVE_BATCH, SERVE_CONTEXT, Constraints
+from perflaw.optimizer.search.flatness import TOLERANCE
+from perflaw.optimizer.search.problem import (HEADROOM, MMLU, OBJECTIVES, SERVE_BATCH, SERVE_CONTEXT, TRUST,
+                                              Constraints)
 from perflaw.optimizer.search.space import (EXPERT_CHOICE, FFN_MULTIPLE, FFN_RATIO, HEAD_DIM, HEADS, LAYERS, VOCAB,
                                             SearchSpace)
 from perflaw.optimizer.search.strategies import SEED, STRATEGIES, TRIALS
@@ -178,6 +180,11 @@ SEARCH = Section("search", "How the lattice is searched.", (
           "exact", choices=STRATEGIES),
     Field.bounded("trials", "integer", "evaluations for optuna / scipy", None, TRIALS, default_doc="1000 / 10000"),
     Field.bounded("seed", "integer", "random seed for optuna and scipy", 0, SEED),
+    Field("trust", "string", "data: recommend only plans inside the law's domain (shapes, data and compute of "
+          "published models of comparable size), and show the law's own optimum beside; law: search the raw law",
+          "data", choices=TRUST),
+    Field("objective", "string", "mean: maximise the predicted MMLU; lower: maximise the low end of its interval "
+          "(a risk-averse plan, which prefers plans near the data)", "mean", choices=OBJECTIVES),
 ))
 
 LAW = Section("law", "The Performance Law and how FLOPs are counted.", (
@@ -199,6 +206,7 @@ REPORT = Section("report", "What the report shows beyond the best plans.", (
     Field("reference_models", "string list", "zoo models (law/data/models.csv `name`) drawn on the plots", (),
           length=(0, 50), unique=True),
     Field.bounded("top", "integer", "plans listed per budget", 10, TOP_PLANS),
+    Field.bounded("tolerance", "number", "near-optimal plans: within this many points of the best", 0.5, TOLERANCE),
 ))
 
 SECTIONS = (TOP, BUDGET, REVIEW, HARDWARE, CONSTRAINTS, SPACE, SEARCH, LAW, REPORT)

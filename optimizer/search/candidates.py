@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perflaw.law.architecture import Architecture, flops_per_token_arrays, param_arrays
+from perflaw.law.domain import CHOSEN, plan_features, zoo_domain
 from perflaw.law.moe import law_size_b, moe_law_args, moe_law_terms
-from perflaw.law.repetition import repeated_tokens, tokens_for_repeated
+from perflaw.law.repetition import most_useful_tokens, repeated_tokens, tokens_for_repeated
 from perflaw.optimizer.cost.plan_cost import gpu_hours
 from perflaw.optimizer.search.problem import Problem
 
@@ -25,7 +26,8 @@ ARCH_FIELDS = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "expe
                "shared_experts", "expert_ffn")
 
 #: Constraint names, in the order of the columns ``evaluate`` returns.
-CONSTRAINTS = ("params_min", "params_max", "tokens_min", "train_memory", "serve_memory", "mmlu_min")
+#: ``domain``: how far a plan lies outside the law's domain (law.domain), a constraint only with trust ``data``.
+CONSTRAINTS = ("params_min", "params_max", "tokens_min", "train_memory", "serve_memory", "mmlu_min", "domain")
 
 #: Columns of ``Candidates.to_frame()`` before the constraint values, in order.
 FRAME_COLUMNS = (*ARCH_FIELDS, "params_b", "active_params_b", "tokens_t", "effective_tokens_t", "discount", "mmlu",
@@ -46,6 +48,7 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     unique = unique_tokens(problem)
     if problem.coefficients.tokens == "clip":  # beyond S trillion tokens (at their worth) the clipped law gains nothing
         tokens_t = np.minimum(tokens_t, tokens_for_repeated(size_b, unique))
+    tokens_t = np.minimum(tokens_t, most_useful_tokens(unique))  # nor from repeats worth under 1 % of new data
     if c.max_tokens_t is not None:
         tokens_t = np.minimum(tokens_t, c.max_tokens_t)
     if s.is_moe:
@@ -79,6 +82,15 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     else:
         out["serve_memory"] = np.zeros_like(total)
     out["mmlu_min"] = (c.min_mmlu - out["mmlu"]) if c.min_mmlu is not None else np.zeros_like(total)
+    features = plan_features(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b, arch["active_experts"])
+    distance = zoo_domain().distance(features, active_b, arch["experts"] > 0, CHOSEN)
+    out["domain_distance"] = np.minimum(distance, 1e6)
+    out["domain"] = out["domain_distance"] if problem.trust == "data" else np.zeros_like(total)
+    if problem.objective == "lower":  # the low end of each interval, widened by its coefficient spread
+        out["score"] = law_interval(problem, d_law, arch["layers"], arch["hidden"], tokens_t, total_b, active_b,
+                                    out["mmlu"])[0]
+    else:
+        out["score"] = out["mmlu"]
     violation = np.maximum(out["params_min"], 0.0)
     for k in CONSTRAINTS[1:]:
         violation += np.maximum(out[k], 0.0)

@@ -76,6 +76,8 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | No
         if not reachable.any():
             limit = "the law's saturation (at most 1T tokens per 1B parameters) and " \
                 if problem.coefficients.tokens == "clip" else ""
+            if problem.constraints.unique_tokens_t is not None:
+                limit += "the worth of repeating the unique tokens (`unique_tokens_t`) and "
             return None, (f"no candidate reaches {target_mmlu:g} MMLU within {limit}the token limit; raise `params_b` "
                           f"or lower the target")
         blocked = {k: int((reachable & (probe[k] > 0)).sum()) for k in ("params_min", "params_max", "train_memory",

@@ -56,7 +56,7 @@ def neighbours(start: np.ndarray, sizes: list[int], seen: set) -> list[np.ndarra
 
 def best_index(ev: dict) -> int | None:
     ok = np.flatnonzero(ev["feasible"])
-    return None if len(ok) == 0 else int(ok[np.argmax(ev["mmlu"][ok])])
+    return None if len(ok) == 0 else int(ok[np.argmax(ev["score"][ok])])
 
 
 def indices_of(problem: Problem, arch: dict) -> np.ndarray:

@@ -75,8 +75,8 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
             trial.set_constraint(name, float(ev[name][0]))
         trial.set_constraint("lattice", 0.0 if ev["valid_point"][0] else 1.0)
         if multi:
-            return float(ev["mmlu"][0]), float(ev["active_params_b"][0])
-        return float(ev["mmlu"][0])
+            return float(ev["score"][0]), float(ev["active_params_b"][0])
+        return float(ev["score"][0])
 
     def finished_count() -> int:  # completed trials: failed ones are retried, not counted
         return len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
@@ -152,7 +152,8 @@ def problem_fingerprint(problem: Problem, objectives: str = "mmlu") -> str:
         coefficients = replace(coefficients, moe_variant="expansion", expansion_cap=0.0, w5=_STORED_W5)
     text = repr((problem.space, problem.budget_flops, problem.hardware, problem.gpus, problem.utilization,
                  problem.constraints, coefficients, problem.gamma, problem.seq_len, problem.flops_rule,
-                 objectives) + ((problem.vintage_years,) if coefficients.has_vintage else ()))
+                 objectives) + ((problem.vintage_years,) if coefficients.has_vintage else ())
+                + (() if (problem.trust, problem.objective) == ("law", "mean") else (problem.trust, problem.objective)))
     # Studies stored before laws had forms, vintages and capped expansion were all of the paper's
     # form: keep their digest.
     text = text.replace(", tokens='clip', link='bounded', w6=0.0, vintage='', expansion_cap=0.0)", ")")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perflaw.law.architecture import Architecture
+from perflaw.law.domain import plan_features, zoo_domain
 from perflaw.law.predict import PredictionInterval, interval_for
 from perflaw.optimizer.cost.layout import LayoutSearch
 from perflaw.optimizer.cost.memory import Layout
@@ -43,6 +44,7 @@ class Plan:
     memory_per_gpu_gb: float | None = None
     budget_flops: float | None = None  # the budget a front point was found at
     target_mmlu: float | None = None  # the target MMLU of the inverse question
+    domain: dict | None = None  # law.domain.Domain.describe: {"inside": bool, "outside": [...]}
 
     def __repr__(self) -> str:
         iv = self.interval
@@ -71,6 +73,8 @@ class Plan:
             c = self.cost
             row.update(gpu_hours=c.gpu_hours, days=c.days, usd=c.usd, energy_kwh=c.energy_kwh, summary=a.summary())
         row["interval"] = list(self.interval)
+        if self.domain is not None:
+            row["domain"] = self.domain
         return row
 
     def flat(self) -> dict:
@@ -80,6 +84,11 @@ class Plan:
         lay = row.pop("layout", None) or {}
         row.update({k: lay.get(k) for k in LAYOUT_COLUMNS})
         row.pop("summary", None)
+        domain = row.pop("domain", None)
+        row["inside_domain"] = None if domain is None else domain["inside"]
+        row["outside"] = None if domain is None else "; ".join(
+            f"{o['feature']} {o['value']:.3g} (data {o['low']:.3g} to {o['high']:.3g})" for o in domain["outside"]
+            if o["low"] is not None)
         row["architecture"] = self.architecture.summary()
         return row
 
@@ -99,8 +108,17 @@ def make_plan(problem: Problem, arch: dict[str, np.ndarray], ev: dict[str, np.nd
                          price_usd_per_gpu_hour=problem.price_usd_per_gpu_hour)
     layout = found.layout if found is not None else None
     memory = found.memory.total / 1e9 if found is not None and found.memory is not None else None
+    domain = plan_domain(architecture, values, ev["law_ffn"][i])
     return Plan(architecture=architecture, interval=PredictionInterval(low, high, iv.level), cost=cost, layout=layout,
-                memory_per_gpu_gb=memory, **values, **extra)
+                memory_per_gpu_gb=memory, domain=domain, **values, **extra)
+
+
+def plan_domain(architecture: Architecture, values: dict, law_ffn) -> dict:
+    """Whether a plan lies inside the law's domain, and where not (law.domain)."""
+    a = architecture
+    features = plan_features(a.layers, a.hidden, law_ffn, values["tokens_t"], values["params_b"],
+                             values["active_params_b"], a.active_experts)
+    return zoo_domain().describe({k: float(v) for k, v in features.items()}, values["active_params_b"], a.is_moe)
 
 
 def plans_frame(plans):
@@ -108,6 +126,7 @@ def plans_frame(plans):
     import pandas as pd
     rows = [p.flat() for p in plans]
     columns = [*ARCH_FIELDS, *_LAW_FIELDS, "mmlu_low", "mmlu_high", "gpu_hours", "days", "usd", "energy_kwh",
-               "memory_per_gpu_gb", *LAYOUT_COLUMNS, "budget_flops", "target_mmlu", "architecture"]
+               "memory_per_gpu_gb", *LAYOUT_COLUMNS, "budget_flops", "target_mmlu", "inside_domain", "outside",
+               "architecture"]
     frame = pd.DataFrame(rows)
     return frame.reindex(columns=[c for c in columns if c in frame.columns] if rows else columns)

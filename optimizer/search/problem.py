@@ -17,6 +17,10 @@ MMLU = Range(0, 100, open_high=True)  # points
 SERVE_CONTEXT = Range(1, 1 << 24)  # tokens
 SERVE_BATCH = Range(1, 1 << 20)  # sequences
 HEADROOM = Range(0, 1, open_high=True)  # share of HBM kept free
+#: What a search may recommend: ``data`` only plans inside the law's domain (law.domain), ``law`` any plan.
+TRUST = ("data", "law")
+#: What a search maximises: ``mean`` the predicted MMLU, ``lower`` the low end of its interval (risk-averse).
+OBJECTIVES = ("mean", "lower")
 BUDGET_FLOPS = Range(1e6, 1e32)  # what a problem accepts (budgets in FLOPs start at 1e15; fronts sweep lower)
 
 
@@ -78,9 +82,15 @@ class Problem:
     precision: str = "bf16"  # of the hardware peak that plan costs are computed against
     price_usd_per_gpu_hour: float | None = None  # plan costs in dollars when given
     data_vintage: str | None = None  # YYYY-MM the data's quality matches; None: the law's reference month
+    trust: str = "data"  # TRUST
+    objective: str = "mean"  # OBJECTIVES
 
     def __post_init__(self) -> None:
         check_number("budget_flops", self.budget_flops, BUDGET_FLOPS)
+        if self.trust not in TRUST:
+            raise InputError("trust", f"must be one of {', '.join(TRUST)}", self.trust)
+        if self.objective not in OBJECTIVES:
+            raise InputError("objective", f"must be one of {', '.join(OBJECTIVES)}", self.objective)
         self.coefficients.vintage_years(self.data_vintage)  # checks the month
 
     @property

@@ -34,6 +34,8 @@ class SearchResult:
     message: str
     evaluated: Candidates = field(repr=False)  # every evaluated candidate (arrays)
     infeasible_reason: str | None = None
+    law_optimum: Plan | None = None  # trust data: the raw law's best plan (optimizer.search.scrutiny), when asked
+    at_bounds: tuple[dict, ...] = ()  # the bounds the best plan sits on (optimizer.search.scrutiny), when asked
 
     def __repr__(self) -> str:
         return (f"SearchResult({self.strategy}: best={self.best!r}, {len(self.alternatives)} alternatives, "
@@ -75,7 +77,7 @@ def finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals:
     if dedupe:
         arch, ev = _distinct(arch, ev)
     feasible = np.flatnonzero(ev["feasible"])
-    order = feasible[np.lexsort((feasible, -ev["mmlu"][feasible]))]  # MMLU desc, ties in evaluation order
+    order = feasible[np.lexsort((feasible, -ev["score"][feasible]))]  # objective desc, ties in evaluation order
     kept, failure, checks = verify_layouts(problem, arch, order, top + 1)
     reason = None
     if not kept:
@@ -102,10 +104,17 @@ def explain_infeasible(problem: Problem, arch: dict, ev: dict) -> str:
     names = [k for k in CONSTRAINTS if (ev[k] > 0).any()]
     if not names:
         return "no candidate in the search space"
+    others = [k for k in CONSTRAINTS if k != "domain"]
+    if "domain" in names:
+        if np.all([ev[o] <= 0 for o in others], axis=0).any():  # the raw law has plans: the domain binds
+            return ("no candidate lies inside the law's domain (the shapes, tokens per parameter and compute of "
+                    "published models of comparable size): widen the search space towards them, or set `trust` to "
+                    "law to search the raw law")
+        names.remove("domain")  # nothing is feasible even for the raw law: say why without the domain
     c = problem.constraints
     options = []
     for k in names:
-        ok = np.all([ev[o] <= 0 for o in CONSTRAINTS if o != k], axis=0)  # the other constraints hold
+        ok = np.all([ev[o] <= 0 for o in others if o != k], axis=0)  # the other constraints hold
         if not ok.any():
             continue
         need = float(ev[k][ok].min())
@@ -131,6 +140,7 @@ def explain_infeasible(problem: Problem, arch: dict, ev: dict) -> str:
                            f"candidate ({ev['params_b'][i]:.3g}B)")
         elif k == "mmlu_min":
             options.append(f"lower `min_mmlu` to {float(ev['mmlu'][ok].max()):.2f} (the best candidate)")
+
     if not options:
         return f"several constraints bind together ({', '.join(names)}); relax more than one"
     return "; or ".join(options)

@@ -30,7 +30,7 @@ def search_scipy(problem: Problem, *, trials: int = 10000, seed: int = 0, top: i
         arch, ev = evaluate_indices(problem, to_idx(x.reshape(len(free), -1)))
         archs.append(arch)
         evs.append(ev)
-        return -ev["mmlu"] + 100.0 * ev["violation"] + 1000.0 * (ev["violation"] > 0)
+        return -ev["score"] + 100.0 * ev["violation"] + 1000.0 * (ev["violation"] > 0)
 
     popsize = 20
     res_ok, msg, runs = True, "single-point search space", 0

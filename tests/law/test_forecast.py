@@ -104,9 +104,17 @@ def test_the_paper_is_judged_only_on_models_released_after_it_and_a_file_states_
     assert fixed_cutoffs(PAPER)[0] == "2024-09" and e["n"] == len(after)
     assert e["first_month"] > PAPER_PUBLISHED and 0 < e["mae"] < 10
     refit = PAPER.with_values(w1=14.0)  # no longer the paper's: every window counts
-    assert fixed_cutoffs(refit) == DEFAULT_CUTOFFS and expected_error(refit)["n"] > e["n"]
-    stated = {"n": 7, "mae": 3.5, "bias": 0.1, "method": "a fit's own forecasts"}
+    assert fixed_cutoffs(refit) == DEFAULT_CUTOFFS
+    stated = {"n": 7, "mae": 3.5, "bias": 0.1, "rmse": 4.0, "coverage": 0.8, "mae_dense": 3.0, "mae_moe": None,
+              "first_month": "2024-09", "last_month": "2025-08", "method": "a fit's own forecasts"}
     path = tmp_path / "law.json"
     save_coefficients(replace(refit, forecast=stated), path)
     loaded = load_coefficients(path)
     assert expected_error(loaded) == stated and loaded == refit  # the error is metadata, not a coefficient
+    # a set without a stated error is judged by its form refit on the past, not in-sample
+    assert expected_error(refit)["n"] == 111 and "refit before each cut-off" in expected_error(refit)["method"]
+    for bad in ({**stated, "n": True}, {**stated, "mae": float("nan")}, {k: v for k, v in stated.items()
+                                                                        if k != "first_month"}):
+        save_coefficients(replace(refit, forecast=bad), path)
+        with pytest.raises(InputError, match="forecast"):
+            load_coefficients(path)

@@ -37,7 +37,7 @@ def test_moe_lattice_has_no_dense_ffn_axis():
                         ffn_ratio=(2.5, 4.0))
     lat = space.lattice()
     assert (lat["ffn"] == 0).all() and len(lat["layers"]) == 9 * 2
-    r = search(Problem(space, 1e22), "exact", top=3)
+    r = search(Problem(space, 1e22, trust="law"), "exact", top=3)
     assert len({_key(q) for q in [r.best, *r.alternatives]}) == 4
 
 
@@ -107,8 +107,10 @@ def test_studies_stored_before_law_forms_keep_their_fingerprint():
     # this problem; a stored study of it must still resume.
     from perflaw.optimizer.search.optuna_strategy import problem_fingerprint
     from perflaw.optimizer.search.problem import Constraints
-    old = Problem(SearchSpace(), 1e23, constraints=Constraints(params_b=(0.01, 1e5)))
-    assert problem_fingerprint(old) == "784b6d9f3c595eaa"
+    old = Problem(SearchSpace(), 1e23, constraints=Constraints(params_b=(0.01, 1e5)), trust="law")
+    assert problem_fingerprint(old) == "784b6d9f3c595eaa"  # studies then searched the raw law
+    assert problem_fingerprint(Problem(SearchSpace(), 1e23, constraints=Constraints(params_b=(0.01, 1e5)))) \
+        != "784b6d9f3c595eaa"  # the default now searches only plans inside the law's domain
     from perflaw.law.coefficients import PAPER
     assert problem_fingerprint(Problem(SearchSpace(), 1e23, coefficients=PAPER.with_values(tokens="none"),
                                        constraints=Constraints(params_b=(0.01, 1e5)))) != "784b6d9f3c595eaa"

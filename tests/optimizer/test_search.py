@@ -46,23 +46,32 @@ def test_param_arrays_match_architecture():
         assert (total, active) == (a.params().total, a.params().active)
 
 
-def test_exact_equals_brute_force_reference():
-    # Reference: every lattice point as an Architecture, tokens from the budget, the scalar law.
-    p = Problem(SMALL, 3e22)
+@pytest.mark.parametrize("trust", ["law", "data"])
+def test_exact_equals_brute_force_reference(trust):
+    # Reference: every lattice point as an Architecture, tokens from the budget, the scalar law,
+    # and (trust data) the scalar domain check of each plan.
+    from perflaw.law.domain import plan_features, zoo_domain
+    p = Problem(SMALL, 3e22, trust=trust)
     arch = SMALL.lattice()
     best = (-1.0, None)
     for i in range(len(arch["layers"])):
         a = Architecture(int(arch["layers"][i]), int(arch["hidden"][i]), int(arch["ffn"][i]),
                          heads=int(arch["heads"][i]), kv_heads=int(arch["kv_heads"][i]), vocab=SMALL.vocab)
-        tokens = min(3e22 / a.flops_per_token(4096) / 1e12, a.params().total / 1e9)
+        size = a.params().total / 1e9
+        tokens = min(3e22 / a.flops_per_token(4096) / 1e12, size)
         if tokens < 0.01:
             continue
+        if trust == "data":
+            f = plan_features(a.layers, a.hidden, a.ffn, tokens, size, size)
+            if not zoo_domain().describe({k: float(v) for k, v in f.items()}, size, False)["inside"]:
+                continue
         mmlu = predict_architecture(a, tokens).mmlu
         if mmlu > best[0]:
             best = (mmlu, i)
     r = search(p, "exact")
     assert r.best.mmlu == pytest.approx(best[0], abs=1e-9)
     assert r.best.architecture.layers == arch["layers"][best[1]] and r.best.architecture.hidden == arch["hidden"][best[1]]
+    assert r.best.domain["inside"] or trust == "law"
 
 
 @pytest.mark.parametrize("strategy,trials", [("optuna", 400), ("scipy", 2500)])

@@ -1,0 +1,193 @@
+"""Where the law has evidence: the shapes, data and compute of published models of comparable size.
+
+A plan is *inside* the law's domain when each of its features lies within the range that published
+models of the same kind (dense or MoE) and comparable activated size span in the law's fit table:
+
+- ``hidden_per_layer``   hidden / layers (wide-shallow against deep-narrow)
+- ``ffn_per_hidden``     the FFN width a token passes through / hidden (MoE: (top-k + shared) × expert width)
+- ``tokens_per_param``   training tokens per activated parameter
+- ``expansion``          MoE total / activated parameters
+- ``experts_per_token``  MoE routed experts each token uses (top-k)
+- ``active_params_b``    the size itself: no comparable model at all is no evidence
+- ``compute``            training compute 6 · activated parameters · tokens, against every model's
+
+Comparable size: the models whose activated parameters lie within a factor ``SIZE_FACTOR`` (2) of the
+plan's, and at least the ``MIN_MODELS`` nearest in log size, so a ratio seen only at 0.5B is no
+evidence at 50B. The ranges are computed once on a log grid of sizes and looked up, so whole
+lattices are checked with numpy.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+SIZE_FACTOR = 2.0  # comparable: activated parameters within 2× either way
+MIN_MODELS = 5  # ... and at least the five nearest in size
+GRID_POINTS = 400  # log-spaced sizes the ranges are tabulated on
+#: The features, in report order, with the words outputs use.
+FEATURES = {
+    "hidden_per_layer": "hidden / layers",
+    "ffn_per_hidden": "FFN width / hidden",
+    "tokens_per_param": "tokens per activated parameter",
+    "expansion": "MoE total / activated parameters",
+    "experts_per_token": "MoE experts per token",
+    "active_params_b": "activated parameters, B",
+    "compute": "training compute 6·N·T, FLOPs",
+}
+#: The features a plan chooses: a search with trust ``data`` keeps them inside. Compute is the
+#: budget's, not the plan's: a budget beyond every published run is said, not searched away.
+CHOSEN = ("hidden_per_layer", "ffn_per_hidden", "tokens_per_param", "expansion", "experts_per_token",
+          "active_params_b")
+_SIZE_CONDITIONED = ("hidden_per_layer", "ffn_per_hidden", "tokens_per_param", "expansion", "experts_per_token")
+_MOE_ONLY = ("expansion", "experts_per_token")
+
+
+@dataclass(frozen=True)
+class KindRanges:
+    """The ranges of one kind of model (dense or MoE), tabulated over a log grid of sizes."""
+
+    log_sizes: np.ndarray  # ln(activated parameters, B) of the grid
+    low: dict[str, np.ndarray]  # feature -> lowest value among comparable models, per grid size
+    high: dict[str, np.ndarray]
+    q25: dict[str, np.ndarray]  # the quartiles: the conventional shapes of comparable models
+    q75: dict[str, np.ndarray]
+    size_range: tuple[float, float]  # smallest and largest activated size of this kind, B
+    n: int  # models of this kind
+
+    def at(self, active_b, conventional: bool = False) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Each feature's (low, high) at ``active_b`` (the nearest grid size); ``conventional``: the
+        quartiles instead of the extremes."""
+        x = np.log(np.asarray(active_b, dtype=np.float64))
+        step = self.log_sizes[1] - self.log_sizes[0]
+        i = np.clip(np.rint((x - self.log_sizes[0]) / step), 0, len(self.log_sizes) - 1).astype(np.intp)
+        lo, hi = (self.q25, self.q75) if conventional else (self.low, self.high)
+        return {k: v[i] for k, v in lo.items()}, {k: v[i] for k, v in hi.items()}
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The law's domain: ranges per kind of model, and the compute range of all models."""
+
+    dense: KindRanges | None
+    moe: KindRanges | None
+    compute: tuple[float, float]
+    source: str
+
+    def ranges(self, active_b, is_moe, conventional: bool = False) -> tuple[dict[str, np.ndarray],
+                                                                             dict[str, np.ndarray]]:
+        """Each feature's (low, high) for plans of activated size ``active_b`` (arrays; NaN: not
+        applicable, such as MoE features of a dense plan, or no model of that kind);
+        ``conventional``: the interquartile range of comparable models instead of their extremes."""
+        active_b, is_moe = np.broadcast_arrays(np.asarray(active_b, dtype=np.float64), np.asarray(is_moe, dtype=bool))
+        low = {k: np.full(active_b.shape, np.nan) for k in FEATURES}
+        high = {k: np.full(active_b.shape, np.nan) for k in FEATURES}
+        for kinds, mask in ((self.dense, ~is_moe), (self.moe, is_moe)):
+            if kinds is None or not mask.any():
+                continue
+            lo, hi = kinds.at(active_b[mask], conventional)
+            for k in _SIZE_CONDITIONED:
+                if k in lo:
+                    low[k][mask], high[k][mask] = lo[k], hi[k]
+            low["active_params_b"][mask], high["active_params_b"][mask] = kinds.size_range
+        low["compute"][...], high["compute"][...] = self.compute
+        return low, high
+
+    def distance(self, features: dict[str, np.ndarray], active_b, is_moe, names=None,
+                 conventional: bool = False) -> np.ndarray:
+        """How far each plan lies outside the domain: Σ over the features ``names`` (default all) of
+        ln(value / high) above the range and ln(low / value) below it (0 inside; a plan with no
+        model of its kind: inf)."""
+        low, high = self.ranges(active_b, is_moe, conventional)
+        total = np.zeros(np.shape(active_b), dtype=np.float64)
+        for k in (FEATURES if names is None else names):
+            v = np.asarray(features[k], dtype=np.float64) if k in features else None
+            if v is None:
+                continue
+            lo, hi = low[k], high[k]
+            applies = np.isfinite(lo) & np.isfinite(v)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                over = np.where(applies & (v > hi), np.log(v / hi), 0.0)
+                under = np.where(applies & (v < lo), np.log(lo / v), 0.0)
+            total = total + over + under
+        kinds_known = np.where(np.asarray(is_moe, dtype=bool), self.moe is not None, self.dense is not None)
+        return np.where(kinds_known, total, np.inf)
+
+    def describe(self, features: dict[str, float], active_b: float, is_moe: bool) -> dict:
+        """One plan against the domain: ``{"inside": bool, "outside": [{"feature", "value", "low", "high"}]}``."""
+        low, high = self.ranges(np.array([active_b]), np.array([is_moe]))
+        outside = []
+        if (self.moe if is_moe else self.dense) is None:
+            outside.append({"feature": "kind", "value": "moe" if is_moe else "dense", "low": None, "high": None})
+        for k in FEATURES:
+            if k not in features or not np.isfinite(low[k][0]):
+                continue
+            v, lo, hi = float(features[k]), float(low[k][0]), float(high[k][0])
+            if v < lo or v > hi:
+                outside.append({"feature": k, "value": v, "low": lo, "high": hi})
+        return {"inside": not outside, "outside": outside}
+
+
+def plan_features(layers, hidden, law_ffn, tokens_t, total_b, active_b, active_experts=0) -> dict[str, np.ndarray]:
+    """The domain's features of plans or models (arrays broadcast; MoE features NaN for dense ones)."""
+    layers, hidden, law_ffn = (np.asarray(v, dtype=np.float64) for v in (layers, hidden, law_ffn))
+    tokens_t, total_b, active_b = (np.asarray(v, dtype=np.float64) for v in (tokens_t, total_b, active_b))
+    moe = total_b > active_b * (1 + 1e-9)
+    k = np.asarray(active_experts, dtype=np.float64)
+    return {
+        "hidden_per_layer": hidden / layers,
+        "ffn_per_hidden": law_ffn / hidden,
+        "tokens_per_param": tokens_t * 1e3 / active_b,
+        "expansion": np.where(moe, total_b / active_b, np.nan),
+        "experts_per_token": np.where(moe & (k > 0), k, np.nan),
+        "active_params_b": active_b,
+        "compute": 6.0 * active_b * 1e9 * tokens_t * 1e12,
+    }
+
+
+def _kind_ranges(features: dict[str, np.ndarray], active_b: np.ndarray, moe: bool) -> KindRanges | None:
+    n = len(active_b)
+    if n == 0:
+        return None
+    sizes = np.log(active_b)
+    grid = np.linspace(sizes.min() - np.log(SIZE_FACTOR), sizes.max() + np.log(SIZE_FACTOR), GRID_POINTS)
+    dist = np.abs(grid[:, None] - sizes[None, :])  # grid × models, in ln size
+    nearest = np.sort(dist, axis=1)[:, min(MIN_MODELS, n) - 1:min(MIN_MODELS, n)]
+    comparable = dist <= np.maximum(np.log(SIZE_FACTOR), nearest)
+    low, high, q25, q75 = {}, {}, {}, {}
+    for k in _SIZE_CONDITIONED:
+        if k in _MOE_ONLY and not moe:
+            continue
+        v = np.broadcast_to(features[k][None, :], dist.shape)
+        ok = comparable & np.isfinite(v)
+        masked = np.where(ok, v, np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a size with no model of this kind: NaN
+            low[k], high[k] = np.nanmin(masked, axis=1), np.nanmax(masked, axis=1)
+            q25[k], q75[k] = np.nanpercentile(masked, 25, axis=1), np.nanpercentile(masked, 75, axis=1)
+    return KindRanges(grid, low, high, q25, q75, (float(active_b.min()), float(active_b.max())), n)
+
+
+def domain_of(inputs, active_experts, source: str) -> Domain:
+    """The domain of a fit table's models (``law.zoo.LawInputs`` and each model's top-k, 0 for dense)."""
+    f = plan_features(inputs.layers, inputs.hidden, inputs.ffn, inputs.tokens_t, inputs.total_b, inputs.active_b,
+                      active_experts)
+    moe = np.asarray(inputs.is_moe, dtype=bool)
+    part = {kind: ({k: v[mask] for k, v in f.items()}, inputs.active_b[mask])
+            for kind, mask in (("dense", ~moe), ("moe", moe))}
+    compute = f["compute"][np.isfinite(f["compute"])]
+    return Domain(dense=_kind_ranges(*part["dense"], moe=False), moe=_kind_ranges(*part["moe"], moe=True),
+                  compute=(float(compute.min()), float(compute.max())), source=source)
+
+
+@lru_cache(maxsize=1)
+def zoo_domain() -> Domain:
+    """The domain of the shipped zoo's complete models (pandas loads only here)."""
+    from perflaw.law.zoo import law_inputs, load_zoo
+    t = load_zoo()
+    t = t[t["complete"]].reset_index(drop=True)
+    return domain_of(law_inputs(t), t["active_experts"].fillna(0).to_numpy(dtype=float),
+                     f"the {len(t)} complete models of the shipped zoo")

@@ -1,0 +1,75 @@
+"""Recommendations a reviewer can trust: data by default, the law's own optimum beside, edges, flatness, risk."""
+
+import pytest
+
+from perflaw.optimizer.cli.main import main
+from perflaw.optimizer.search.flatness import conventional, flatness, near_optimal, sensitivity
+from perflaw.optimizer.search.problem import Problem
+from perflaw.optimizer.search.scrutiny import at_bounds, law_optimum
+from perflaw.optimizer.search.space import SearchSpace
+from perflaw.optimizer.search.strategies import search
+from tests.optimizer.test_cli import run_json
+
+ARGS = ["--flops", "1e24", "--params", "1B:70B"]
+
+
+def test_data_trust_recommends_inside_and_shows_the_laws_own_optimum(capsys):
+    d = run_json(capsys, ["optimize", *ARGS])
+    raw = run_json(capsys, ["optimize", *ARGS, "--trust", "law"])
+    assert d["trust"] == "data" and d["best"]["domain"]["inside"]
+    opt = d["law_optimum"]
+    assert opt["mmlu"] == pytest.approx(raw["best"]["mmlu"]) and opt["gain"] == pytest.approx(opt["mmlu"] - d["best"]["mmlu"])
+    assert opt["gain"] > 0 and not opt["domain"]["inside"]  # the law claims more where it has no data
+    assert raw["law_optimum"] is None and not raw["best"]["domain"]["inside"]
+    assert main(["optimize", *ARGS]) == 0
+    out = capsys.readouterr().out
+    assert "Law alone" in out and "claimed" in out and "published models of its size" in out
+
+
+def test_edges_are_said_with_what_widening_gives(capsys):
+    d = run_json(capsys, ["optimize", "--flops", "1e26", "--trust", "law"])
+    edges = {(h["axis"], h["bound"]): h for h in d["at_bounds"]}
+    layers = edges[("layers", "high")]
+    assert layers["value"] == layers["limit"] == 128 and layers["widened_to"] == 192
+    wider = run_json(capsys, ["optimize", "--flops", "1e26", "--trust", "law", "--layers", "8:192"])
+    assert layers["gain"] == pytest.approx(wider["best"]["mmlu"] - d["best"]["mmlu"])
+    capped = run_json(capsys, ["optimize", *ARGS, "--max-tokens", "1T"])
+    assert any(h["axis"] == "max_tokens_t" for h in capped["at_bounds"])
+    assert any(h["axis"] == "budget" and h["bound"] == "unspent" for h in capped["at_bounds"])
+
+
+def test_near_optimal_plans_sensitivity_and_the_conventional_shape():
+    p = Problem(SearchSpace(), 1e24)
+    r = search(p, "exact", top=0)
+    n = near_optimal(p, r, 0.5)
+    ev = r.evaluated
+    best = ev["score"][ev["feasible"]].max()
+    assert n["count"] == int(((ev["score"] >= best - 0.5) & ev["feasible"]).sum()) >= 1
+    assert all(pl["mmlu"] >= r.best.mmlu - 0.5 for pl in n["plans"])
+    lo, hi = n["ranges"]["layers"]
+    assert lo <= r.best.architecture.layers <= hi
+    for s in sensitivity(p, r, 0.5):
+        assert s["slack"][0] <= s["best"] <= s["slack"][1]
+        assert all(loss > 0.5 for _, loss in s["beyond"]) and min(loss for _, loss in s["profile"]) == pytest.approx(0)
+    c = conventional(p, r)
+    assert c is not None and c.mmlu <= r.best.mmlu and c.domain["inside"]
+    f = flatness(p, r)
+    terms = f["terms"]["best"]
+    assert sum(v for k, v in terms.items() if k != "mmlu") == pytest.approx(terms["mmlu"])
+
+
+def test_the_lower_objective_prefers_a_plan_with_a_higher_low_end(capsys):
+    mean = run_json(capsys, ["optimize", *ARGS, "--trust", "law"])
+    lower = run_json(capsys, ["optimize", *ARGS, "--trust", "law", "--objective", "lower"])
+    assert lower["objective"] == "lower"
+    assert lower["best"]["interval"][0] >= mean["best"]["interval"][0] - 1e-9
+    assert lower["best"]["mmlu"] <= mean["best"]["mmlu"] + 1e-9
+    assert main(["optimize", *ARGS, "--trust", "maybe"]) == 2
+    assert "trust" in capsys.readouterr().err
+
+
+def test_law_optimum_is_none_when_the_problem_trusts_the_law():
+    p = Problem(SearchSpace(), 1e23, trust="law")
+    assert law_optimum(p) is None
+    r = search(p, "exact", top=0)
+    assert isinstance(at_bounds(p, r.best, widen=False), list)
