@@ -169,11 +169,12 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
         raise InputError("constraints", f"no feasible plan: {payload['infeasible_reason']}",
                          f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
     payload["best"] = result.best.as_dict()
-    from perflaw.optimizer.search.scrutiny import at_bounds, law_optimum
+    from perflaw.optimizer.search.scrutiny import at_bounds, data_note, law_optimum
     optimum = law_optimum(problem)
     payload["trust"], payload["objective"] = problem.trust, problem.objective
     payload["law_optimum"] = None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - result.best.mmlu}
     payload["at_bounds"] = at_bounds(problem, result.best)
+    payload["data_note"] = data_note(problem, result.best)
     from perflaw.law.rules import check_number
     from perflaw.optimizer.search.flatness import TOLERANCE, flatness
     payload.update(flatness(problem, result, check_number("--tolerance", args.tolerance, TOLERANCE)))
@@ -194,7 +195,7 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
 def _domain_lines(d: dict) -> list[str]:
     """Where the best plan stands against the law's data, what the law alone would pick, its edges, and
     how flat the optimum is."""
-    pairs = scrutiny_sentences(d["best"], d.get("law_optimum"), d.get("at_bounds", []))
+    pairs = scrutiny_sentences(d["best"], d.get("law_optimum"), d.get("at_bounds", []), d.get("data_note"))
     if "near_optimal" in d:
         pairs += flatness_sentences(d, d.get("objective", "mean"))
     return [f"{label:<15} {text}" for label, text in pairs]

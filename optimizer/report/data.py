@@ -17,13 +17,14 @@ from perflaw.optimizer.search.plan import Plan
 from perflaw.optimizer.search.problem import Problem
 from perflaw.optimizer.search.result import SearchResult
 from perflaw.optimizer.search.flatness import DEFAULT_TOLERANCE, flatness
-from perflaw.optimizer.search.scrutiny import at_bounds, law_optimum
+from perflaw.optimizer.search.scrutiny import at_bounds, bound_labels, data_note, law_optimum
 from perflaw.optimizer.search.strategies import search
 
 PLAN_COLUMNS = ["budget", "rank", "layers", "hidden", "ffn", "heads", "kv_heads", "experts", "active_experts",
                 "shared_experts", "expert_ffn", "params_b", "active_params_b", "tokens_t", "mmlu", "mmlu_low",
                 "mmlu_high", "train_flops", "budget_flops", "gpu_hours", "days", "usd", "memory_per_gpu_gb", "tp",
-                "pp", "dp", "ep", "zero", "recompute", "layout", "budget_share", "inside_domain", "outside"]
+                "pp", "dp", "ep", "zero", "recompute", "layout", "budget_share", "binding", "inside_domain", "outside",
+                "data_note"]
 
 
 @dataclass
@@ -49,7 +50,9 @@ def _rows(label: str, problem: Problem, plans: list[Plan]) -> list[dict]:
     """Plan rows with their interval, layout and costs, ranked as given."""
     rows = [{"budget": label, "rank": rank, "budget_flops": problem.budget_flops, **plan.flat()}
             for rank, plan in enumerate(plans, start=1)]
-    for row in rows:
+    for row, plan in zip(rows, plans):
+        row["binding"] = bound_labels(at_bounds(problem, plan, widen=False))
+        row["data_note"] = data_note(problem, plan)
         row["budget_share"] = row["train_flops"] / (row.get("budget_flops") or problem.budget_flops)
         row["layout"] = (f"TP{row['tp']:g} PP{row['pp']:g} DP{row['dp']:g}" + (f" EP{row['ep']:g}" if row.get("ep", 1)
                                                                             and row["ep"] > 1 else "")
@@ -113,7 +116,7 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
             optimum = law_optimum(problem)
             scrutiny.append((label, r.best.as_dict(),
                              None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - r.best.mmlu},
-                             at_bounds(problem, r.best), flatness(problem, r, tolerance)))
+                             at_bounds(problem, r.best), flatness(problem, r, tolerance), data_note(problem, r.best)))
     candidates = _table(cand_rows)
     largest = max(labelled, key=lambda t: t[1].budget_flops)
     if len(labelled) == 1 and "budget" in fronts:

@@ -10,7 +10,29 @@ from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+import numpy as np
+
 _COLORS = {"chinchilla": "#999999", "chinchilla-unrounded": "#555555", "epoch": "#c0504d"}
+#: What each loss-law line is (law.baselines), for legends.
+_LAW_WORDS = {"chinchilla": "Chinchilla approach 3, rounded constants",
+              "chinchilla-unrounded": "Chinchilla approach 3, unrounded constants",
+              "epoch": "Epoch AI refit of approach 3"}
+RULE_OF_THUMB = 20.0  # tokens per parameter of Chinchilla's approaches 1 and 2 (Hoffmann et al. 2022)
+
+
+def _label_offsets(x, y, ax_span) -> list[tuple[float, float]]:
+    """Text offsets (points) that keep labels of nearby points apart: each label goes up one line
+    per earlier label within 0.2 decades and 2 % of the MMLU span, and to the left near the right edge."""
+    lx = np.log10(np.asarray(x, dtype=float))
+    y = np.asarray(y, dtype=float)
+    placed, out = [], []
+    x_hi = lx.max() if len(lx) else 0.0
+    for xi, yi in zip(lx, y):
+        clashes = sum(1 for (px, py) in placed if abs(px - xi) < 0.2 and abs(py - yi) < 0.02 * ax_span)
+        placed.append((xi, yi))
+        left = len(lx) > 1 and xi > x_hi - 0.15
+        out.append((-6.0 if left else 4.0, 4.0 + 9.0 * clashes))
+    return out
 
 
 def _figure() -> tuple[Figure, object]:
@@ -19,12 +41,12 @@ def _figure() -> tuple[Figure, object]:
     return fig, fig.add_subplot()
 
 
-def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool) -> Figure:
+def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool, title: str = "") -> Figure:
     """Predicted MMLU against training compute, the interval as a band, zoo models overlaid."""
     fig, ax = _figure()
     f = front.sort_values("train_flops")
     if len(f):
-        if review:  # separate budgets: an interval bar each, not a band between them
+        if review or len(f) == 1:  # separate budgets (or one point): an interval bar each, not a band
             ax.errorbar(f["train_flops"], f["mmlu"], yerr=[f["mmlu"] - f["mmlu_low"], f["mmlu_high"] - f["mmlu"]],
                         fmt="o", color="#1f4e79", ecolor="#4f81bd", capsize=4,
                         label="best plan per budget (predicted, with interval)")
@@ -33,29 +55,50 @@ def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool) -> Figure:
                             label="prediction interval")
             ax.plot(f["train_flops"], f["mmlu"], "o-", color="#1f4e79", label="best plan (predicted)")
         if review:
-            for _, r in f.iterrows():
+            last = len(f) - 1
+            for k, (_, r) in enumerate(f.iterrows()):  # the rightmost label goes left, inside the axes
                 ax.annotate(str(r["budget"]), (r["train_flops"], r["mmlu"]), textcoords="offset points",
-                            xytext=(5, -12), fontsize=8)
+                            xytext=(-7 if k == last and last else 5, -12), fontsize=8,
+                            ha="right" if k == last and last else "left")
     if len(refs):
         ax.scatter(refs["train_flops"], refs["reported_mmlu"], marker="s", color="#c0504d", zorder=3,
                    label="published model (reported MMLU)")
-        for _, r in refs.iterrows():
+        span = float(np.nanmax(refs["reported_mmlu"]) - np.nanmin(refs["reported_mmlu"])) or 10.0
+        ordered = refs.sort_values(["train_flops", "reported_mmlu"])
+        offsets = _label_offsets(ordered["train_flops"], ordered["reported_mmlu"], max(span, 10.0))
+        for (_, r), (dx, dy) in zip(ordered.iterrows(), offsets):
             ax.annotate(r["name"], (r["train_flops"], r["reported_mmlu"]), textcoords="offset points",
-                        xytext=(4, 4), fontsize=7)
+                        xytext=(dx, dy), fontsize=7, ha="right" if dx < 0 else "left", annotation_clip=True)
     ax.set_xscale("log")
     ax.set_xlabel("training compute (FLOPs, log scale)")
     ax.set_ylabel("5-shot MMLU (percentage points)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    if "usd" in f and f["usd"].notna().any():  # a price was given: the same axis in dollars on top
+        per_flop = float(np.nanmedian(f["usd"] / f["train_flops"]))
+        top = ax.secondary_xaxis("top", functions=(lambda x: x * per_flop, lambda x: x / per_flop))
+        top.set_xlabel("cost (US dollars at the stated price, log scale)", fontsize=8)
+        top.tick_params(labelsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
     return fig
 
 
-def allocation(plans: pd.DataFrame, baselines: pd.DataFrame) -> Figure:
-    """Parameters against tokens of the best plans, with the loss laws' compute-optimal lines."""
+def allocation(plans: pd.DataFrame, baselines: pd.DataFrame, at_flops: float | None = None,
+               title: str = "") -> Figure:
+    """Parameters against tokens of the best plans, with the loss laws' compute-optimal lines
+    (each named with what it implies at ``at_flops``) and the 20-tokens-per-parameter rule."""
     fig, ax = _figure()
     for name, b in baselines.groupby("law", sort=False):
-        ax.plot(b["params_b"], b["tokens_t"], "-", color=_COLORS.get(name, "#777777"),
-                label=f"compute-optimal ({name})")
+        words = _LAW_WORDS.get(name, name)
+        if at_flops is not None and len(b):
+            i = int(np.argmin(np.abs(np.log(b["flops"].to_numpy(dtype=float) / at_flops))))
+            words += f": {1e3 * b['tokens_t'].iloc[i] / b['params_b'].iloc[i]:.0f} tokens per parameter at {at_flops:.2g}"
+        ax.plot(b["params_b"], b["tokens_t"], "-", color=_COLORS.get(name, "#777777"), label=words)
+    if len(baselines):
+        n = np.geomspace(baselines["params_b"].min(), baselines["params_b"].max(), 20)
+        ax.plot(n, RULE_OF_THUMB * n / 1e3, ":", color="#333333",
+                label="20 tokens per parameter (Chinchilla approaches 1 and 2)")
     if len(plans):
         ax.scatter(plans["params_b"], plans["tokens_t"], color="#1f4e79", zorder=3, label="best plans (Performance Law)")
     ax.set_xscale("log")
@@ -63,11 +106,13 @@ def allocation(plans: pd.DataFrame, baselines: pd.DataFrame) -> Figure:
     ax.set_xlabel("parameters (billions, log scale)")
     ax.set_ylabel("training tokens (trillions, log scale)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=10)
     return fig
 
 
-def landscape(grid: pd.DataFrame, best: dict | None) -> Figure:
+def landscape(grid: pd.DataFrame, best: dict | None, title: str = "") -> Figure:
     """Best predicted MMLU over layers × hidden size at the budget; the best plan marked."""
     fig, ax = _figure()
     table = grid.pivot(index="hidden", columns="layers", values="mmlu")
@@ -81,6 +126,8 @@ def landscape(grid: pd.DataFrame, best: dict | None) -> Figure:
         ax.legend(fontsize=8, loc="upper right")
     ax.set_xlabel("layers")
     ax.set_ylabel("hidden size")
+    if title:
+        ax.set_title(title, fontsize=10)
     return fig
 
 

@@ -34,7 +34,7 @@ _SHOW = [("budget", "budget"), ("layers", "layers"), ("hidden", "hidden"), ("ffn
          ("expert_ffn", "expert FFN"), ("params_b", "params (B)"),
          ("active_params_b", "active (B)"), ("tokens_t", "tokens (T)"), ("mmlu", "MMLU"), ("mmlu_low", "low"),
          ("mmlu_high", "high"), ("train_flops", "FLOPs"), ("gpu_hours", "GPU-hours"), ("days", "days"),
-         ("usd", "USD"), ("memory_per_gpu_gb", "GB/GPU"), ("layout", "layout"), ("budget_share", "budget used"),
+         ("usd", "USD"), ("memory_per_gpu_gb", "GB/GPU"), ("layout", "layout"), ("budget_share", "budget used"), ("binding", "binds"),
          ("inside_domain", "in the law's data")]
 
 
@@ -158,16 +158,24 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
     _csv(d.candidates, folder / "candidates.csv")
     _csv(d.front, folder / "front.csv")
     _csv(d.references, folder / "references.csv")
-    pngs = {"pareto": figs.save(figs.pareto(d.front, d.references, review), folder, "pareto")}
+    top = max(b.flops for b in scenario.budgets)
+    what = (f"{len(scenario.budgets)} budgets, up to {top:.3g} FLOPs" if review else f"budget {top:.3g} FLOPs")
+    pngs = {"pareto": figs.save(figs.pareto(d.front, d.references, review,
+                                            f"Predicted MMLU of the best plans against training compute ({what})"),
+                                folder, "pareto")}
     _csv(d.allocation, folder / "allocation.csv")
     _csv(d.baselines, folder / "baselines.csv")
-    pngs["allocation"] = figs.save(figs.allocation(d.allocation, d.baselines), folder, "allocation")
+    pngs["allocation"] = figs.save(figs.allocation(d.allocation, d.baselines, top,
+                                                   f"Parameters and tokens of the best plans ({what})"),
+                                   folder, "allocation")
     _csv(d.landscape, folder / "landscape.csv")
     best = d.candidates.iloc[0].to_dict() if len(d.candidates) else None
     if review and len(d.candidates):  # the landscape is drawn at the largest budget
         largest = d.candidates.loc[d.candidates["budget_flops"].idxmax(), "budget"]
         best = d.candidates[(d.candidates["budget"] == largest) & (d.candidates["rank"] == 1)].iloc[0].to_dict()
-    pngs["landscape"] = figs.save(figs.landscape(d.landscape, best), folder, "landscape")
+    pngs["landscape"] = figs.save(figs.landscape(d.landscape, best, f"Best predicted MMLU per layers and hidden size "
+                                                 f"at {top:.3g} FLOPs (plans the search may recommend)"),
+                                  folder, "landscape")
     if len(d.inference_front):
         _csv(d.inference_front, folder / "inference_front.csv")
     best_plans = d.candidates[d.candidates["rank"] == 1]
@@ -221,12 +229,28 @@ def _assumptions(scenario, d: ReportData) -> list[str]:
     ]
 
 
+def _marginal(best_plans: pd.DataFrame) -> str:
+    """What each step up of a budget review buys: ΔMMLU per extra dollar (or GPU-hour, or FLOP)."""
+    rows = best_plans.sort_values("budget_flops").to_dict("records")
+    steps = []
+    for a, b in zip(rows, rows[1:]):
+        gain = b["mmlu"] - a["mmlu"]
+        for col, unit, scale in (("usd", "$1M", 1e6), ("gpu_hours", "100k GPU-hours", 1e5), ("train_flops", "1e24 FLOPs",
+                                                                                           1e24)):
+            if col in a and np.isfinite(a.get(col, np.nan)) and np.isfinite(b.get(col, np.nan)) and b[col] > a[col]:
+                extra = b[col] - a[col]
+                steps.append(f"{a['budget']} to {b['budget']}: {gain:+.2f} MMLU for {extra / scale:.3g} × {unit} more, "
+                             f"{gain / (extra / scale):+.2f} per {unit}")
+                break
+    return ("What each step buys: " + "; ".join(steps) + ".") if steps else ""
+
+
 def _trust_lines(scenario, d: ReportData, review: bool) -> list[str]:
     """Each budget's best plan against the law's data, the law's own optimum, and the edges it sits on."""
     out = []
-    for label, best, optimum, bounds, flat in d.scrutiny:
+    for label, best, optimum, bounds, flat, note in d.scrutiny:
         prefix = f"{label}: " if review else ""
-        pairs = scrutiny_sentences(best, optimum, bounds) + flatness_sentences(flat, scenario.objective)
+        pairs = scrutiny_sentences(best, optimum, bounds, note) + flatness_sentences(flat, scenario.objective)
         out += [f"{prefix}{what}: {text}" for what, text in pairs]
     return out
 
@@ -235,6 +259,8 @@ def _sections(scenario, d: ReportData, best_plans: pd.DataFrame, review: bool) -
     """The report as Markdown and as a list of (kind, content) blocks for HTML."""
     blocks = [("h1", f"perflaw report: {scenario.name}"), ("p", scenario.description),
               ("h2", "Budget review: best plan per budget" if review else "Best plan"), ("table", best_plans)]
+    if review:
+        blocks += [("p", _marginal(best_plans))]
     trust = _trust_lines(scenario, d, review)
     if trust:
         blocks += [("h2", "Where the law has data, and what it alone would pick"), ("ul", trust)]

@@ -25,6 +25,34 @@ BUDGET_SPENT = 0.99  # a plan using less than this share of its budget leaves th
 EDGE = 0.02  # a feature within 2 % of the domain's end rides that edge
 
 
+#: Above this many training tokens a plan needs more text than published runs are known to have
+#: had (Qwen3: 36T tokens, Llama 3: 15T): without a stated data limit, outputs say so.
+DATA_NOTE_T = 30.0
+
+
+def data_note(problem: Problem, plan: Plan) -> str | None:
+    """A data-availability note for a plan on more than ``DATA_NOTE_T`` tokens with no stated data."""
+    c = problem.constraints
+    if plan.tokens_t <= DATA_NOTE_T or c.max_tokens_t is not None or c.unique_tokens_t is not None:
+        return None
+    return (f"trains on {plan.tokens_t:.0f}T tokens, as many as only the largest published runs had (Qwen3 36T; "
+            "Llama 3 15T): check that this much data exists, or state it with max_tokens or unique_tokens")
+
+
+def bound_labels(hits) -> str:
+    """The bounds of ``at_bounds`` in a few words, for a table column."""
+    words = {"budget": "budget unspent", "tokens": "token saturation", "max_tokens_t": "data limit"}
+    out = []
+    for h in hits:
+        if h["axis"] in words:
+            out.append(words[h["axis"]])
+        elif h["bound"].startswith("domain"):
+            out.append(f"data edge: {FEATURES[h['axis']]}")
+        else:
+            out.append(f"{h['axis']} {'max' if h['bound'] == 'high' else 'min'}")
+    return ", ".join(out)
+
+
 def law_optimum(problem: Problem) -> Plan | None:
     """The raw law's best plan over the problem's space and budget (None when the problem already
     trusts the law, or the raw law has no feasible plan)."""
@@ -46,10 +74,11 @@ def plan_words(p: dict) -> str:
     return f"{shape}, {p['params_b']:.1f}B params, {p['tokens_t']:.2f}T tokens, MMLU {p['mmlu']:.2f}"
 
 
-def scrutiny_sentences(best: dict, optimum: dict | None, bounds) -> list[tuple[str, str]]:
+def scrutiny_sentences(best: dict, optimum: dict | None, bounds, note: str | None = None) -> list[tuple[str, str]]:
     """(label, sentence) pairs: the best plan against the law's data, the law's own optimum
-    (``optimum``: its ``as_dict`` with ``gain``), and each bound it sits on (``at_bounds``)."""
-    out = []
+    (``optimum``: its ``as_dict`` with ``gain``), each bound it sits on (``at_bounds``) and the
+    data-availability ``note``."""
+    out = [("Data", note)] if note else []
     dom = best.get("domain")
     if dom is not None:
         out.append(("Law's data", "inside: published models of this size span this shape, tokens per parameter "

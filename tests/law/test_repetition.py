@@ -46,3 +46,17 @@ def test_a_prediction_counts_repeated_tokens_at_their_worth():
     assert repeated.repeated_tokens_t == pytest.approx(float(repeated_tokens(1.4, 0.25)))
     assert repeated.mmlu < new.mmlu and new.repeated_tokens_t == 1.4 and new.unique_tokens_t is None
     assert predict_architecture(phi2, 1.4, unique_tokens_t=2.0).mmlu == new.mmlu  # less than one epoch
+
+
+def test_planning_stops_repeating_where_a_repeat_is_worth_under_one_percent():
+    from perflaw.law.repetition import MAX_REPEATS, most_useful_tokens
+    u = 0.1
+    cap = float(most_useful_tokens(u))
+    assert cap == pytest.approx(u * (1 + MAX_REPEATS))
+    # the marginal worth of a token there, d T_rep / d T = exp(-R / R*), is 1 %
+    eps = 1e-6
+    slope = (repeated_tokens(cap + eps, u) - repeated_tokens(cap - eps, u)) / (2 * eps)
+    assert float(slope) == pytest.approx(0.01, rel=1e-3)
+    assert np.isinf(most_useful_tokens(np.inf))
+    # at the float limit the inverse says "never": the worth cannot be told from the limit
+    assert np.isinf(tokens_for_repeated(repetition_limit(u), u))

@@ -51,5 +51,10 @@ def test_a_prior_towards_the_paper_scores_only_models_released_after_it(zoo):
     scored = [_scored_mae(c, PAPER_PUBLISHED) for c in s.candidates]
     assert s.chosen is s.candidates[int(np.argmin(scored))]
     assert s.chosen.row(PAPER_PUBLISHED)["mae"] == pytest.approx(min(scored))
-    # the interval the choice states covers its level on the forecasts it was calibrated on
-    assert s.nested.interval.coverage >= 0.8 and s.nested.pooled()["coverage"] >= 0.8
+
+
+def test_a_table_without_newer_models_is_compared_without_priors(zoo):
+    old = zoo[zoo["release"].map(month_index) <= month_index(PAPER_PUBLISHED)].reset_index(drop=True)
+    s = select_law(old, ["paper", "no-clip"], [0.0, 1000.0], variant="capped")
+    assert s.scored_after is None and {c.prior for c in s.candidates} == {0.0}
+    assert s.nested.pooled()["n"] >= 3

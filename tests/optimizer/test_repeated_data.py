@@ -2,6 +2,7 @@
 
 import pytest
 
+from perflaw.law.errors import InputError
 from perflaw.law.repetition import repeated_tokens
 from perflaw.optimizer.api import optimize
 from perflaw.optimizer.cli.main import main
@@ -43,5 +44,19 @@ def test_the_api_and_scenarios_take_unique_tokens(tmp_path):
     from perflaw.optimizer.scenario.loader import load_scenario
     problem = load_scenario(scenario).problems()[0]
     assert problem.constraints.unique_tokens_t == 0.3
-    with pytest.raises(Exception, match="unique_tokens_t"):
+    with pytest.raises(InputError, match="unique_tokens_t"):
         optimize(flops=1e24, unique_tokens_t=-1)
+
+
+def test_scarce_data_does_not_spend_the_budget_on_useless_repeats(capsys):
+    from perflaw.law.repetition import most_useful_tokens
+    d = run_json(capsys, ["optimize", "--flops", "1e24", "--params", "1B:2B", "--unique-tokens", "100B"])
+    assert d["best"]["tokens_t"] <= float(most_useful_tokens(0.1)) * (1 + 1e-9)
+    assert any(h["axis"] == "budget" for h in d["at_bounds"])  # and it says the budget is not spent
+
+
+def test_a_target_with_scarce_data_needs_more_than_new_data_would(capsys):
+    new = run_json(capsys, ["optimize", *BUDGET, "--target-mmlu", "70"])["target"]["plan"]
+    rep = run_json(capsys, ["optimize", *BUDGET, "--target-mmlu", "70", "--unique-tokens", "500B"])["target"]["plan"]
+    assert rep["train_flops"] > new["train_flops"]
+    assert float(repeated_tokens(rep["tokens_t"], 0.5)) <= rep["tokens_t"]
