@@ -30,6 +30,7 @@ _SECTIONS = {f.key: s.name for s in (BUDGET, HARDWARE, CONSTRAINTS, SPACE, SEARC
              if f.key not in ("sweep", "review", "name")}
 _SECTIONS["hardware"] = "hardware"
 _SECTIONS["top"] = "report"
+_SECTIONS["tolerance"] = "report"
 _LISTS = {f.key for s in (SPACE,) for f in s.fields if f.kind.endswith("list")}
 _WHOLE = {f.key for s in (HARDWARE, CONSTRAINTS, SPACE, SEARCH, LAW) for f in s.fields if f.kind.startswith("integer")}
 _WHOLE.add("top")
@@ -46,7 +47,8 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
              kv_heads=None, vocab=None, tied_embeddings=None, experts=None, active_experts=None,
              shared_experts=None, expert_ffn=None,
              strategy=None, trials=None, seed=None, trust=None, objective=None, coefficients=None, gamma=None, seq_len=None, flops_rule=None,
-             vintage=None, top=None, storage: str | None = None, study_name: str | None = None) -> SearchResult:
+             vintage=None, top=None, tolerance=None, storage: str | None = None,
+             study_name: str | None = None) -> SearchResult:
     """The best plans for one budget: ``SearchResult`` with ``.best`` (a ``Plan``) and ``.to_frame()``.
 
     Give exactly one budget (``flops``, ``gpu_hours``, ``usd`` or ``days``); anything but FLOPs
@@ -55,6 +57,9 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
     scenario files (``perflaw optimize`` has the same ones). Ranges are ``(low, high)`` tuples,
     choices a tuple or a single number; ``coefficients`` is ``"paper"``, a file from
     ``perflaw fit --out`` or a ``LawCoefficients``. ``storage``/``study_name`` persist an Optuna study.
+    The result also carries what a reviewer asks: ``law_optimum`` (with ``trust="data"``, the default:
+    the raw law's best plan), ``at_bounds`` and ``flatness`` (near-optimal plans within ``tolerance``
+    points, sensitivity per axis, the best conventional shape, the law's terms).
     """
     given = {k: v for k, v in locals().items() if k in _SECTIONS and v is not None}
     scenario = _scenario(given, "perflaw.optimize")
@@ -64,7 +69,12 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
     if result.best is None:  # the constraints admit no plan: the input's fault, said as the CLI says it
         raise InputError("constraints", f"no feasible plan: {_KEYWORDS.words(result.infeasible_reason)}",
                          f"budget {problem.budget_flops:.3g} FLOPs, {problem.space.size:,} candidates")
-    return result
+    from dataclasses import replace
+
+    from perflaw.optimizer.search.flatness import flatness
+    from perflaw.optimizer.search.scrutiny import at_bounds, law_optimum
+    return replace(result, law_optimum=law_optimum(problem), at_bounds=tuple(at_bounds(problem, result.best)),
+                   flatness=flatness(problem, result, scenario.tolerance))
 
 
 def predict(architecture: Architecture, tokens_t: float, *, coefficients="paper", gamma: float = 1.0,

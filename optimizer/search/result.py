@@ -36,6 +36,7 @@ class SearchResult:
     infeasible_reason: str | None = None
     law_optimum: Plan | None = None  # trust data: the raw law's best plan (optimizer.search.scrutiny), when asked
     at_bounds: tuple[dict, ...] = ()  # the bounds the best plan sits on (optimizer.search.scrutiny), when asked
+    flatness: dict | None = None  # near-optimal plans, sensitivity, conventional shape, terms (search.flatness)
 
     def __repr__(self) -> str:
         return (f"SearchResult({self.strategy}: best={self.best!r}, {len(self.alternatives)} alternatives, "

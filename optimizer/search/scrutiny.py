@@ -4,8 +4,9 @@
   this is the best plan of the raw law over the same space and budget, so a reader sees what the
   law claims beyond its data.
 - ``at_bounds``: the bounds of the search space and the constraints the plan sits on (a layer
-  count at the range's end, the FFN ratio at its floor, the parameter cap, the token cap, a budget
-  not spent), each with the best plan that widening that one bound would give.
+  count at the range's end, the FFN ratio at its floor, the most experts offered, the parameter
+  cap, the token cap, a budget not spent), each with the best plan that widening that one bound
+  would give.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from perflaw.optimizer.search.problem import Problem
 from perflaw.optimizer.search.space import FFN_RATIO, HEADS, LAYERS
 from perflaw.optimizer.search.strategies import search_exact
 
+_CHOICES = ("kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
 BUDGET_SPENT = 0.99  # a plan using less than this share of its budget leaves the rest unspent
 EDGE = 0.02  # a feature within 2 % of the domain's end rides that edge
 
@@ -130,6 +132,22 @@ def _widened(problem: Problem, axis: str, bound: str):
         try:
             return replace(problem, constraints=replace(c, params_b=new)), new[0] if bound == "low" else new[1]
         except InputError:
+            return None
+    if axis in _CHOICES:  # one more choice beyond the end: double (halve) it, or one more (fewer) for counts
+        values = getattr(s, axis)
+        lo, hi = min(values), max(values)
+        if axis in ("active_experts", "shared_experts"):
+            new = hi + (2 if axis == "active_experts" else 1) if bound == "high" else lo - 1
+        else:
+            new = hi * 2 if bound == "high" else lo // 2
+        if axis == "expert_ffn":
+            new = int(round(new / 256.0)) * 256 or 256
+        floor = 0 if axis == "shared_experts" else 1
+        if new < floor or new in values:
+            return None
+        try:
+            return replace(problem, space=replace(s, **{axis: tuple(sorted((*values, int(new))))})), int(new)
+        except InputError:  # the wider space breaks a rule (too many points, top-k above the experts)
             return None
     if axis == "max_tokens_t" and c.max_tokens_t is not None:
         return replace(problem, constraints=replace(c, max_tokens_t=c.max_tokens_t * 2)), c.max_tokens_t * 2

@@ -32,7 +32,7 @@ def test_optimize_takes_every_scenario_key_as_a_keyword():
     params = set(inspect.signature(perflaw.optimize).parameters)
     keys = {f.key for s in (BUDGET, HARDWARE, CONSTRAINTS, SPACE, SEARCH, LAW) for f in s.fields}
     keys -= {"sweep", "review", "name"}  # one budget per call; hardware.name is the keyword hardware
-    assert params == keys | {"hardware", "top", "storage", "study_name"}
+    assert params == keys | {"hardware", "top", "tolerance", "storage", "study_name"}
 
 
 def test_api_and_command_line_share_their_defaults(capsys):

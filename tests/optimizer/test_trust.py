@@ -73,3 +73,13 @@ def test_law_optimum_is_none_when_the_problem_trusts_the_law():
     assert law_optimum(p) is None
     r = search(p, "exact", top=0)
     assert isinstance(at_bounds(p, r.best, widen=False), list)
+
+
+def test_the_api_carries_what_the_cli_says(capsys):
+    import perflaw
+    r = perflaw.optimize(flops=1e24, params_b=(1, 70), tolerance=1.0)
+    d = run_json(capsys, ["optimize", *ARGS, "--tolerance", "1"])
+    assert r.law_optimum.as_dict()["mmlu"] == d["law_optimum"]["mmlu"]
+    assert [h["axis"] for h in r.at_bounds] == [h["axis"] for h in d["at_bounds"]]
+    assert r.flatness["near_optimal"]["count"] == d["near_optimal"]["count"]
+    assert perflaw.optimize(flops=1e24, params_b=(1, 70), trust="law").law_optimum is None
