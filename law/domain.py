@@ -9,24 +9,28 @@ models of the same kind (dense or MoE) and comparable activated size span in the
 - ``expansion``          MoE total / activated parameters
 - ``experts_per_token``  MoE routed experts each token uses (top-k)
 - ``active_params_b``    the size itself: no comparable model at all is no evidence
+- ``tokens_t``           training tokens, against every model's
 - ``compute``            training compute 6 · activated parameters · tokens, against every model's
 
-Comparable size: the models whose activated parameters lie within a factor ``SIZE_FACTOR`` (2) of the
-plan's, and at least the ``MIN_MODELS`` nearest in log size, so a ratio seen only at 0.5B is no
-evidence at 50B. The ranges are computed once on a log grid of sizes and looked up, so whole
-lattices are checked with numpy.
+Comparable size: each published model weighs exp(−½ (ln(size ratio) / ln ``SIZE_FACTOR``)²) at a
+plan's size (1 at the same size, 0.61 at twice or half, 0.14 at four times), so a ratio seen only at
+0.5B is no evidence at 50B. An end of a range needs ``SUPPORT`` (1.5) models' worth of weight at or
+beyond it (half the weight there is where models are few), so no single model stretches the
+domain, and the ranges change smoothly with size instead of jumping where a model leaves a
+window. The conventional shapes are the weighted quartiles. The ranges are computed once on a
+log grid of sizes and looked up, so whole lattices are checked with numpy. Training tokens and
+compute are judged against every published model, whatever its size.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-SIZE_FACTOR = 2.0  # comparable: activated parameters within 2× either way
-MIN_MODELS = 5  # ... and at least the five nearest in size
+SIZE_FACTOR = 2.0  # comparable size: a model 2× larger or smaller weighs e^(-1/2) of one the same size
+SUPPORT = 1.5  # an end of a range needs this many models' worth of weight at or beyond it
 GRID_POINTS = 400  # log-spaced sizes the ranges are tabulated on
 #: The features, in report order, with the words outputs use.
 FEATURES = {
@@ -36,12 +40,13 @@ FEATURES = {
     "expansion": "MoE total / activated parameters",
     "experts_per_token": "MoE experts per token",
     "active_params_b": "activated parameters, B",
+    "tokens_t": "training tokens, T",
     "compute": "training compute 6·N·T, FLOPs",
 }
 #: The features a plan chooses: a search with trust ``data`` keeps them inside. Compute is the
 #: budget's, not the plan's: a budget beyond every published run is said, not searched away.
 CHOSEN = ("hidden_per_layer", "ffn_per_hidden", "tokens_per_param", "expansion", "experts_per_token",
-          "active_params_b")
+          "active_params_b", "tokens_t")
 _SIZE_CONDITIONED = ("hidden_per_layer", "ffn_per_hidden", "tokens_per_param", "expansion", "experts_per_token")
 _MOE_ONLY = ("expansion", "experts_per_token")
 
@@ -76,6 +81,7 @@ class Domain:
     moe: KindRanges | None
     compute: tuple[float, float]
     source: str
+    tokens: tuple[float, float] = (0.0, float("inf"))  # training tokens of every model, T
 
     def ranges(self, active_b, is_moe, conventional: bool = False) -> tuple[dict[str, np.ndarray],
                                                                              dict[str, np.ndarray]]:
@@ -94,6 +100,7 @@ class Domain:
                     low[k][mask], high[k][mask] = lo[k], hi[k]
             low["active_params_b"][mask], high["active_params_b"][mask] = kinds.size_range
         low["compute"][...], high["compute"][...] = self.compute
+        low["tokens_t"][...], high["tokens_t"][...] = self.tokens
         return low, high
 
     def distance(self, features: dict[str, np.ndarray], active_b, is_moe, names=None,
@@ -144,6 +151,7 @@ def plan_features(layers, hidden, law_ffn, tokens_t, total_b, active_b, active_e
         "expansion": np.where(moe, total_b / active_b, np.nan),
         "experts_per_token": np.where(moe & (k > 0), k, np.nan),
         "active_params_b": active_b,
+        "tokens_t": tokens_t + 0.0 * active_b,
         "compute": 6.0 * active_b * 1e9 * tokens_t * 1e12,
     }
 
@@ -153,21 +161,26 @@ def _kind_ranges(features: dict[str, np.ndarray], active_b: np.ndarray, moe: boo
     if n == 0:
         return None
     sizes = np.log(active_b)
-    grid = np.linspace(sizes.min() - np.log(SIZE_FACTOR), sizes.max() + np.log(SIZE_FACTOR), GRID_POINTS)
-    dist = np.abs(grid[:, None] - sizes[None, :])  # grid × models, in ln size
-    nearest = np.sort(dist, axis=1)[:, min(MIN_MODELS, n) - 1:min(MIN_MODELS, n)]
-    comparable = dist <= np.maximum(np.log(SIZE_FACTOR), nearest)
+    width = np.log(SIZE_FACTOR)
+    grid = np.linspace(sizes.min() - width, sizes.max() + width, GRID_POINTS)
+    weight = np.exp(-0.5 * ((grid[:, None] - sizes[None, :]) / width) ** 2)  # grid × models
     low, high, q25, q75 = {}, {}, {}, {}
     for k in _SIZE_CONDITIONED:
         if k in _MOE_ONLY and not moe:
             continue
-        v = np.broadcast_to(features[k][None, :], dist.shape)
-        ok = comparable & np.isfinite(v)
-        masked = np.where(ok, v, np.nan)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a size with no model of this kind: NaN
-            low[k], high[k] = np.nanmin(masked, axis=1), np.nanmax(masked, axis=1)
-            q25[k], q75[k] = np.nanpercentile(masked, 25, axis=1), np.nanpercentile(masked, 75, axis=1)
+        v = features[k]
+        ok = np.isfinite(v)
+        if not ok.any():
+            continue
+        order = np.argsort(v[ok], kind="stable")
+        values, w = v[ok][order], weight[:, ok][:, order]
+        below = np.cumsum(w, axis=1)  # weight of the models at or below each value
+        above = below[:, -1:] - below + w  # ... at or above it
+        need = np.minimum(SUPPORT, 0.5 * below[:, -1:])
+        low[k] = values[np.argmax(below >= need, axis=1)]
+        high[k] = values[len(values) - 1 - np.argmax((above >= need)[:, ::-1], axis=1)]
+        q25[k] = values[np.argmax(below >= 0.25 * below[:, -1:], axis=1)]
+        q75[k] = values[np.argmax(below >= 0.75 * below[:, -1:], axis=1)]
     return KindRanges(grid, low, high, q25, q75, (float(active_b.min()), float(active_b.max())), n)
 
 
@@ -180,7 +193,8 @@ def domain_of(inputs, active_experts, source: str) -> Domain:
             for kind, mask in (("dense", ~moe), ("moe", moe))}
     compute = f["compute"][np.isfinite(f["compute"])]
     return Domain(dense=_kind_ranges(*part["dense"], moe=False), moe=_kind_ranges(*part["moe"], moe=True),
-                  compute=(float(compute.min()), float(compute.max())), source=source)
+                  compute=(float(compute.min()), float(compute.max())), source=source,
+                  tokens=(float(np.nanmin(inputs.tokens_t)), float(np.nanmax(inputs.tokens_t))))
 
 
 @lru_cache(maxsize=1)

@@ -73,7 +73,8 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
 
     from perflaw.optimizer.search.flatness import flatness
     from perflaw.optimizer.search.scrutiny import at_bounds, law_optimum
-    return replace(result, law_optimum=law_optimum(problem), at_bounds=tuple(at_bounds(problem, result.best)),
+    optimum = law_optimum(problem)
+    return replace(result, law_optimum=optimum, at_bounds=tuple(at_bounds(problem, result.best, optimum=optimum)),
                    flatness=flatness(problem, result, scenario.tolerance))
 
 

@@ -173,7 +173,7 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
     optimum = law_optimum(problem)
     payload["trust"], payload["objective"] = problem.trust, problem.objective
     payload["law_optimum"] = None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - result.best.mmlu}
-    payload["at_bounds"] = at_bounds(problem, result.best)
+    payload["at_bounds"] = at_bounds(problem, result.best, optimum=optimum)
     payload["data_note"] = data_note(problem, result.best)
     from perflaw.law.rules import check_number
     from perflaw.optimizer.search.flatness import TOLERANCE, flatness

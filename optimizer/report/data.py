@@ -43,15 +43,18 @@ class ReportData:
     interval: dict = field(default_factory=dict)
     forecast: dict = field(default_factory=dict)  # pooled forecast error of the law's form on the zoo
     unplotted: list = field(default_factory=list)  # reference models that cannot be drawn, with the reason
-    scrutiny: list = field(default_factory=list)  # per budget: (label, best, law optimum, at_bounds, flatness)
+    scrutiny: list = field(default_factory=list)  # per budget: (label, best, law optimum, at_bounds, flatness, note)
+    infeasible: list = field(default_factory=list)  # (label, reason) of the budgets with no feasible plan
 
 
-def _rows(label: str, problem: Problem, plans: list[Plan]) -> list[dict]:
-    """Plan rows with their interval, layout and costs, ranked as given."""
+def _rows(label: str, problem: Problem, plans: list[Plan], optimum: Plan | None = None) -> list[dict]:
+    """Plan rows with their interval, layout and costs, ranked as given (``optimum``: the law's own
+    best plan at this budget, to say where the domain binds the first row)."""
     rows = [{"budget": label, "rank": rank, "budget_flops": problem.budget_flops, **plan.flat()}
             for rank, plan in enumerate(plans, start=1)]
-    for row, plan in zip(rows, plans):
-        row["binding"] = bound_labels(at_bounds(problem, plan, widen=False))
+    for rank, (row, plan) in enumerate(zip(rows, plans)):
+        row["binding"] = bound_labels(at_bounds(problem, plan, widen=False, optimum=optimum,
+                                                domain=rank == 0 and optimum is not None))
         row["data_note"] = data_note(problem, plan)
         row["budget_share"] = row["train_flops"] / (row.get("budget_flops") or problem.budget_flops)
         row["layout"] = (f"TP{row['tp']:g} PP{row['pp']:g} DP{row['dp']:g}" + (f" EP{row['ep']:g}" if row.get("ep", 1)
@@ -103,20 +106,23 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
     Optuna studies also show their progress bar (on stderr)."""
     problems = [p for _, p in labelled]
     iv = interval_for(problems[0].coefficients)
-    cand_rows, best_rows, results, scrutiny = [], [], [], []
+    cand_rows, best_rows, results, scrutiny, infeasible = [], [], [], [], []
     for i, (label, problem) in enumerate(labelled):
         if progress:
             progress(f"  budget {i + 1}/{len(labelled)}: {label} ({strategy} search)")
         r = search(problem, strategy, trials=trials, seed=seed, top=top, progress=progress is not None)
         results.append(r)
-        rows = _rows(label, problem, list(r.plans))
+        optimum = law_optimum(problem) if r.best is not None else None
+        rows = _rows(label, problem, list(r.plans), optimum)
         cand_rows += rows
         if rows:
             best_rows.append(rows[0])
-            optimum = law_optimum(problem)
             scrutiny.append((label, r.best.as_dict(),
                              None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - r.best.mmlu},
-                             at_bounds(problem, r.best), flatness(problem, r, tolerance), data_note(problem, r.best)))
+                             at_bounds(problem, r.best, optimum=optimum), flatness(problem, r, tolerance),
+                             data_note(problem, r.best)))
+        else:
+            infeasible.append((label, r.infeasible_reason))
     candidates = _table(cand_rows)
     largest = max(labelled, key=lambda t: t[1].budget_flops)
     if len(labelled) == 1 and "budget" in fronts:
@@ -142,7 +148,8 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
     return ReportData(candidates, front, references(reference_models, problems[0].coefficients), allocation, base,
                       landscape(largest[1]), inf, target, results,
                       interval_summary(iv),
-                      forecast_of(problems[0].coefficients), unplotted_references(reference_models), scrutiny)
+                      forecast_of(problems[0].coefficients), unplotted_references(reference_models), scrutiny,
+                      infeasible)
 
 
 def unplotted_references(names) -> list[dict]:

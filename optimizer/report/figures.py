@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 import numpy as np
 
@@ -18,6 +19,36 @@ _LAW_WORDS = {"chinchilla": "Chinchilla approach 3, rounded constants",
               "chinchilla-unrounded": "Chinchilla approach 3, unrounded constants",
               "epoch": "Epoch AI refit of approach 3"}
 RULE_OF_THUMB = 20.0  # tokens per parameter of Chinchilla's approaches 1 and 2 (Hoffmann et al. 2022)
+
+
+def _dollars(x, _pos=None) -> str:
+    """$2M, $500k: a dollar tick label."""
+    for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if x >= scale:
+            return f"${x / scale:g}{unit}"
+    return f"${x:g}"
+
+
+def _quiet_minor(axis) -> None:
+    """No labels on a log axis's minor ticks (they collide: '3×10¹4×10¹')."""
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _number(x, _pos=None) -> str:
+    """2, 50, 2e24: a tick label without overlapping superscripts."""
+    if x <= 0:
+        return ""
+    if 1e-3 <= x < 1e5:
+        return f"{x:g}"
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _log_ticks(axis, fmt=_number) -> None:
+    """Labelled ticks at 1, 2 and 5 of each decade (a span under a decade still gets labels), no minor labels."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(fmt))
+    _quiet_minor(axis)
 
 
 def _label_offsets(x, y, ax_span) -> list[tuple[float, float]]:
@@ -79,6 +110,8 @@ def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool, title: str = "
         top = ax.secondary_xaxis("top", functions=(lambda x: x * per_flop, lambda x: x / per_flop))
         top.set_xlabel("cost (US dollars at the stated price, log scale)", fontsize=8)
         top.tick_params(labelsize=8)
+        _log_ticks(top.xaxis, _dollars)
+    _log_ticks(ax.xaxis)
     if title:
         ax.set_title(title, fontsize=10)
     return fig
@@ -101,8 +134,14 @@ def allocation(plans: pd.DataFrame, baselines: pd.DataFrame, at_flops: float | N
                 label="20 tokens per parameter (Chinchilla approaches 1 and 2)")
     if len(plans):
         ax.scatter(plans["params_b"], plans["tokens_t"], color="#1f4e79", zorder=3, label="best plans (Performance Law)")
+        if "budget" in plans and len(plans) <= 5:  # few plans: say which budget each is
+            for _, r in plans.iterrows():
+                ax.annotate(str(r["budget"]), (r["params_b"], r["tokens_t"]), textcoords="offset points",
+                            xytext=(6, -3), fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _log_ticks(ax.xaxis)
+    _log_ticks(ax.yaxis)
     ax.set_xlabel("parameters (billions, log scale)")
     ax.set_ylabel("training tokens (trillions, log scale)")
     ax.grid(True, which="both", alpha=0.3)

@@ -230,24 +230,29 @@ def _assumptions(scenario, d: ReportData) -> list[str]:
 
 
 def _marginal(best_plans: pd.DataFrame) -> str:
-    """What each step up of a budget review buys: ΔMMLU per extra dollar (or GPU-hour, or FLOP)."""
+    """What each step up of a budget review buys: ΔMMLU per extra dollar (or GPU-hour, or FLOP) of budget."""
     rows = best_plans.sort_values("budget_flops").to_dict("records")
     steps = []
     for a, b in zip(rows, rows[1:]):
         gain = b["mmlu"] - a["mmlu"]
-        for col, unit, scale in (("usd", "$1M", 1e6), ("gpu_hours", "100k GPU-hours", 1e5), ("train_flops", "1e24 FLOPs",
-                                                                                           1e24)):
-            if col in a and np.isfinite(a.get(col, np.nan)) and np.isfinite(b.get(col, np.nan)) and b[col] > a[col]:
-                extra = b[col] - a[col]
-                steps.append(f"{a['budget']} to {b['budget']}: {gain:+.2f} MMLU for {extra / scale:.3g} × {unit} more, "
-                             f"{gain / (extra / scale):+.2f} per {unit}")
-                break
+        for col, unit, scale in (("usd", "$1M", 1e6), ("gpu_hours", "100k GPU-hours", 1e5),
+                                 ("train_flops", "1e24 FLOPs", 1e24)):
+            per_flop = [r.get(col, np.nan) / r["train_flops"] for r in (a, b)]
+            if not all(np.isfinite(per_flop)):
+                continue
+            extra = (b["budget_flops"] * per_flop[1] - a["budget_flops"] * per_flop[0]) / scale  # the budgets' step
+            if extra <= 0:
+                continue
+            amount = f"${extra:.3g}M" if col == "usd" else f"{extra:.3g} × {unit}"
+            steps.append(f"{a['budget']} to {b['budget']}: {gain:+.2f} MMLU for {amount} more, "
+                         f"{gain / extra:+.2f} per {unit}")
+            break
     return ("What each step buys: " + "; ".join(steps) + ".") if steps else ""
 
 
 def _trust_lines(scenario, d: ReportData, review: bool) -> list[str]:
     """Each budget's best plan against the law's data, the law's own optimum, and the edges it sits on."""
-    out = []
+    out = [f"{label}: no feasible plan: {reason}" for label, reason in d.infeasible]
     for label, best, optimum, bounds, flat, note in d.scrutiny:
         prefix = f"{label}: " if review else ""
         pairs = scrutiny_sentences(best, optimum, bounds, note) + flatness_sentences(flat, scenario.objective)

@@ -36,6 +36,16 @@ REPRESENTATIVES = 4
 _AXES = ("layers", "hidden", "ffn_ratio", "kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
 
 
+def _best_score(c: dict, result: SearchResult) -> float:
+    """The objective of the search's best plan (the top feasible candidate may have failed the layout check)."""
+    b = result.best
+    hit = c["feasible"] & (c["layers"] == b.architecture.layers) & (c["hidden"] == b.architecture.hidden) & \
+        (c["law_ffn"] == b.architecture.active_ffn) & (c["kv_heads"] == b.architecture.kv_heads) & \
+        (c["experts"] == b.architecture.experts) & (c["active_experts"] == b.architecture.active_experts) & \
+        (c["shared_experts"] == b.architecture.shared_experts) & (c["expert_ffn"] == b.architecture.expert_ffn)
+    return float(c["score"][hit][0]) if hit.any() else float(np.max(np.where(c["feasible"], c["score"], -np.inf)))
+
+
 def _columns(problem: Problem, result: SearchResult) -> dict[str, np.ndarray]:
     """The evaluated columns, with each candidate's FFN ratio as the nearest value of the space's ratio axis."""
     c = result.evaluated.columns
@@ -52,7 +62,7 @@ def near_optimal(problem: Problem, result: SearchResult, tolerance: float = DEFA
     if result.best is None:
         return {"tolerance": tolerance, "count": 0, "ranges": {}, "plans": []}
     c = _columns(problem, result)
-    best = float(np.max(np.where(c["feasible"], c["score"], -np.inf)))
+    best = _best_score(c, result)
     near = np.flatnonzero(c["feasible"] & (c["score"] >= best - tolerance))
     ranges = {a: [float(c[a][near].min()), float(c[a][near].max())] for a in (*_AXES, "params_b", "tokens_t")
               if a in c and (a not in _AXES[4:] or problem.space.is_moe)}
@@ -77,14 +87,16 @@ def sensitivity(problem: Problem, result: SearchResult, tolerance: float = DEFAU
         return []
     c = _columns(problem, result)
     feasible = c["feasible"]
-    best = float(np.max(np.where(feasible, c["score"], -np.inf)))
+    best = _best_score(c, result)
     a = result.best.architecture
-    i_best = int(np.flatnonzero(feasible & (c["score"] == best))[0])
+    i_best = int(np.flatnonzero(feasible & (c["score"] >= best))[0])
     at = {"layers": a.layers, "hidden": a.hidden, "ffn_ratio": float(c["ffn_ratio"][i_best]),
           "kv_heads": a.kv_heads, "experts": a.experts, "active_experts": a.active_experts,
           "shared_experts": a.shared_experts, "expert_ffn": a.expert_ffn}
     out = []
     for axis in _AXES:
+        if axis == "ffn_ratio" and problem.space.is_moe:
+            continue  # MoE layers have no dense FFN: the ratio follows from the expert choices
         values = np.unique(c[axis][feasible])
         if len(values) < 2:
             continue
@@ -126,10 +138,22 @@ def conventional(problem: Problem, result: SearchResult) -> Plan | None:
 def flatness(problem: Problem, result: SearchResult, tolerance: float = DEFAULT_TOLERANCE) -> dict:
     """The JSON of all the above for a search's best plan: ``near_optimal``, ``sensitivity``,
     ``conventional`` (a plan dict with ``gain``, the points the best plan claims over it) and
-    ``terms`` (the law's terms of the best plan and of the conventional one)."""
+    ``terms`` (the law's terms of the best plan and of the conventional one). A sampler knows only
+    the points it drew, so for the optuna and scipy strategies all of it is computed on the exact
+    lattice (``basis`` says which)."""
+    if result.strategy != "exact" and result.best is not None:
+        from perflaw.optimizer.search.strategies import search_exact
+        exact = search_exact(problem, top=0)
+        if exact.best is not None:
+            out = flatness(problem, exact, tolerance)
+            out["basis"] = f"the exact lattice ({result.strategy} found a plan {exact.best.mmlu - result.best.mmlu:.2f} " \
+                           "below its best)"
+            out["terms"]["best"] = plan_terms(problem, result.best)
+            return out
     conv = conventional(problem, result)
     best = result.best
     return {
+        "basis": "every candidate of the lattice" if result.strategy == "exact" else "the sampled candidates",
         "near_optimal": near_optimal(problem, result, tolerance),
         "sensitivity": sensitivity(problem, result, tolerance),
         "conventional": None if conv is None else {**conv.as_dict(), "gain": best.mmlu - conv.mmlu},
@@ -148,21 +172,24 @@ def flatness_sentences(f: dict, objective: str = "mean") -> list[tuple[str, str]
             lo, hi = r[k]
             return f"{lo:{fmt}}{unit}" if lo == hi else f"{lo:{fmt}} to {hi:{fmt}}{unit}"
         what = "MMLU" if objective == "mean" else "points of the interval's low end"
-        out.append(("Near-optimal", f"{n['count']:,} of {n['of']:,} feasible plans lie within {n['tolerance']:g} "
+        basis = f" (on {f['basis']})" if f.get("basis", "").startswith("the exact") else ""
+        out.append(("Near-optimal", f"{n['count']:,} of {n['of']:,} feasible plans{basis} lie within {n['tolerance']:g} "
                     f"{what} of the best: layers {span('layers')}, hidden {span('hidden')}, FFN / hidden "
                     f"{span('ffn_ratio', '.2f')}, {span('params_b', '.1f', 'B')} params, "
                     f"{span('tokens_t', '.2f', 'T')} tokens"))
     for s in f["sensitivity"]:
         lo, hi = s["slack"]
-        beyond = ", ".join(f"{v:g} loses {loss:.2f}" for v, loss in s["beyond"])
+        beyond = ", ".join(f"{v:g} loses {loss:.2f}" if loss >= 0.005 else f"{v:g} loses under 0.01"
+                           for v, loss in s["beyond"])
         out.append(("Sensitivity", f"{s['axis']} {s['best']:g}: within {f['near_optimal']['tolerance']:g} of the best "
                     + (f"from {lo:g} to {hi:g}" if lo != hi else f"only at {lo:g}")
                     + (f"; beyond, {beyond}" if beyond else "") + " (the other axes re-chosen)"))
     conv = f["conventional"]
     if conv is not None:
         shape = conv.get("summary") or f"{conv['layers']}L h{conv['hidden']}"
-        out.append(("Conventional", f"the best plan of a shape common at this size ({shape}, {conv['params_b']:.1f}B "
-                    f"params, {conv['tokens_t']:.2f}T tokens) predicts {conv['mmlu']:.2f}: the law claims "
+        out.append(("Conventional", "the chosen shape is itself common at this size" if abs(conv["gain"]) < 0.005 else
+                    f"the best plan of a shape common at this size ({shape}, {conv['params_b']:.1f}B params, "
+                    f"{conv['tokens_t']:.2f}T tokens) predicts {conv['mmlu']:.2f}: the law claims "
                     f"{conv['gain']:+.2f} for the chosen shape"))
     t, tc = f["terms"]["best"], f["terms"]["conventional"]
     parts = [f"{k} {t[k]:+.1f}" + (f" ({tc[k]:+.1f})" if tc else "") for k in

@@ -8,6 +8,7 @@ import numpy as np
 from perflaw.law.errors import InputError
 from perflaw.law.rules import Range, check_number
 from perflaw.law.moe import tokens_for_mmlu
+from perflaw.law.domain import CHOSEN, plan_features, zoo_domain
 from perflaw.law.repetition import tokens_for_repeated
 from dataclasses import replace
 
@@ -67,6 +68,10 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | No
     tokens = np.where(np.isfinite(worth), tokens_for_repeated(worth, unique_tokens(problem)), worth)
     tokens = np.maximum(tokens, problem.constraints.min_tokens_t)
     reachable = np.isfinite(tokens)
+    if problem.trust == "data":  # the plan must lie inside the law's data at the tokens it needs
+        features = plan_features(arch["layers"], arch["hidden"], probe["law_ffn"], np.where(reachable, tokens, 1.0),
+                                 probe["params_b"], probe["active_params_b"], arch["active_experts"])
+        reachable &= zoo_domain().distance(features, probe["active_params_b"], arch["experts"] > 0, CHOSEN) == 0
     if problem.constraints.max_tokens_t is not None:
         reachable &= tokens <= problem.constraints.max_tokens_t
     flops = probe["flops_per_token"] * np.where(reachable, tokens, np.inf) * 1e12
@@ -78,6 +83,8 @@ def cheapest_for_target(problem: Problem, target_mmlu: float) -> tuple[Plan | No
                 if problem.coefficients.tokens == "clip" else ""
             if problem.constraints.unique_tokens_t is not None:
                 limit += "the worth of repeating the unique tokens (`unique_tokens_t`) and "
+            if problem.trust == "data":
+                limit += "the law's data (the shapes and tokens of published models; set `trust` to law to lift it) and "
             return None, (f"no candidate reaches {target_mmlu:g} MMLU within {limit}the token limit; raise `params_b` "
                           f"or lower the target")
         blocked = {k: int((reachable & (probe[k] > 0)).sum()) for k in ("params_min", "params_max", "train_memory",

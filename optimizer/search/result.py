@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from perflaw.law.domain import CHOSEN, FEATURES, plan_features, zoo_domain
 from perflaw.optimizer.search.candidates import ARCH_FIELDS, CONSTRAINTS, Candidates, architecture_of
 from perflaw.optimizer.search.plan import Plan, make_plan, plans_frame
 from perflaw.optimizer.search.problem import Problem
@@ -107,10 +108,19 @@ def explain_infeasible(problem: Problem, arch: dict, ev: dict) -> str:
         return "no candidate in the search space"
     others = [k for k in CONSTRAINTS if k != "domain"]
     if "domain" in names:
-        if np.all([ev[o] <= 0 for o in others], axis=0).any():  # the raw law has plans: the domain binds
-            return ("no candidate lies inside the law's domain (the shapes, tokens per parameter and compute of "
-                    "published models of comparable size): widen the search space towards them, or set `trust` to "
-                    "law to search the raw law")
+        raw = np.all([ev[o] <= 0 for o in others], axis=0)
+        if raw.any():  # the raw law has plans: the domain binds; name what keeps the nearest one out
+            i = int(np.flatnonzero(raw)[np.argmin(ev["domain_distance"][raw])])
+            f = plan_features(arch["layers"][i], arch["hidden"][i], ev["law_ffn"][i], ev["tokens_t"][i],
+                              ev["params_b"][i], ev["active_params_b"][i], arch["active_experts"][i])
+            out = zoo_domain().describe({k: float(v) for k, v in f.items()}, float(ev["active_params_b"][i]),
+                                        bool(arch["experts"][i] > 0))["outside"]
+            why = "; ".join(f"{FEATURES[o['feature']]} {o['value']:.3g} where published models have {o['low']:.3g} "
+                            f"to {o['high']:.3g}" for o in out if o["low"] is not None and o["feature"] in CHOSEN)
+            return (f"no candidate lies inside the law's domain (the shapes, tokens per parameter and sizes of "
+                    f"published models of comparable size); the nearest, {int(arch['layers'][i])} layers x "
+                    f"{int(arch['hidden'][i])} ({ev['params_b'][i]:.3g}B on {ev['tokens_t'][i]:.3g}T tokens), has {why}: "
+                    "change the budget or the search space towards them, or set `trust` to law to search the raw law")
         names.remove("domain")  # nothing is feasible even for the raw law: say why without the domain
     c = problem.constraints
     options = []

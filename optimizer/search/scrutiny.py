@@ -25,10 +25,11 @@ from perflaw.optimizer.search.strategies import search_exact
 _CHOICES = ("kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
 BUDGET_SPENT = 0.99  # a plan using less than this share of its budget leaves the rest unspent
 EDGE = 0.02  # a feature within 2 % of the domain's end rides that edge
+GAIN_EPS = 0.005  # MMLU points: below this, widening gains nothing
 
 
 #: Above this many training tokens a plan needs more text than published runs are known to have
-#: had (Qwen3: 36T tokens, Llama 3: 15T): without a stated data limit, outputs say so.
+#: had (Llama 4 Scout: 40T tokens, Qwen3: 36T): without a stated data limit, outputs say so.
 DATA_NOTE_T = 30.0
 
 
@@ -37,8 +38,8 @@ def data_note(problem: Problem, plan: Plan) -> str | None:
     c = problem.constraints
     if plan.tokens_t <= DATA_NOTE_T or c.max_tokens_t is not None or c.unique_tokens_t is not None:
         return None
-    return (f"trains on {plan.tokens_t:.0f}T tokens, as many as only the largest published runs had (Qwen3 36T; "
-            "Llama 3 15T): check that this much data exists, or state it with max_tokens or unique_tokens")
+    return (f"trains on {plan.tokens_t:.0f}T tokens, as many as only the largest published runs had (Llama 4 Scout 40T, "
+            "Qwen3 36T): check that this much data exists, or state it with max_tokens or unique_tokens")
 
 
 def bound_labels(hits) -> str:
@@ -64,9 +65,13 @@ def law_optimum(problem: Problem) -> Plan | None:
 
 
 def _outside_words(domain: dict) -> str:
-    return "; ".join(f"{FEATURES[o['feature']]} {o['value']:.3g} (published models of its size: {o['low']:.3g} to "
-                     f"{o['high']:.3g})" if o["low"] is not None else f"no published {o['value']} model"
-                     for o in domain["outside"])
+    def one(o):
+        if o["low"] is None:
+            return f"no published {o['value']} model"
+        whose = "published models" if o["feature"] in ("compute", "tokens_t", "active_params_b") else \
+            "published models of its size"
+        return f"{FEATURES[o['feature']]} {o['value']:.3g} ({whose}: {o['low']:.3g} to {o['high']:.3g})"
+    return "; ".join(one(o) for o in domain["outside"])
 
 
 def plan_words(p: dict) -> str:
@@ -86,7 +91,7 @@ def scrutiny_sentences(best: dict, optimum: dict | None, bounds, note: str | Non
         out.append(("Law's data", "inside: published models of this size span this shape, tokens per parameter "
                     "and compute" if dom["inside"] else "OUTSIDE: " + _outside_words(dom)))
     if optimum is not None:
-        keys = ("layers", "hidden", "ffn", "kv_heads", "experts", "active_experts", "expert_ffn")
+        keys = ("layers", "hidden", "ffn", "kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
         same = all(optimum.get(k) == best.get(k) for k in keys)
         out.append(("Law alone", "picks the same plan" if same else
                     f"would pick {plan_words(optimum)} ({optimum['gain']:+.2f} claimed)"
@@ -99,8 +104,10 @@ def scrutiny_sentences(best: dict, optimum: dict | None, bounds, note: str | Non
         else:
             text = h["note"]
         if h.get("widened_to") is not None:
-            text += (f"; widening it to {h['widened_to']:g} gives {h['gain']:+.2f} MMLU" if h.get("gain") is not None
-                     else f"; widening it to {h['widened_to']:g} gives no feasible plan")
+            gain = h.get("gain")
+            text += (f"; widening it to {h['widened_to']:g} gives no feasible plan" if gain is None else
+                     f"; widening it to {h['widened_to']:g} gains nothing (not binding)" if gain < GAIN_EPS else
+                     f"; widening it to {h['widened_to']:g} gives {gain:+.2f} MMLU")
         out.append(("Edge", text))
     return out
 
@@ -154,10 +161,14 @@ def _widened(problem: Problem, axis: str, bound: str):
     return None
 
 
-def at_bounds(problem: Problem, plan: Plan, *, widen: bool = True) -> list[dict]:
+def at_bounds(problem: Problem, plan: Plan, *, widen: bool = True, optimum: Plan | None = None,
+              domain: bool = True) -> list[dict]:
     """The bounds ``plan`` sits on: ``[{"axis", "bound", "value", "limit", "note"}]``, each with
-    ``widened_to`` and ``gain`` (the MMLU the best plan of the one-bound-wider problem adds, by the
-    exact search; None when that bound cannot widen) when ``widen``."""
+    ``widened_to`` and ``gain`` when ``widen``: what the best plan of the one-bound-wider problem
+    adds over the best of the problem itself, both by the exact search (so a sampler's shortfall is
+    not blamed on a bound; None when that bound cannot widen). With trust ``data`` the domain's
+    edges are reported only where they bind: where the law's own optimum (``optimum``, searched when
+    not given; ``domain`` False skips them)."""
     a, s, c = plan.architecture, problem.space, problem.constraints
     axes = s.axis_values()
     hits = []
@@ -194,9 +205,16 @@ def at_bounds(problem: Problem, plan: Plan, *, widen: bool = True) -> list[dict]
     elif problem.coefficients.tokens == "clip" and spent < BUDGET_SPENT:
         hit("tokens", "saturation", plan.tokens_t, plan.effective_tokens_t,
             "the law credits no tokens beyond 1T per 1B parameters")
+    binds = False
+    if problem.trust == "data" and domain:
+        optimum = optimum if optimum is not None else law_optimum(problem)
+        binds = optimum is not None and optimum.mmlu > plan.mmlu + GAIN_EPS
     if spent < BUDGET_SPENT:
-        hit("budget", "unspent", round(spent, 4), 1.0, f"the plan uses {spent:.0%} of the budget")
-    if problem.trust == "data":  # the domain's edges the plan rides (a search inside the data stops there)
+        raw = None if optimum is None else optimum.train_flops / problem.budget_flops
+        hit("budget", "unspent", round(spent, 4), 1.0, f"the plan uses {spent:.0%} of the budget"
+            + (f": plans that spend more lie outside the law's data (the law alone spends {raw:.0%})"
+               if binds and raw is not None and raw > spent + 0.01 else ""))
+    if binds:  # the domain's edges the plan rides (a search inside the data stops there)
         dom = plan.domain or {}
         low, high = zoo_domain().ranges(np.array([plan.active_params_b]), np.array([a.is_moe]))
         feats = plan_features(a.layers, a.hidden, a.active_ffn, plan.tokens_t, plan.params_b, plan.active_params_b,
@@ -205,13 +223,15 @@ def at_bounds(problem: Problem, plan: Plan, *, widen: bool = True) -> list[dict]
             lo_k, hi_k, v = float(low[k][0]), float(high[k][0]), float(feats[k])
             if not (np.isfinite(lo_k) and np.isfinite(v)) or not dom.get("inside", True):
                 continue
+            whose = "published models" + ("" if k in ("tokens_t", "active_params_b") else " of this size")
             if v >= hi_k * (1 - EDGE):
-                hit(k, "domain high", v, hi_k, f"{FEATURES[k]} {v:.3g}: the most that published models of this "
-                    "size have (the search stops at the law's data)")
+                hit(k, "domain high", v, hi_k, f"{FEATURES[k]} {v:.3g}: the most that {whose} have (the search "
+                    "stops at the law's data)")
             elif v <= lo_k * (1 + EDGE):
-                hit(k, "domain low", v, lo_k, f"{FEATURES[k]} {v:.3g}: the least that published models of this "
-                    "size have (the search stops at the law's data)")
+                hit(k, "domain low", v, lo_k, f"{FEATURES[k]} {v:.3g}: the least that {whose} have (the search "
+                    "stops at the law's data)")
     if widen:
+        base = None
         for h in hits:
             wider = _widened(problem, h["axis"], h["bound"])
             h["widened_to"], h["gain"] = None, None
@@ -219,8 +239,10 @@ def at_bounds(problem: Problem, plan: Plan, *, widen: bool = True) -> list[dict]
                 continue
             try:
                 best = search_exact(wider[0], top=0).best
+                if base is None:
+                    base = search_exact(problem, top=0).best
             except InputError:  # the widened space is too large to enumerate
                 continue
             h["widened_to"] = wider[1]
-            h["gain"] = None if best is None else best.mmlu - plan.mmlu
+            h["gain"] = None if best is None or base is None else max(best.mmlu - base.mmlu, 0.0)
     return hits

@@ -129,15 +129,17 @@ def test_empty_space_is_refused():
         SearchSpace(layers=(64, 8))
 
 
-def test_cheapest_plan_for_a_target_is_cheapest_and_reaches_it():
-    p = Problem(SMALL, 1e22)
+@pytest.mark.parametrize("trust", ["law", "data"])
+def test_cheapest_plan_for_a_target_is_cheapest_and_reaches_it(trust):
+    p = Problem(SMALL, 1e22, trust=trust)
     plan, reason = cheapest_for_target(p, 70.0)
     assert reason is None and plan.mmlu == pytest.approx(70.0, abs=1e-6)
-    # Brute force: no lattice point reaches 70 for fewer FLOPs.
+    assert plan.domain["inside"] or trust == "law"
+    # Brute force: no feasible lattice point (inside the law's data, with trust data) reaches 70 for fewer FLOPs.
     arch = SMALL.lattice()
     for budget in (plan.train_flops * 0.999,):
         ev = evaluate(p.with_budget(budget), arch)
-        assert ev["mmlu"].max() < 70.0
+        assert ev["mmlu"][ev["feasible"]].max() < 70.0
 
 
 def test_budget_front_is_non_dominated_and_increasing():

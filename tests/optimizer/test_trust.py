@@ -83,3 +83,31 @@ def test_the_api_carries_what_the_cli_says(capsys):
     assert [h["axis"] for h in r.at_bounds] == [h["axis"] for h in d["at_bounds"]]
     assert r.flatness["near_optimal"]["count"] == d["near_optimal"]["count"]
     assert perflaw.optimize(flops=1e24, params_b=(1, 70), trust="law").law_optimum is None
+
+
+def test_a_domain_edge_is_said_only_where_it_binds(capsys):
+    d = run_json(capsys, ["optimize", *ARGS, "--ffn-ratio", "3:4", "--layers", "8:40"])
+    same = all(d["law_optimum"][k] == d["best"][k] for k in ("layers", "hidden", "ffn"))
+    assert same and not any(h["bound"].startswith("domain") for h in d["at_bounds"])
+    binding = run_json(capsys, ["optimize", *ARGS])
+    assert binding["law_optimum"]["gain"] > 0 and any(h["bound"].startswith("domain") for h in binding["at_bounds"])
+
+
+def test_a_sampler_is_judged_on_the_exact_lattice(capsys):
+    exact = run_json(capsys, ["optimize", *ARGS])
+    sampled = run_json(capsys, ["optimize", *ARGS, "--strategy", "scipy", "--trials", "300"])
+    assert sampled["basis"].startswith("the exact lattice")
+    assert sampled["near_optimal"]["count"] == exact["near_optimal"]["count"]
+    # a widened bound is credited against the exact optimum, never with the sampler's shortfall
+    for h in sampled["at_bounds"]:
+        assert h.get("gain") is None or h["gain"] >= 0
+
+
+def test_a_review_prices_each_step_of_budget(tmp_path):
+    from perflaw.optimizer.api import run_scenario
+    from perflaw.optimizer.scenario.loader import load_scenario
+    from tests.optimizer.test_scenario import SCENARIOS
+    out = tmp_path / "rev"
+    run_scenario(load_scenario(SCENARIOS / "review-2048xh100-lean-base-stretch.toml"), out=str(out))
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "What each step buys: lean to base:" in text and "more, " in text and "per $1M" in text
