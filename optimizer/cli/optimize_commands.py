@@ -158,6 +158,7 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
         and problem.constraints.unique_tokens_t is None,
         "unique_tokens_t": problem.constraints.unique_tokens_t,
         "infeasible_reason": result.infeasible_reason and words(result.infeasible_reason),
+        "trust": problem.trust, "objective": problem.objective,
     }
     if args.target_mmlu is not None:  # the inverse question ignores the budget: answer it either way
         plan, reason = cheapest_for_target(problem, args.target_mmlu)
@@ -171,7 +172,6 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
     payload["best"] = result.best.as_dict()
     from perflaw.optimizer.search.scrutiny import at_bounds, data_note, law_optimum
     optimum = law_optimum(problem)
-    payload["trust"], payload["objective"] = problem.trust, problem.objective
     payload["law_optimum"] = None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - result.best.mmlu}
     payload["at_bounds"] = at_bounds(problem, result.best, optimum=optimum)
     payload["data_note"] = data_note(problem, result.best)

@@ -44,7 +44,8 @@ def data_note(problem: Problem, plan: Plan) -> str | None:
 
 def bound_labels(hits) -> str:
     """The bounds of ``at_bounds`` in a few words, for a table column."""
-    words = {"budget": "budget unspent", "tokens": "token saturation", "max_tokens_t": "data limit"}
+    words = {"budget": "budget unspent", "tokens": "token saturation", "max_tokens_t": "data limit",
+             "serve_memory": "serving memory", "train_memory": "training memory"}
     out = []
     for h in hits:
         if h["axis"] in words:
@@ -98,7 +99,7 @@ def scrutiny_sentences(best: dict, optimum: dict | None, bounds, note: str | Non
                     + (f", outside the data: {_outside_words(optimum['domain'])}"
                        if optimum.get("domain") and not optimum["domain"]["inside"] else "")))
     for h in bounds:
-        if h["bound"] in ("high", "low"):
+        if h["bound"] in ("high", "low") and not h["axis"].endswith("_memory"):
             text = (f"{h['axis']} {h['value']:g} at the {'top' if h['bound'] == 'high' else 'bottom'} of its range "
                     f"({h['limit']:g})")
         else:
@@ -156,6 +157,10 @@ def _widened(problem: Problem, axis: str, bound: str):
             return replace(problem, space=replace(s, **{axis: tuple(sorted((*values, int(new))))})), int(new)
         except InputError:  # the wider space breaks a rule (too many points, top-k above the experts)
             return None
+    if axis == "serve_memory" and c.serve_hbm_gb is not None:
+        return replace(problem, constraints=replace(c, serve_hbm_gb=c.serve_hbm_gb * 2)), c.serve_hbm_gb * 2
+    if axis == "train_memory" and problem.gpus:
+        return replace(problem, gpus=problem.gpus * 2), problem.gpus * 2
     if axis == "max_tokens_t" and c.max_tokens_t is not None:
         return replace(problem, constraints=replace(c, max_tokens_t=c.max_tokens_t * 2)), c.max_tokens_t * 2
     return None
@@ -205,6 +210,12 @@ def at_bounds(problem: Problem, plan: Plan, *, widen: bool = True, optimum: Plan
     elif problem.coefficients.tokens == "clip" and spent < BUDGET_SPENT:
         hit("tokens", "saturation", plan.tokens_t, plan.effective_tokens_t,
             "the law credits no tokens beyond 1T per 1B parameters")
+    if widen:  # memory binds where more of it would admit a better plan: try it
+        if c.serve_hbm_gb is not None:
+            hit("serve_memory", "high", c.serve_hbm_gb, c.serve_hbm_gb, f"serving must fit {c.serve_hbm_gb:g} GB")
+        if problem.hardware is not None and problem.gpus:
+            hit("train_memory", "high", problem.gpus, problem.gpus,
+                f"training must fit the memory of {problem.gpus:,} GPUs")
     binds = False
     if problem.trust == "data" and domain:
         optimum = optimum if optimum is not None else law_optimum(problem)
@@ -245,4 +256,6 @@ def at_bounds(problem: Problem, plan: Plan, *, widen: bool = True, optimum: Plan
                 continue
             h["widened_to"] = wider[1]
             h["gain"] = None if best is None or base is None else max(best.mmlu - base.mmlu, 0.0)
+        hits = [h for h in hits if h["axis"] not in ("serve_memory", "train_memory")  # memory: only if it binds
+                or (h.get("gain") is not None and h["gain"] >= GAIN_EPS)]
     return hits

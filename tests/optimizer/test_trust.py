@@ -111,3 +111,16 @@ def test_a_review_prices_each_step_of_budget(tmp_path):
     run_scenario(load_scenario(SCENARIOS / "review-2048xh100-lean-base-stretch.toml"), out=str(out))
     text = (out / "report.md").read_text(encoding="utf-8")
     assert "What each step buys: lean to base:" in text and "more, " in text and "per $1M" in text
+
+
+def test_memory_is_an_edge_only_where_more_of_it_would_help(capsys):
+    tight = run_json(capsys, ["optimize", "--flops", "1e23", "--peak-tflops", "300", "--hbm-gb", "16", "--gpus", "4",
+                              "--params", "1B:70B", "--trust", "law"])
+    mem = [h for h in tight["at_bounds"] if h["axis"] == "train_memory"]
+    assert mem and mem[0]["widened_to"] == 8 and mem[0]["gain"] > 0
+    roomy = run_json(capsys, ["optimize", "--flops", "1e23", "--peak-tflops", "300", "--hbm-gb", "16", "--gpus", "32",
+                              "--params", "1B:70B", "--trust", "law"])
+    assert not any(h["axis"] == "train_memory" for h in roomy["at_bounds"])
+    serve = run_json(capsys, ["optimize", "--gpu-hours", "1M", "--hardware", "H100-SXM", "--gpus", "1024",
+                              "--params", "0.5B:30B", "--serve-hbm-gb", "24"])
+    assert any(h["axis"] == "serve_memory" and h["gain"] > 0 for h in serve["at_bounds"])
