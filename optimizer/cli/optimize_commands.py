@@ -247,7 +247,10 @@ def optimize_text(d: dict) -> str:
              ("expert_ffn", "expert FFN", "d")] if moe else [("ffn", "ffn", "d")]
     cols = [("layers", "layers", "d"), ("hidden", "hidden", "d"), *shape, ("heads", "heads", "d"),
             ("kv_heads", "KV", "d"), ("params_b", "params B", ".2f"), ("active_params_b", "active B", ".2f"),
-            ("tokens_t", "tokens T", ".2f"), ("mmlu", "MMLU", ".2f"), ("train_flops", "FLOPs", ".3g")]
+            ("tokens_t", "tokens T", ".2f"), ("mmlu", "MMLU", ".2f"), ("train_flops", "FLOPs", ".3g"),
+            ("in_data", "in data", "")]
+    for p in (*d["alternatives"], *d["front"]):
+        p["in_data"] = "" if p.get("domain") is None else ("yes" if p["domain"]["inside"] else "no")
     if d["alternatives"]:
         head += ["", "Alternatives", table(d["alternatives"], cols)]
     if d["front"]:
