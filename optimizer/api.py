@@ -105,15 +105,20 @@ class ScenarioRun:
 
 
 def run_scenario(scenario: Scenario | str | Path, out: str | Path | None = None, *, reports: str | Path = "reports",
-                 progress=None) -> ScenarioRun:
+                 progress=None, force: bool = False) -> ScenarioRun:
     """Search every budget of ``scenario`` (a file or a loaded ``Scenario``) and write its report.
 
-    The folder is ``out``, or ``reports/<name>`` by default; it is replaced only once complete.
+    The folder is ``out``, or ``reports/<name>`` by default; it is replaced only once complete, and
+    only if it is absent, empty or a perflaw report. A folder of other files is refused (before
+    any search), unless ``force``: then the report's files are written into it, nothing deleted.
     ``progress``, when given, is called with a short message before each budget's search.
     """
+    from perflaw.optimizer.report.target import check_report_folder
     t0 = time.perf_counter()
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    folder = Path(out) if out is not None else Path(reports) / scenario.name
+    check_report_folder(folder, force)
     data = build_report(list(zip(scenario.labels, scenario.problems())), strategy=scenario.strategy,
                         trials=scenario.trials, seed=scenario.seed, top=scenario.top, fronts=scenario.fronts,
                         target_mmlu=scenario.target_mmlu, reference_models=scenario.reference_models,
@@ -122,8 +127,7 @@ def run_scenario(scenario: Scenario | str | Path, out: str | Path | None = None,
         label = str(scenario.path or scenario.name)
         reasons = "; ".join(r.infeasible_reason or "" for r in data.results)
         raise InputError(label, "has no feasible plan", Source(label, keywords=scenario.path is None).words(reasons))
-    folder = Path(out) if out is not None else Path(reports) / scenario.name
-    write_report(scenario, data, folder)
+    write_report(scenario, data, folder, force)
     return ScenarioRun(scenario, data, folder, time.perf_counter() - t0)
 
 

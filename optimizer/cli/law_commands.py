@@ -22,6 +22,7 @@ from perflaw.law.selection import select_law
 from perflaw.law.uncertainty import interval_sentence, interval_summary
 from perflaw.law.zoo import law_inputs, load_zoo
 from perflaw.optimizer.cli.arch_args import ArchitectureChoice
+from perflaw.optimizer.report.target import check_law_file, os_error, umask_mode
 from perflaw.optimizer.cli.quantities import format_quantity
 from perflaw.optimizer.cli.textfmt import fmt, table
 
@@ -137,10 +138,10 @@ def _priors(prior) -> tuple[float, ...]:
 
 
 def fit_payload(data: str | None, out: str | None, variant: str, free: list[str] | None, loss: str, level: float,
-                exclude: list[str], prior="auto", form: str = "auto") -> dict:
+                exclude: list[str], prior="auto", form: str = "auto", force: bool = False) -> dict:
     """The fit of ``form`` at ridge strength ``prior`` (``auto``: the pair with the lowest forecast error)."""
     if out:
-        check_output_path(out)
+        check_output_path(out, force)
     if form != "auto" and form not in LAW_FORMS:
         raise InputError("--form", f"must be auto or one of {', '.join(LAW_FORMS)}", form)
     priors = _priors(prior)
@@ -200,32 +201,39 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
             row.update(forecast_mae=moe["mae"], forecast_n=moe["n"])
     if out:
         write_atomic(out, lambda p: save_coefficients(coef, p, extra={k: payload[k] for k in (
-            "data", "n", "form", "prior", "free", "loss", "in_sample", "loo", "excluded")}))
+            "data", "n", "form", "prior", "free", "loss", "in_sample", "loo", "excluded")}), force)
     return payload
 
 
-def check_output_path(path: str) -> None:
-    """Refuse an output path that cannot be written, before any work is done."""
+def check_output_path(path: str, force: bool = False) -> None:
+    """Refuse an output path that cannot be written, or a file perflaw did not write (unless
+    ``force``), before any work is done."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise InputError("--out", "folder must exist", str(folder))
-    if target.is_dir():
-        raise InputError("--out", "must be a file path, not a folder", str(target))
+    check_law_file(target, force)
     if not os.access(folder, os.W_OK):
         raise InputError("--out", "folder must be writable", str(folder))
 
 
-def write_atomic(path: str, writer) -> None:
-    """Write via a temporary file in the target folder, then rename: no half-written file."""
-    check_output_path(path)
+def write_atomic(path: str, writer, force: bool = False) -> None:
+    """Write via a temporary file in the target folder, then rename: no half-written file, and the
+    file's mode as the umask gives a new file (not the temporary file's 0600)."""
+    check_output_path(path, force)
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise os_error(exc, "--out", target) from None
     os.close(fd)
     try:
         writer(tmp)
+        os.chmod(tmp, umask_mode())
         os.replace(tmp, target)
+    except OSError as exc:
+        raise os_error(exc, "--out", target) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="refit the law's coefficients on a model table, with leave-one-out errors")
     p.add_argument("--data", metavar="TABLE", help="CSV with the columns of the zoo (default: the shipped zoo)")
     p.add_argument("--out", metavar="FILE", help="write the coefficients (JSON) for --law")
+    p.add_argument("--force", action="store_true", help="replace --out even if perflaw did not write it")
     p.add_argument("--variant", choices=MOE_VARIANTS, default=DEFAULT_MOE_VARIANT, help="MoE variant of the law")
     p.add_argument("--free", metavar="NAMES", help="comma-separated coefficients to fit (default w1,w2,w3,w4,b "
                                                    "and w5 for the expansion variant)")
@@ -78,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenarios", nargs="*", metavar="SCENARIO",
                    help="scenario TOML file(s); default: the built-in 7B-class scenario")
     p.add_argument("--out", metavar="DIR", help="report folder (one scenario only; default reports/<name>)")
+    p.add_argument("--force", action="store_true",
+                   help="write into a folder that holds other files (nothing there is deleted)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("optimize", help="best predicted MMLU for a budget: exact, optuna or scipy search")
@@ -144,7 +147,7 @@ def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
     if args.command == "fit":
         free = [n.strip() for n in args.free.split(",")] if args.free is not None else None
         payload = lc.fit_payload(args.data, args.out, args.variant, free, args.loss, args.level, args.exclude,
-                                 args.prior, args.form)
+                                 args.prior, args.form, force=args.force)
         return payload, lc.fit_text(payload)
     if args.command == "validate":
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)
@@ -153,13 +156,13 @@ def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
         from perflaw.optimizer.cli.run_commands import run_payload, run_text
         show = (lambda msg: print(msg, file=sys.stderr, flush=True)) if not args.json and sys.stderr.isatty() \
             else None
-        payload = run_payload(args.scenarios, args.out, progress=show)
+        payload = run_payload(args.scenarios, args.out, progress=show, force=args.force)
         return payload, run_text(payload)
     if args.command == "optimize":
         import optuna
 
         from perflaw.optimizer.cli.optimize_commands import optimize_payload, optimize_text, progress_wanted
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI, not the library, sets logging
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # the CLI, not the library: no per-trial chatter
         payload = optimize_payload(args, progress_wanted(args), words=lambda text: fields_as_flags(text, names))
         return payload, optimize_text(payload)
     if args.command == "plan":
@@ -229,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: temporary files are already removed (finally blocks); say so once
+        print("interrupted: nothing half-written was left (reports and law files are replaced only once "
+              "complete; a stored study keeps its finished trials)", file=sys.stderr)
+        return 130
     try:
         if getattr(args, "json", False):
             print(json.dumps(payload, allow_nan=False, default=_json_default))

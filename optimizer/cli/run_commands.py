@@ -6,13 +6,15 @@ from pathlib import Path
 
 from perflaw.law.errors import InputError
 from perflaw.optimizer.api import run_scenario
+from perflaw.optimizer.report.target import check_report_folder
 from perflaw.optimizer.scenario.loader import builtin_scenario_path, load_scenario
 
 DEFAULT_REPORTS = Path("reports")
 
 
-def run_payload(paths: list[str], out: str | None, progress=None) -> dict:
-    """Run every scenario; ``out`` (a folder) is allowed with a single scenario only."""
+def run_payload(paths: list[str], out: str | None, progress=None, force: bool = False) -> dict:
+    """Run every scenario; ``out`` (a folder) is allowed with a single scenario only. Every scenario
+    and every report folder is checked before any search runs (report.target)."""
     if not paths:
         paths = [str(builtin_scenario_path())]
     if out is not None and len(paths) > 1:
@@ -22,11 +24,13 @@ def run_payload(paths: list[str], out: str | None, progress=None) -> dict:
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise InputError("SCENARIO", "names must be unique (each writes reports/<name>)", dup)
+    for s in scenarios:
+        check_report_folder(Path(out) if out is not None else DEFAULT_REPORTS / s.name, force)
     reports = []
     for i, scenario in enumerate(scenarios):
         if progress:
             progress(f"[{i + 1}/{len(scenarios)}] {scenario.name}")
-        run = run_scenario(scenario, out, reports=DEFAULT_REPORTS, progress=progress)
+        run = run_scenario(scenario, out, reports=DEFAULT_REPORTS, progress=progress, force=force)
         data, folder = run.data, run.folder
         best = data.candidates[data.candidates["rank"] == 1]
         reports.append({

@@ -21,6 +21,7 @@ from perflaw.law.predict import interval_for
 from perflaw.law.uncertainty import interval_sentence
 from perflaw.optimizer.report import figures as figs
 from perflaw.optimizer.report.data import ReportData
+from perflaw.optimizer.report.target import check_report_folder, os_error
 from perflaw.optimizer.search.flatness import flatness_sentences
 from perflaw.optimizer.search.scrutiny import scrutiny_sentences
 
@@ -93,9 +94,12 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_report(scenario, data: ReportData, out: Path) -> Path:
-    """Write the report of ``scenario`` into the folder ``out`` (replaced only once complete)."""
+def write_report(scenario, data: ReportData, out: Path, force: bool = False) -> Path:
+    """Write the report of ``scenario`` into the folder ``out``: replaced only once complete, and only
+    if it is absent, empty or perflaw's own report; a folder of other files only with ``force``, and
+    then the report's files are written into it and nothing there is deleted (report.target)."""
     out = Path(out)
+    mode = check_report_folder(out, force)
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -106,10 +110,13 @@ def write_report(scenario, data: ReportData, out: Path) -> Path:
     _remove_stale(parent, out.name)
     tmp = parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         _write_all(scenario, data, tmp)
-        if out.exists() and _exchange(tmp, out):
+        if mode == "into":  # the user's folder: each report file moves in whole; nothing else is touched
+            for f in sorted(tmp.iterdir()):
+                os.replace(f, out / f.name)
+        elif out.exists() and _exchange(tmp, out):
             pass  # tmp now holds the previous report and is removed below
         else:
             old = parent / f".{out.name}.old-{os.getpid()}"
@@ -117,6 +124,8 @@ def write_report(scenario, data: ReportData, out: Path) -> Path:
                 os.replace(out, old)
             os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise os_error(exc, "--out", out) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
