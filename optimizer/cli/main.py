@@ -245,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader closed early (perflaw ... | head): not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+    except KeyboardInterrupt:  # while printing: the work is done and written
+        print("interrupted while printing; the results were written", file=sys.stderr)
+        return 130
     return 0
 
 

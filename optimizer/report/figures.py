@@ -21,6 +21,11 @@ _LAW_WORDS = {"chinchilla": "Chinchilla approach 3, rounded constants",
 RULE_OF_THUMB = 20.0  # tokens per parameter of Chinchilla's approaches 1 and 2 (Hoffmann et al. 2022)
 
 
+def _literal(text) -> str:
+    """User text drawn as written: matplotlib would read $...$ as TeX."""
+    return str(text).replace("$", r"\$")
+
+
 def _dollars(x, _pos=None) -> str:
     """$2M, $500k: a dollar tick label."""
     for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
@@ -88,7 +93,7 @@ def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool, title: str = "
         if review:
             last = len(f) - 1
             for k, (_, r) in enumerate(f.iterrows()):  # the rightmost label goes left, inside the axes
-                ax.annotate(str(r["budget"]), (r["train_flops"], r["mmlu"]), textcoords="offset points",
+                ax.annotate(_literal(r["budget"]), (r["train_flops"], r["mmlu"]), textcoords="offset points",
                             xytext=(-7 if k == last and last else 5, -12), fontsize=8,
                             ha="right" if k == last and last else "left")
     if len(refs):
@@ -136,7 +141,7 @@ def allocation(plans: pd.DataFrame, baselines: pd.DataFrame, at_flops: float | N
         ax.scatter(plans["params_b"], plans["tokens_t"], color="#1f4e79", zorder=3, label="best plans (Performance Law)")
         if "budget" in plans and len(plans) <= 5:  # few plans: say which budget each is
             for _, r in plans.iterrows():
-                ax.annotate(str(r["budget"]), (r["params_b"], r["tokens_t"]), textcoords="offset points",
+                ax.annotate(_literal(r["budget"]), (r["params_b"], r["tokens_t"]), textcoords="offset points",
                             xytext=(6, -3), fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")

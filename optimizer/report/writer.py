@@ -70,11 +70,20 @@ def _columns(df: pd.DataFrame) -> list[tuple[str, str]]:
     return [(c, h) for c, h in _SHOW if c in df and df[c].notna().any() and not (c == "ffn" and (df[c] == 0).all())]
 
 
+#: Markdown's inline syntax: escaped so that text reads in report.md as the HTML shows it, literally.
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~$"})
+
+
+def _md_text(text) -> str:
+    """Text as Markdown shows it literally (user text cannot become links, HTML or formatting)."""
+    return str(text).translate(_MD_SPECIAL)
+
+
 def _md_table(df: pd.DataFrame) -> str:
     cols = _columns(df)
     lines = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
     for _, r in df.iterrows():
-        lines.append("| " + " | ".join(_fmt(r[c], c).replace("|", "\\|") for c, _ in cols) + " |")
+        lines.append("| " + " | ".join(_md_text(_fmt(r[c], c)) for c, _ in cols) + " |")
     return "\n".join(lines)
 
 
@@ -87,6 +96,11 @@ def _html_table(df: pd.DataFrame) -> str:
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
+    """A CSV whose text cells cannot run as spreadsheet formulas (a leading =, +, -, @ gets a ')."""
+    df = df.copy()
+    for col in df.columns:
+        if not (pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col])):
+            df[col] = df[col].map(lambda v: "'" + v if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
     df.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
 
 
@@ -304,13 +318,13 @@ def _sections(scenario, d: ReportData, best_plans: pd.DataFrame, review: bool) -
     md = []
     for kind, content in blocks:
         if kind == "h1":
-            md.append(f"# {content}\n")
+            md.append(f"# {_md_text(content)}\n")
         elif kind == "h2":
-            md.append(f"## {content}\n")
+            md.append(f"## {_md_text(content)}\n")
         elif kind == "p":
-            md.append(f"{content}\n")
+            md.append(f"{_md_text(content)}\n")
         elif kind == "ul":
-            md.append("\n".join(f"- {x}" for x in content) + "\n")
+            md.append("\n".join(f"- {_md_text(x)}" for x in content) + "\n")
         elif kind == "table":
             md.append(_md_table(content) + "\n")
         elif kind == "img":

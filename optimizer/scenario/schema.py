@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from perflaw.law.errors import InputError
@@ -318,6 +319,8 @@ def check_value(f: Field, v, key: str, file: Source):
         if not isinstance(v, str) or (f.choices and v not in f.choices) or \
                 (f.length and not (len(v.strip()) >= f.length[0] and len(v) <= f.length[1])):
             bad()
+        if any(unicodedata.category(ch) == "Cc" for ch in v):  # a tab, newline or escape in a label or path
+            file.fail(key, "must not contain control characters (tabs, newlines, escapes)", v)
         return v
     if f.kind in ("integer", "number"):
         if not _scalar_ok(f, f.kind, v):

@@ -66,7 +66,10 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     if beats:
         _fail_unstarted_trials(study)
 
+    started = []  # this worker's trials, to fail the one a Ctrl-C leaves running
+
     def objective(trial):
+        started.append(trial._trial_id)
         if beats:  # a heartbeat before any parameter: a trial killed from here on is seen as stale
             study._storage.record_heartbeat(trial._trial_id)
         idx = np.array([[trial.suggest_int(a, 0, n - 1) if n > 1 else 0 for a, n in zip(AXES, sizes)]])
@@ -104,14 +107,19 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     # Explore (TPE, or NSGA-II for two objectives) for 80 % of the trials, then polish; budget left
     # after a polish converges goes half to more exploration, then another polish, and so on.
     explore_to = trials - trials // 5
-    while finished_count() < trials:
-        if finished_count() < explore_to:
-            study.optimize(objective, n_trials=explore_to - finished_count(), show_progress_bar=progress)
-        if multi:
-            break
-        polish()
-        remaining = trials - finished_count()
-        explore_to = finished_count() + max(1, remaining // 2)
+    since = len(study.trials)
+    try:
+        while finished_count() < trials:
+            if finished_count() < explore_to:
+                study.optimize(objective, n_trials=explore_to - finished_count(), show_progress_bar=progress)
+            if multi:
+                break
+            polish()
+            remaining = trials - finished_count()
+            explore_to = finished_count() + max(1, remaining // 2)
+    except KeyboardInterrupt:
+        _fail_interrupted(study, started, since)
+        raise
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not finished:
         raise InputError("trials", "must leave at least one completed trial", trials)
@@ -120,6 +128,19 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     result = finish(problem, "optuna", seed, arch, ev, len(finished), t0, top, True,
                      f"{len(finished)} completed trials in study {study.study_name!r}")
     return result
+
+
+def _fail_interrupted(study, started: list[int], since: int) -> None:
+    """After Ctrl-C, fail the trial this worker left RUNNING: one it started (its objective ran), or
+    one it asked for that never reached the objective (no parameters yet, numbered after ``since``)."""
+    import optuna
+    running = optuna.trial.TrialState.RUNNING
+    for t in study.get_trials(deepcopy=False, states=(running,)):
+        if t._trial_id in started or (t.number >= since and not t.params):
+            try:
+                study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+            except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+                pass  # finished meanwhile
 
 
 def _fail_unstarted_trials(study) -> None:

@@ -54,6 +54,9 @@ def search(problem: Problem, strategy: str = "exact", **options) -> SearchResult
         trials = check_number("trials", trials, TRIALS, whole=True)
     seed = check_number("seed", options.get("seed", 0), SEED, whole=True)
     if strategy == "scipy":
+        given = [k for k in ("storage", "study_name") if options.get(k) is not None]
+        if given:  # a stored study is Optuna's; scipy would silently ignore it
+            raise InputError(given[0], "applies to the optuna strategy only", strategy)
         from perflaw.optimizer.search.scipy_strategy import search_scipy
         return search_scipy(problem, trials=trials or 10000, seed=seed, top=top)
     from perflaw.optimizer.search.optuna_strategy import search_optuna

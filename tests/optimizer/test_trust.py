@@ -109,7 +109,7 @@ def test_a_review_prices_each_step_of_budget(tmp_path):
     from tests.optimizer.test_scenario import SCENARIOS
     out = tmp_path / "rev"
     run_scenario(load_scenario(SCENARIOS / "review-2048xh100-lean-base-stretch.toml"), out=str(out))
-    text = (out / "report.md").read_text(encoding="utf-8")
+    text = (out / "report.html").read_text(encoding="utf-8")
     assert "What each step buys: lean to base:" in text and "more, " in text and "per $1M" in text
 
 
