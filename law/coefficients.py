@@ -61,8 +61,28 @@ class Interval:
     covariance: tuple[tuple[float, ...], ...] = ()
 
     def __post_init__(self) -> None:
+        def number(v) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not (number(self.level) and 0 < self.level < 1):
+            raise InputError("interval level", "must be a number between 0 and 1 (the nominal coverage)", self.level)
+        if not (number(self.coverage) and 0 <= self.coverage <= 1):
+            raise InputError("interval coverage", "must be a number from 0 to 1", self.coverage)
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 0:
+            raise InputError("interval n", "must be a whole number of residuals, 0 or more", self.n)
+        if not (number(self.low) and number(self.high)):
+            raise InputError("interval low/high", "must be finite numbers", (self.low, self.high))
+        if not isinstance(self.method, str):
+            raise InputError("interval method", "must be text", self.method)
+        if isinstance(self.names, str) or not all(isinstance(n, str) for n in self.names):
+            raise InputError("interval names", "must be a list of coefficient names", self.names)
+        try:
+            rows = tuple(tuple(float(v) for v in row) for row in self.covariance)
+        except (TypeError, ValueError):
+            raise InputError("interval covariance", "must be a matrix of finite numbers", self.covariance) from None
+        if not all(math.isfinite(v) for row in rows for v in row):
+            raise InputError("interval covariance", "must be a matrix of finite numbers", self.covariance)
         object.__setattr__(self, "names", tuple(self.names))
-        object.__setattr__(self, "covariance", tuple(tuple(float(v) for v in row) for row in self.covariance))
+        object.__setattr__(self, "covariance", rows)
         if self.covariance and (len(self.covariance) != len(self.names)
                                 or any(len(row) != len(self.names) for row in self.covariance)):
             raise InputError("interval covariance", f"must be a {len(self.names)}×{len(self.names)} matrix over "
@@ -70,7 +90,7 @@ class Interval:
         for name in self.names:
             if name not in COEFFICIENT_NAMES:
                 raise InputError("interval names", f"must be among {', '.join(COEFFICIENT_NAMES)}", name)
-        if not (math.isfinite(self.scale) and self.scale > 0):
+        if not (number(self.scale) and self.scale > 0):
             raise InputError("interval scale", "must be a positive number", self.scale)
 
 
@@ -112,7 +132,13 @@ class LawCoefficients:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise InputError(f"coefficient {name}", "must be a finite number", value)
-        if self.moe_variant not in MOE_VARIANTS:
+        for name in ("source", "vintage"):
+            if not isinstance(getattr(self, name), str):
+                raise InputError(name, "must be text", getattr(self, name))
+        if isinstance(self.expansion_cap, bool) or not isinstance(self.expansion_cap, (int, float)) \
+                or not math.isfinite(self.expansion_cap) or self.expansion_cap < 0:
+            raise InputError("expansion_cap", "must be a finite number >= 0", self.expansion_cap)
+        if not isinstance(self.moe_variant, str) or self.moe_variant not in MOE_VARIANTS:
             raise InputError("moe_variant", f"must be one of {', '.join(MOE_VARIANTS)}", self.moe_variant)
         if self.tokens not in TOKEN_TERMS:
             raise InputError("tokens", f"must be one of {', '.join(TOKEN_TERMS)}", self.tokens)
@@ -257,10 +283,10 @@ def load_coefficients(path: str | Path) -> LawCoefficients:
             interval = Interval(**iv)
             if not interval.low <= interval.high:
                 raise TypeError
-        except (TypeError, ValueError):
-            raise InputError(name, "interval must have level, low <= high, coverage, n, method", iv) from None
         except InputError as exc:
             raise InputError(f"{name} {exc.input_name}", exc.rule, exc.value) from None
+        except (TypeError, ValueError):
+            raise InputError(name, "interval must have level, low <= high, coverage, n, method", iv) from None
     forecast = data.get("forecast")
     if forecast is not None:
         _check_forecast(forecast, f"{name} forecast")

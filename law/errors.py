@@ -42,3 +42,7 @@ def read_json_file(path, label: str):
         raise InputError(label, "must be UTF-8 text", f"invalid byte at offset {exc.start}") from None
     except json.JSONDecodeError as exc:
         raise InputError(label, "must be valid JSON", f"line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except ValueError:  # an integer of thousands of digits
+        raise InputError(label, "must not hold integers of more than 4,300 digits", "a longer integer") from None
+    except RecursionError:
+        raise InputError(label, "must not nest arrays or objects hundreds deep", "deeper nesting") from None

@@ -145,6 +145,8 @@ def fit_payload(data: str | None, out: str | None, variant: str, free: list[str]
     if form != "auto" and form not in LAW_FORMS:
         raise InputError("--form", f"must be auto or one of {', '.join(LAW_FORMS)}", form)
     priors = _priors(prior)
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:  # NaN fails too
+        raise InputError("level", "must be between 0 and 1 (exclusive)", level)
     t, skipped = _complete(data, exclude)
     x, y = law_inputs(t), t["mmlu"].to_numpy(dtype=float)
     forms = list(LAW_FORMS) if form == "auto" else [form]

@@ -163,6 +163,8 @@ def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
 
         from perflaw.optimizer.cli.optimize_commands import optimize_payload, optimize_text, progress_wanted
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # the CLI, not the library: no per-trial chatter
+        import logging
+        logging.getLogger("sqlalchemy").setLevel(logging.CRITICAL)  # its cursor errors on Ctrl-C: said once, below
         payload = optimize_payload(args, progress_wanted(args), words=lambda text: fields_as_flags(text, names))
         return payload, optimize_text(payload)
     if args.command == "plan":
@@ -217,6 +219,24 @@ def fields_as_flags(text: str, names: dict[str, str]) -> str:
     return _FIELD.sub(lambda m: names.get(m.group(1), m.group(1)), text)
 
 
+def _non_finite(value, path: str = "") -> str | None:
+    """The key path of the first NaN or infinity in a JSON payload (None if every number is finite)."""
+    import math
+    if isinstance(value, float):
+        return (path or "value") if not math.isfinite(value) else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for k, v in items:
+        found = _non_finite(v, f"{path}.{k}" if path and not str(k).startswith("[") else f"{path}{k}")
+        if found is not None:
+            return found
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
@@ -236,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: nothing half-written was left (reports and law files are replaced only once "
               "complete; a stored study keeps its finished trials)", file=sys.stderr)
         return 130
+    bad = _non_finite(payload)
+    if bad is not None:  # a result the law cannot give (an underflow or overflow): said, never NaN in JSON
+        print(f"error: {args.command}: the result {bad} is not a finite number for these inputs (an extreme "
+              "value such as a huge --gamma or a tiny peak); change them", file=sys.stderr)
+        return 2
     try:
         if getattr(args, "json", False):
             print(json.dumps(payload, allow_nan=False, default=_json_default))

@@ -94,6 +94,10 @@ def _read(path: str | Path) -> tuple[dict, str]:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(label, "must be valid TOML", str(exc)) from None
+    except ValueError:  # an integer of thousands of digits
+        raise InputError(label, "must not hold integers of more than 4,300 digits", "a longer integer") from None
+    except RecursionError:
+        raise InputError(label, "must not nest arrays or tables hundreds deep", "deeper nesting") from None
     return doc, hashlib.sha256(data).hexdigest()
 
 

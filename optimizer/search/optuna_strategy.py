@@ -86,9 +86,11 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
 
     # TPE (or NSGA-II) for 80 % of the trials, then a polish: the lattice neighbours of the best
     # feasible trial (one step along each axis) are enqueued as trials, while that improves.
+    stop = _stop_on_interrupt(study)
+
     def polish() -> None:
         """Enqueue the unseen lattice neighbours of the best feasible trial while that improves."""
-        while finished_count() < trials:
+        while finished_count() < trials and not stop.asked:
             best = _best_feasible_trial(study.trials)
             if best is None:
                 return
@@ -108,18 +110,21 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     # after a polish converges goes half to more exploration, then another polish, and so on.
     explore_to = trials - trials // 5
     since = len(study.trials)
-    try:
-        while finished_count() < trials:
-            if finished_count() < explore_to:
-                study.optimize(objective, n_trials=explore_to - finished_count(), show_progress_bar=progress)
-            if multi:
-                break
-            polish()
-            remaining = trials - finished_count()
-            explore_to = finished_count() + max(1, remaining // 2)
-    except KeyboardInterrupt:
-        _fail_interrupted(study, started, since)
-        raise
+    with stop:
+        try:
+            while finished_count() < trials and not stop.asked:
+                if finished_count() < explore_to:
+                    study.optimize(objective, n_trials=explore_to - finished_count(), show_progress_bar=progress)
+                if multi or stop.asked:
+                    break
+                polish()
+                remaining = trials - finished_count()
+                explore_to = finished_count() + max(1, remaining // 2)
+        except KeyboardInterrupt:
+            stop.asked = True
+        if stop.asked:  # Ctrl-C: the running trial was let finish (or failed); none stays RUNNING
+            _fail_interrupted(study, started, since)
+            raise KeyboardInterrupt
     finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not finished:
         raise InputError("trials", "must leave at least one completed trial", trials)
@@ -128,6 +133,38 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     result = finish(problem, "optuna", seed, arch, ev, len(finished), t0, top, True,
                      f"{len(finished)} completed trials in study {study.study_name!r}")
     return result
+
+
+class _stop_on_interrupt:
+    """Ctrl-C during a study: stop after the running trial (``study.stop``) instead of raising
+    inside Optuna or SQLAlchemy, where the interrupt can be swallowed or leave a trial RUNNING.
+    Only in the main thread; the previous handler is restored on exit."""
+
+    def __init__(self, study):
+        self.study, self.asked, self.previous = study, False, None
+
+    def _handler(self, signum, frame):
+        if self.asked:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.asked = True
+        try:
+            self.study.stop()
+        except RuntimeError:  # not inside optimize: the loop sees ``asked``
+            pass
+
+    def __enter__(self):
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 def _fail_interrupted(study, started: list[int], since: int) -> None:

@@ -135,16 +135,18 @@ def run_planner(s: PlannerSettings = PlannerSettings()) -> PlannerTable:
     # The token-independent part of the law, once per shape, summed in the tool's order.
     discount = np.exp(-((10 / d + 20 / h) * (s.gamma * n)) ** 2)
     c = PAPER
-    with np.errstate(divide="ignore"):  # log(0) when the discount underflows: -inf, filtered below
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) when the discount underflows: filtered below
         partial = (c.w1 * np.log(discount * n) + c.w2 * np.log(discount * h)) + c.w3 * np.log(discount * d)
     row, t = (a.ravel() for a in np.meshgrid(np.arange(len(h)), tokens, indexing="ij"))
     keep = ~(6 * size[row] * 1e12 * t > flops)
     row, t = row[keep], t[keep]
     h, d, n, size, discount, partial = h[row], d[row], n[row], size[row], discount[row], partial[row]
     t_eff = np.minimum(t, size / 1e9)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         raw = (partial + c.w4 * np.log(discount * t_eff)) + c.b
-    keep = ~(raw < s.min_mmlu)  # the tool filters on the raw value, before the output bounds
+    # The tool filters on the raw value, before the output bounds. Where the discount underflows to
+    # 0 the law has no value (-inf + inf): such rows are dropped, never shown as NaN.
+    keep = ~(raw < s.min_mmlu) & np.isfinite(raw)
     h, n, t, d, size, t_eff, raw = h[keep], n[keep], t[keep], d[keep], size[keep], t_eff[keep], raw[keep]
     bounded = np.where(raw < 25, 25.0, np.where(raw > 90, 90 + np.tanh(0.1 * raw - 9) * 10, raw))
     return PlannerTable(

@@ -1,0 +1,113 @@
+"""Input that parses but is pathological, and law files wrong in any field: one error line, exit 2, never a traceback."""
+
+import json
+
+import pytest
+
+from perflaw.law.coefficients import PAPER, save_coefficients
+from perflaw.law.predict import interval_for
+from perflaw.optimizer.cli.main import main
+
+BASE = 'name = "p"\ndescription = "x"\n[budget]\nflops = 1e23\n'
+TOML = {
+    "integer of 5000 digits": (BASE.replace("1e23", "9" * 5000), "4,300 digits"),
+    "arrays 3000 deep": (BASE + "[space]\nlayers = " + "[" * 3000 + "]" * 3000 + "\n", "deep"),
+    "expert width 0": (BASE + "[space]\nexperts = [8]\nactive_experts = [2]\nexpert_ffn = [0]\n", "space.expert_ffn"),
+    "vocabulary 0": (BASE + "[space]\nvocab = 0\n", "space.vocab"),
+    "fp8 without an MFU": ('name = "p"\ndescription = "x"\n[budget]\ndays = 10\n[hardware]\nname = "H100-SXM"\n'
+                           'gpus = 64\nprecision = "fp8"\n', "hardware.mfu"),
+    "a tab in a label": ('name = "p"\ndescription = "x"\n[[budget.review]]\nlabel = "a\\tb"\nflops = 1e22\n'
+                         '[[budget.review]]\nlabel = "c"\nflops = 2e22\n', "control characters"),
+}
+
+
+@pytest.mark.parametrize("case", list(TOML))
+def test_pathological_scenarios(tmp_path, capsys, case):
+    text, needle = TOML[case]
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and needle in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def _law(**changes):
+    d = json.loads(json.dumps({"format": "perflaw-law/1", **{k: v for k, v in vars_of(PAPER).items()}}))
+    for k, v in changes.items():
+        if k.startswith("interval."):
+            d["interval"][k.split(".", 1)[1]] = v
+        else:
+            d[k] = v
+    return d
+
+
+def vars_of(coef):
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as t:
+        p = Path(t) / "l.json"
+        save_coefficients(replace(coef, interval=interval_for(coef)), p)
+        return json.loads(p.read_text(encoding="utf-8"))
+
+
+LAWS = {
+    "interval level 1.5": ({"interval.level": 1.5}, "interval level"),
+    "interval level 0": ({"interval.level": 0}, "interval level"),
+    "negative n": ({"interval.n": -3}, "interval n"),
+    "n as text": ({"interval.n": "many"}, "interval n"),
+    "coverage above 1": ({"interval.coverage": 1.2}, "interval coverage"),
+    "method a number": ({"interval.method": 3}, "interval method"),
+    "covariance with text": ({"interval.covariance": [["a"]]}, "interval covariance"),
+    "source a list": ({"source": ["a"]}, "source"),
+    "vintage a number": ({"vintage": 2024}, "vintage"),
+    "moe variant a number": ({"moe_variant": 3}, "moe_variant"),
+    "expansion cap negative": ({"expansion_cap": -1.0}, "expansion_cap"),
+    "w1 infinite": ({"w1": "Infinity"}, "w1"),
+    "w2 a list": ({"w2": [1]}, "w2"),
+    "forecast n true": ({"forecast": {"n": True, "mae": 1, "method": "m"}}, "forecast"),
+}
+
+
+@pytest.mark.parametrize("case", list(LAWS))
+def test_law_files_wrong_in_any_field(tmp_path, capsys, case):
+    changes, needle = LAWS[case]
+    path = tmp_path / "law.json"
+    path.write_text(json.dumps(_law(**changes)), encoding="utf-8")
+    assert main(["predict", "--layers", "32", "--hidden", "4096", "--ffn", "14336", "--tokens", "15T",
+                 "--law", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --law") and err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_a_law_file_with_huge_or_deep_json_is_refused(tmp_path, capsys):
+    for text, needle in (('{"format": "perflaw-law/1", "w1": 1' + "0" * 5000 + "}", "4,300 digits"),
+                         ('{"format": "perflaw-law/1", "source": ' + "[" * 100000 + "]" * 100000 + "}", "deep")):
+        path = tmp_path / "law.json"
+        path.write_text(text, encoding="utf-8")
+        assert main(["predict", "--layers", "32", "--hidden", "4096", "--ffn", "14336", "--tokens", "15T",
+                     "--law", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["plan", "--gamma", "1e6"], ["plan", "--gamma", "99"], ["plan", "--days", "1e12"],
+                                  ["plan", "--tflops", "1e-12"],
+                                  ["predict", "--layers", "32", "--hidden", "4096", "--ffn", "14336", "--tokens", "15T",
+                                   "--gamma", "99"]])
+def test_extreme_results_never_reach_json_as_nan_or_rows_of_dashes(capsys, argv):
+    code = main([*argv, "--json"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "NaN" not in out and "Infinity" not in out
+    assert code == 0 or (code == 2 and err.startswith("error: ") and err.count("\n") == 1)
+    if code == 0 and argv[0] == "plan":
+        assert all(r["mmlu"] == r["mmlu"] for r in json.loads(out)["rows"])  # no NaN rows
+    assert main(argv) in (0, 2) and "—" not in capsys.readouterr().out
+
+
+def test_a_non_finite_result_is_an_error_not_json(monkeypatch, capsys):
+    from perflaw.optimizer.cli import main as cli
+    monkeypatch.setattr(cli, "_run", lambda args, names: ({"best": {"mmlu": float("nan")}}, "text"))
+    assert cli.main(["hardware", "--json"]) == 2
+    assert "best.mmlu" in capsys.readouterr().err
