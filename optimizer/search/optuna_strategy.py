@@ -39,21 +39,17 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
         # the grace period by the next worker, and its parameters are enqueued again: no trial is
         # lost, and completed trials are never run twice.
         import warnings
-        try:
+
+        def rdb(url=storage):
             with warnings.catch_warnings():  # heartbeats and retries are marked experimental by Optuna
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
-                storage = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_S,
-                                                     grace_period=GRACE_S, heartbeat_stale_trial_callback=retry)
-        except Exception as exc:
-            raise InputError("storage", "must be an Optuna storage URL such as sqlite:///study.db",
-                             f"{storage} ({type(exc).__name__})") from None
-    try:
-        study = optuna.create_study(directions=directions, sampler=sampler, storage=storage,
-                                    study_name=study_name or "perflaw", load_if_exists=storage is not None)
-    except Exception as exc:  # bad storage URLs surface as many exception types
-        raise InputError("storage", "must be an Optuna storage URL such as sqlite:///study.db",
-                         f"{storage} ({type(exc).__name__})") from None
+                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                                                  heartbeat_stale_trial_callback=retry)
+        storage = _retrying(rdb, storage)
+    study = _retrying(lambda: optuna.create_study(directions=directions, sampler=sampler, storage=storage,
+                                                  study_name=study_name or "perflaw",
+                                                  load_if_exists=storage is not None), storage)
     # A stored study holds lattice indices: it can only resume the very same problem.
     fingerprint = problem_fingerprint(problem, objectives)
     stored = study.user_attrs.get("perflaw_problem")
@@ -165,6 +161,21 @@ class _stop_on_interrupt:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
         return False
+
+
+def _retrying(make, storage, attempts: int = 6):
+    """``make()``, retried: workers started together race to create the same tables and study, and
+    the loser's error is transient. Only an error that outlasts the retries is the URL's fault."""
+    for attempt in range(attempts):
+        try:
+            return make()
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # bad storage URLs surface as many exception types
+            if attempt == attempts - 1 or storage is None or isinstance(exc, (ValueError, ImportError)):
+                raise InputError("storage", "must be an Optuna storage URL such as sqlite:///study.db",
+                                 f"{storage} ({type(exc).__name__})") from None
+            time.sleep(0.05 * 2 ** attempt)
 
 
 def _fail_interrupted(study, started: list[int], since: int) -> None:

@@ -117,10 +117,13 @@ def explain_infeasible(problem: Problem, arch: dict, ev: dict) -> str:
                                         bool(arch["experts"][i] > 0))["outside"]
             why = "; ".join(f"{FEATURES[o['feature']]} {o['value']:.3g} where published models have {o['low']:.3g} "
                             f"to {o['high']:.3g}" for o in out if o["low"] is not None and o["feature"] in CHOSEN)
+            sampled = "" if problem.space.size == len(ev["domain"]) else \
+                "the sampler found none (more `trials`, or the exact strategy, may); "
+            nearest = (f"; the nearest, {int(arch['layers'][i])} layers x {int(arch['hidden'][i])} "
+                       f"({ev['params_b'][i]:.3g}B on {ev['tokens_t'][i]:.3g}T tokens), has {why}") if why else ""
             return (f"no candidate lies inside the law's domain (the shapes, tokens per parameter and sizes of "
-                    f"published models of comparable size); the nearest, {int(arch['layers'][i])} layers x "
-                    f"{int(arch['hidden'][i])} ({ev['params_b'][i]:.3g}B on {ev['tokens_t'][i]:.3g}T tokens), has {why}: "
-                    "change the budget or the search space towards them, or set `trust` to law to search the raw law")
+                    f"published models of comparable size){nearest}: {sampled}change the budget or the search space "
+                    "towards them, or set `trust` to law to search the raw law")
         names.remove("domain")  # nothing is feasible even for the raw law: say why without the domain
     c = problem.constraints
     options = []

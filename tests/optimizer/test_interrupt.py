@@ -51,3 +51,14 @@ def test_optunas_chatter_stays_off_stderr(tmp_path):
                                "--trials", trials, "--storage", db, "--study-name", "q", "--json"],
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0 and done.stderr == "" and done.stdout.startswith("{")
+
+
+@pytest.mark.slow
+def test_workers_started_together_all_open_the_study(tmp_path):
+    db = f"sqlite:///{tmp_path / 'race.db'}"
+    procs = [subprocess.Popen([sys.executable, "-m", "perflaw", "optimize", "--flops", "1e22", "--trust", "law",
+                               "--strategy", "optuna", "--trials", "20", "--storage", db, "--study-name", "r", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+    assert all(code == 0 for _, _, code in results), [err for _, err, code in results if code]
+    assert not any("storage URL" in err for _, err, _ in results)
