@@ -47,6 +47,17 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
                 return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                                                   heartbeat_stale_trial_callback=retry)
         storage = _retrying(rdb, storage)
+    elif isinstance(storage, str) and storage.startswith("journal:"):
+        # Optuna's file journal: workers on machines that share a disk append to one log file.
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+        path = storage.split(":", 1)[1].removeprefix("//")
+        if not path:
+            raise InputError("storage", "must name the journal file, as journal:///shared/study.log", storage)
+        try:
+            storage = JournalStorage(JournalFileBackend(path))
+        except OSError as exc:
+            raise InputError("storage", f"journal file could not be opened: {exc.strerror}", path) from None
     study = _retrying(lambda: optuna.create_study(directions=directions, sampler=sampler, storage=storage,
                                                   study_name=study_name or "perflaw",
                                                   load_if_exists=storage is not None), storage)
