@@ -138,6 +138,18 @@ class Domain:
         return {"inside": not outside, "outside": outside}
 
 
+def outside_words(outside, names=FEATURES) -> str:
+    """``Domain.describe``'s ``outside`` list in words, e.g. "hidden / layers 50 (published models of
+    its size: 64 to 192)"; only the features ``names``."""
+    def one(o):
+        if o["low"] is None:
+            return f"no published {o['value']} model"
+        whose = "published models" if o["feature"] in ("compute", "tokens_t", "active_params_b") else \
+            "published models of its size"
+        return f"{FEATURES[o['feature']]} {o['value']:.3g} ({whose}: {o['low']:.3g} to {o['high']:.3g})"
+    return "; ".join(one(o) for o in outside if o["low"] is None or o["feature"] in names)
+
+
 def plan_features(layers, hidden, law_ffn, tokens_t, total_b, active_b, active_experts=0) -> dict[str, np.ndarray]:
     """The domain's features of plans or models (arrays broadcast; MoE features NaN for dense ones)."""
     layers, hidden, law_ffn = (np.asarray(v, dtype=np.float64) for v in (layers, hidden, law_ffn))

@@ -74,7 +74,8 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
     from perflaw.optimizer.search.flatness import flatness
     from perflaw.optimizer.search.scrutiny import at_bounds, law_optimum
     optimum = law_optimum(problem)
-    return replace(result, law_optimum=optimum, at_bounds=tuple(at_bounds(problem, result.best, optimum=optimum)),
+    return replace(result, law_optimum=optimum, at_bounds=tuple(at_bounds(problem, result.best, optimum=optimum,
+                                                                   exact=result.strategy == "exact")),
                    flatness=flatness(problem, result, scenario.tolerance))
 
 

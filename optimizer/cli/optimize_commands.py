@@ -173,7 +173,7 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
     from perflaw.optimizer.search.scrutiny import at_bounds, data_note, law_optimum
     optimum = law_optimum(problem)
     payload["law_optimum"] = None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - result.best.mmlu}
-    payload["at_bounds"] = at_bounds(problem, result.best, optimum=optimum)
+    payload["at_bounds"] = at_bounds(problem, result.best, optimum=optimum, exact=result.strategy == "exact")
     payload["data_note"] = data_note(problem, result.best)
     from perflaw.law.rules import check_number
     from perflaw.optimizer.search.flatness import TOLERANCE, flatness

@@ -119,7 +119,8 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
             best_rows.append(rows[0])
             scrutiny.append((label, r.best.as_dict(),
                              None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - r.best.mmlu},
-                             at_bounds(problem, r.best, optimum=optimum), flatness(problem, r, tolerance),
+                             at_bounds(problem, r.best, optimum=optimum, exact=r.strategy == "exact"),
+                             flatness(problem, r, tolerance),
                              data_note(problem, r.best)))
         else:
             infeasible.append((label, r.infeasible_reason))

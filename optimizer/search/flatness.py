@@ -24,7 +24,7 @@ from perflaw.law.domain import plan_features, zoo_domain
 from perflaw.law.terms import term_breakdown
 from perflaw.law.moe import moe_law_args
 from perflaw.law.repetition import repeated_tokens
-from perflaw.optimizer.search.candidates import unique_tokens
+from perflaw.optimizer.search.candidates import ARCH_FIELDS, unique_tokens
 from perflaw.optimizer.search.plan import Plan, make_plan
 from perflaw.optimizer.search.problem import Problem
 from perflaw.optimizer.search.result import SearchResult, verify_layouts
@@ -71,8 +71,7 @@ def near_optimal(problem: Problem, result: SearchResult, tolerance: float = DEFA
         i = int(near[pick(c[key][near])])
         if i not in picks:
             picks.append(i)
-    arch = {k: c[k] for k in ("layers", "heads", "hidden", "ffn", "kv_heads", "head_dim", "experts", "active_experts",
-                              "shared_experts", "expert_ffn")}
+    arch = {k: c[k] for k in ARCH_FIELDS}
     kept, _, _ = verify_layouts(problem, arch, np.array(picks[:REPRESENTATIVES]), REPRESENTATIVES)
     plans = [make_plan(problem, arch, c, i, lay).as_dict() for i, lay in kept]
     return {"tolerance": tolerance, "count": int(len(near)), "ranges": ranges, "plans": plans,
@@ -129,8 +128,7 @@ def conventional(problem: Problem, result: SearchResult) -> Plan | None:
     if not len(idx):
         return None
     order = idx[np.lexsort((idx, -c["score"][idx]))]
-    arch = {k: c[k] for k in ("layers", "heads", "hidden", "ffn", "kv_heads", "head_dim", "experts", "active_experts",
-                              "shared_experts", "expert_ffn")}
+    arch = {k: c[k] for k in ARCH_FIELDS}
     kept, _, _ = verify_layouts(problem, arch, order[:50], 1)
     return make_plan(problem, arch, c, kept[0][0], kept[0][1]) if kept else None
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from perflaw.law.domain import CHOSEN, FEATURES, plan_features, zoo_domain
+from perflaw.law.domain import CHOSEN, outside_words, plan_features, zoo_domain
 from perflaw.optimizer.search.candidates import ARCH_FIELDS, CONSTRAINTS, Candidates, architecture_of
 from perflaw.optimizer.search.plan import Plan, make_plan, plans_frame
 from perflaw.optimizer.search.problem import Problem
@@ -115,8 +115,7 @@ def explain_infeasible(problem: Problem, arch: dict, ev: dict) -> str:
                               ev["params_b"][i], ev["active_params_b"][i], arch["active_experts"][i])
             out = zoo_domain().describe({k: float(v) for k, v in f.items()}, float(ev["active_params_b"][i]),
                                         bool(arch["experts"][i] > 0))["outside"]
-            why = "; ".join(f"{FEATURES[o['feature']]} {o['value']:.3g} where published models have {o['low']:.3g} "
-                            f"to {o['high']:.3g}" for o in out if o["low"] is not None and o["feature"] in CHOSEN)
+            why = outside_words([o for o in out if o["low"] is not None], CHOSEN)
             sampled = "" if problem.space.size == len(ev["domain"]) else \
                 "the sampler found none (more `trials`, or the exact strategy, may); "
             nearest = (f"; the nearest, {int(arch['layers'][i])} layers x {int(arch['hidden'][i])} "

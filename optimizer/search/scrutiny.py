@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from perflaw.law.domain import CHOSEN, FEATURES, plan_features, zoo_domain
+from perflaw.law.domain import CHOSEN, FEATURES, outside_words, plan_features, zoo_domain
 from perflaw.law.errors import InputError
 from perflaw.optimizer.search.plan import Plan
 from perflaw.optimizer.search.problem import Problem
@@ -65,16 +65,6 @@ def law_optimum(problem: Problem) -> Plan | None:
     return search_exact(replace(problem, trust="law"), top=0).best
 
 
-def _outside_words(domain: dict) -> str:
-    def one(o):
-        if o["low"] is None:
-            return f"no published {o['value']} model"
-        whose = "published models" if o["feature"] in ("compute", "tokens_t", "active_params_b") else \
-            "published models of its size"
-        return f"{FEATURES[o['feature']]} {o['value']:.3g} ({whose}: {o['low']:.3g} to {o['high']:.3g})"
-    return "; ".join(one(o) for o in domain["outside"])
-
-
 def plan_words(p: dict) -> str:
     """A plan dict (``Plan.as_dict``) in a few words: its shape, size, tokens and MMLU."""
     shape = p.get("summary") or (f"{p['layers']}L h{p['hidden']} " + (
@@ -90,13 +80,13 @@ def scrutiny_sentences(best: dict, optimum: dict | None, bounds, note: str | Non
     dom = best.get("domain")
     if dom is not None:
         out.append(("Law's data", "inside: published models of this size span this shape, tokens per parameter "
-                    "and compute" if dom["inside"] else "OUTSIDE: " + _outside_words(dom)))
+                    "and compute" if dom["inside"] else "OUTSIDE: " + outside_words(dom["outside"])))
     if optimum is not None:
         keys = ("layers", "hidden", "ffn", "kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
         same = all(optimum.get(k) == best.get(k) for k in keys)
         out.append(("Law alone", "picks the same plan" if same else
                     f"would pick {plan_words(optimum)} ({optimum['gain']:+.2f} claimed)"
-                    + (f", outside the data: {_outside_words(optimum['domain'])}"
+                    + (f", outside the data: {outside_words(optimum['domain']['outside'])}"
                        if optimum.get("domain") and not optimum["domain"]["inside"] else "")))
     for h in bounds:
         if h["bound"] in ("high", "low") and not h["axis"].endswith("_memory"):
@@ -167,13 +157,14 @@ def _widened(problem: Problem, axis: str, bound: str):
 
 
 def at_bounds(problem: Problem, plan: Plan, *, widen: bool = True, optimum: Plan | None = None,
-              domain: bool = True) -> list[dict]:
+              domain: bool = True, exact: bool = False) -> list[dict]:
     """The bounds ``plan`` sits on: ``[{"axis", "bound", "value", "limit", "note"}]``, each with
     ``widened_to`` and ``gain`` when ``widen``: what the best plan of the one-bound-wider problem
     adds over the best of the problem itself, both by the exact search (so a sampler's shortfall is
     not blamed on a bound; None when that bound cannot widen). With trust ``data`` the domain's
     edges are reported only where they bind: where the law's own optimum (``optimum``, searched when
-    not given; ``domain`` False skips them)."""
+    not given; ``domain`` False skips them). ``exact``: ``plan`` is the exact search's best of this
+    problem already, so it is not searched again."""
     a, s, c = plan.architecture, problem.space, problem.constraints
     axes = s.axis_values()
     hits = []
@@ -242,7 +233,7 @@ def at_bounds(problem: Problem, plan: Plan, *, widen: bool = True, optimum: Plan
                 hit(k, "domain low", v, lo_k, f"{FEATURES[k]} {v:.3g}: the least that {whose} have (the search "
                     "stops at the law's data)")
     if widen:
-        base = None
+        base = plan if exact else None
         for h in hits:
             wider = _widened(problem, h["axis"], h["bound"])
             h["widened_to"], h["gain"] = None, None
