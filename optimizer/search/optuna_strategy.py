@@ -1,5 +1,5 @@
 """The Optuna strategy: TPE (or NSGA-II for two objectives) over the lattice's axis indices, with
-constraints through Optuna's API and any storage URL to persist, resume and share a study."""
+constraints through Optuna's API and a storage to persist, resume and share a study among workers."""
 
 from __future__ import annotations
 
@@ -13,54 +13,40 @@ from perflaw.optimizer.search.indices import axis_sizes, evaluate_indices, neigh
 from perflaw.optimizer.search.problem import Problem
 from perflaw.optimizer.search.result import SearchResult, finish
 from perflaw.optimizer.search.space import AXES
-
-HEARTBEAT_S = 5  # Optuna worker heartbeat with --storage (seconds)
-GRACE_S = 20  # a running trial without a heartbeat for this long belongs to a dead worker
-
+from perflaw.optimizer.search.study import REPEAT, RETRY, Ledger, await_others, open_storage, order, reclaim, retrying
 
 def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: int = 10, storage: str | None = None,
                   study_name: str | None = None, progress: bool = False, objectives: str = "mmlu") -> SearchResult:
-    """TPE (one objective) or NSGA-II (``objectives="mmlu,active_params"``) over the axis indices."""
+    """TPE (one objective) or NSGA-II (``objectives="mmlu,active_params"``) over the axis indices.
+
+    ``trials`` is the study's total of evaluated lattice points, whoever evaluates them: workers on
+    one stored study stop together at it (each may finish the one trial it had started). A point
+    proposed again is answered from the trial that holds it, not evaluated again, and is not counted.
+    """
     import optuna
 
     t0 = time.perf_counter()
     sizes = axis_sizes(problem)
     multi = objectives != "mmlu"
+    shared = storage is not None
 
-    if multi:
-        sampler = optuna.samplers.NSGAIISampler(seed=seed)
-        directions = ["maximize", "minimize"]
-    else:
-        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, n_ei_candidates=128,
-                                             n_startup_trials=min(50, max(10, trials // 10)))
-        directions = ["maximize"]
-    if isinstance(storage, str) and storage.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql"):
-        # Workers send a heartbeat; a trial whose worker died (even by SIGKILL) is marked failed after
-        # the grace period by the next worker, and its parameters are enqueued again: no trial is
-        # lost, and completed trials are never run twice.
-        import warnings
+    def sampler_for(first: int, trial_id: int = 0):
+        """The sampler of a worker whose first trial is ``first`` (number) and ``trial_id``. Workers
+        of one stored study must not propose the same sequence, so each seeds by its first trial
+        (unique in the storage); a new study's first worker keeps the given seed. A run is thus
+        reproducible from the study it starts with, and the same in memory as in a new stored study."""
+        s = seed if first == 0 else int(np.random.SeedSequence([abs(seed), first, trial_id]).generate_state(1)[0])
+        if multi:
+            return optuna.samplers.NSGAIISampler(seed=s)
+        return optuna.samplers.TPESampler(seed=s, multivariate=True, n_ei_candidates=128, constant_liar=shared,
+                                          n_startup_trials=min(50, max(10, trials // 10)))
 
-        def rdb(url=storage):
-            with warnings.catch_warnings():  # heartbeats and retries are marked experimental by Optuna
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
-                return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                                                  heartbeat_stale_trial_callback=retry)
-        storage = _retrying(rdb, storage)
-    elif isinstance(storage, str) and storage.startswith("journal:"):
-        # Optuna's file journal: workers on machines that share a disk append to one log file.
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
-        path = storage.split(":", 1)[1].removeprefix("//")
-        if not path:
-            raise InputError("storage", "must name the journal file, as journal:///shared/study.log", storage)
-        try:
-            storage = JournalStorage(JournalFileBackend(path))
-        except OSError as exc:
-            raise InputError("storage", f"journal file could not be opened: {exc.strerror}", path) from None
-    study = _retrying(lambda: optuna.create_study(directions=directions, sampler=sampler, storage=storage,
-                                                  study_name=study_name or "perflaw",
-                                                  load_if_exists=storage is not None), storage)
+    sampler = sampler_for(0)
+    store = open_storage(storage)
+    directions = ["maximize", "minimize"] if multi else ["maximize"]
+    study = retrying(lambda: optuna.create_study(directions=directions, sampler=sampler,
+                                                 storage=store, study_name=study_name or "perflaw",
+                                                 load_if_exists=shared), storage)
     # A stored study holds lattice indices: it can only resume the very same problem.
     fingerprint = problem_fingerprint(problem, objectives)
     stored = study.user_attrs.get("perflaw_problem")
@@ -69,95 +55,216 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     elif stored != fingerprint:
         raise InputError("study_name", "names a stored study of a different problem (search space, budget, "
                                          "constraints or law); use a new study name", study.study_name)
-    beats = isinstance(storage, optuna.storages.RDBStorage)
-    if beats:
-        _fail_unstarted_trials(study)
+    ledger = Ledger(study, sizes)
+    mine: set[int] = set()  # this worker's trial ids
+    run = _Worker(problem, study, ledger, sizes, mine, multi, sampler_for, seed)
+    reclaimed = 0
 
-    started = []  # this worker's trials, to fail the one a Ctrl-C leaves running
+    stop = _stop_on_interrupt()
+    with stop, _bar(progress, trials) as bar:
+        ledger.refresh()
+        bar.update(min(ledger.evaluated, trials))
+        try:
+            if shared:  # trials a killed worker left RUNNING are failed and their points rerun
+                reclaimed += run.rerun(reclaim(study))
+            run.explore_then_polish(trials, stop, bar)
+            if shared and not stop.asked:  # ... even by a resume shorter than the grace period
+                reclaimed += run.rerun(await_others(study, mine, lambda: stop.asked))
+        except KeyboardInterrupt:
+            stop.asked = True
+        if stop.asked:  # Ctrl-C: the running trial was let finish (or is failed); none stays RUNNING
+            run.fail_current()
+            raise KeyboardInterrupt
+    ledger.refresh()
+    held = sorted(ledger.first.values(), key=order)
+    if not held:
+        raise InputError("trials", "must leave at least one completed trial", trials)
+    idx = np.array([point for point, _ in sorted(ledger.first.items(), key=lambda kv: order(kv[1]))], dtype=np.int64)
+    arch, ev = evaluate_indices(problem, idx)
+    words = f"{len(held)} lattice points evaluated in study {study.study_name!r}"
+    if ledger.repeats:
+        words += f" ({ledger.repeats} repeated proposals answered from the study)"
+    if reclaimed:
+        words += f"; {reclaimed} trials of a stopped worker rerun"
+    return finish(problem, "optuna", seed, arch, ev, len(held), t0, top, True, words)
 
-    def objective(trial):
-        started.append(trial._trial_id)
-        if beats:  # a heartbeat before any parameter: a trial killed from here on is seen as stale
-            study._storage.record_heartbeat(trial._trial_id)
-        idx = np.array([[trial.suggest_int(a, 0, n - 1) if n > 1 else 0 for a, n in zip(AXES, sizes)]])
-        arch, ev = evaluate_indices(problem, idx)
-        for name in CONSTRAINTS:  # feasible iff every value is <= 0 (Optuna's constraint API)
-            trial.set_constraint(name, float(ev[name][0]))
-        trial.set_constraint("lattice", 0.0 if ev["valid_point"][0] else 1.0)
-        if multi:
-            return float(ev["score"][0]), float(ev["active_params_b"][0])
-        return float(ev["score"][0])
 
-    def finished_count() -> int:  # completed trials: failed ones are retried, not counted
-        return len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
+class _Worker:
+    """One worker's trials: ask, evaluate (or answer from the study), tell; explore, then polish."""
 
-    # TPE (or NSGA-II) for 80 % of the trials, then a polish: the lattice neighbours of the best
-    # feasible trial (one step along each axis) are enqueued as trials, while that improves.
-    stop = _stop_on_interrupt(study)
+    def __init__(self, problem, study, ledger, sizes, mine, multi, sampler_for, seed):
+        self.problem, self.study, self.ledger, self.sizes = problem, study, ledger, sizes
+        self.mine, self.multi, self.sampler_for, self.seed = mine, multi, sampler_for, abs(seed)
+        self.rng = None  # drawn with the sampler, at this worker's first trial
+        self.current = None  # the trial asked and not yet told
 
-    def polish() -> None:
-        """Enqueue the unseen lattice neighbours of the best feasible trial while that improves."""
-        while finished_count() < trials and not stop.asked:
-            best = _best_feasible_trial(study.trials)
+    def _created(self, trial):
+        """Note a trial of this worker's; at its first, seed the sampler and the draws by its number
+        (its points are chosen lazily, at the first suggestion, so the new sampler chooses them)."""
+        if self.rng is None:
+            if trial.number:
+                self.study.sampler = self.sampler_for(trial.number, trial._trial_id)
+            self.rng = np.random.default_rng([trial.number, trial._trial_id, self.seed])
+        self.mine.add(trial._trial_id)
+        self.current = trial
+
+    def one(self, trial=None) -> bool:
+        """Run one trial (a new one the sampler fills, or ``trial``); True if it evaluated a point the
+        study did not hold."""
+        import optuna
+        trial = trial if trial is not None else self.study.ask()
+        self._created(trial)
+        idx = [trial.suggest_int(a, 0, n - 1) if n > 1 else 0 for a, n in zip(AXES, self.sizes)]
+        point = tuple(idx)
+        twin = self.ledger.twin(point, trial)
+        if twin is None:
+            arch, ev = evaluate_indices(self.problem, np.array([idx]))
+            constraints = {name: float(ev[name][0]) for name in CONSTRAINTS}  # feasible iff all <= 0
+            constraints["lattice"] = 0.0 if ev["valid_point"][0] else 1.0
+            values = [float(ev["score"][0])] + ([float(ev["active_params_b"][0])] if self.multi else [])
+        if twin is not None:
+            trial.set_user_attr(REPEAT, twin.number)
+            constraints, values = dict(twin.constraints), list(twin.values)
+        for name, value in constraints.items():
+            trial.set_constraint(name, value)
+        try:
+            self.study.tell(trial, values)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # this worker was stopped so long that another reclaimed the trial and reruns it
+        self.current = None
+        return twin is None
+
+    def fail_current(self) -> None:
+        import optuna
+        if self.current is not None:
+            try:
+                self.study._storage.set_trial_state_values(self.current._trial_id, optuna.trial.TrialState.FAIL)
+            except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+                pass  # told meanwhile
+            self.current = None
+
+    def until(self, target: int, stop, bar, trials: int) -> None:
+        """Sampler trials until the study holds ``target`` points (a repeat is followed by an unseen
+        random point, so a sampler that keeps proposing what it knows still makes progress)."""
+        while self.ledger.evaluated < target and not stop.asked:
+            before = self.ledger.evaluated
+            if not self.one() and not self._unseen():
+                return  # every lattice point is held: nothing is left to learn
+            self.ledger.refresh()
+            bar.update(max(0, min(self.ledger.evaluated, trials) - min(before, trials)))
+
+    def _unseen(self) -> bool:
+        """Evaluate one lattice point no trial holds, drawn at random; False if there is none."""
+        known = self.ledger.known()
+        if len(known) >= int(np.prod(self.sizes)):
+            return False
+        for _ in range(1000):
+            cand = tuple(int(self.rng.integers(n)) for n in self.sizes)
+            if cand not in known:
+                self.one(self._fixed(cand))
+                return True
+        return False
+
+    def _fixed(self, cand: tuple, attrs: dict | None = None):
+        """A new RUNNING trial that already holds lattice point ``cand``. Created in one storage call,
+        it is visible to other workers at once (an enqueued trial could be taken by two workers)."""
+        import optuna
+        from optuna.distributions import IntDistribution
+        params = {a: int(v) for a, v, n in zip(AXES, cand, self.sizes) if n > 1}
+        template = optuna.trial.create_trial(
+            state=optuna.trial.TrialState.RUNNING, params=params, user_attrs=attrs or {},
+            distributions={a: IntDistribution(0, n - 1) for a, n in zip(AXES, self.sizes) if n > 1})
+        trial_id = self.study._storage.create_new_trial(self.study._study_id, template_trial=template)
+        return optuna.Trial(self.study, trial_id)
+
+    def rerun(self, dead: list[dict]) -> int:
+        """Evaluate the points of dead workers' trials; an axis a trial had not chosen yet takes the
+        best feasible trial's value (or the axis's first value)."""
+        self.ledger.refresh()
+        best = _best_feasible_trial(self.ledger.first.values())
+        fill = best.params if best is not None else {}
+        for params in dead:
+            cand = tuple(int(params.get(a, fill.get(a, 0))) for a in AXES)
+            self.one(self._fixed(cand, {RETRY: params[RETRY]}))
+            self.ledger.refresh()
+        return len(dead)
+
+    def polish(self, trials: int, stop, bar) -> None:
+        """Evaluate the unseen lattice neighbours of the best feasible trial while that improves."""
+        while self.ledger.evaluated < trials and not stop.asked:
+            best = _best_feasible_trial(self.ledger.first.values())
             if best is None:
                 return
-            seen = {tuple(t.params.get(a, 0) for a in AXES) for t in study.trials}
             start = np.array([best.params.get(a, 0) for a in AXES])
-            queue = [list(map(int, c)) for c in neighbours(start, sizes, seen)][: trials - finished_count()]
+            queue = neighbours(start, self.sizes, self.ledger.known())[: trials - self.ledger.evaluated]
             if not queue:
                 return
+            before = self.ledger.evaluated
             for cand in queue:
-                study.enqueue_trial({a: v for a, v, n in zip(AXES, cand, sizes) if n > 1})
-            study.optimize(objective, n_trials=len(queue))
-            improved = _best_feasible_trial(study.trials[-len(queue):])
+                self.ledger.refresh()
+                if stop.asked or self.ledger.evaluated >= trials:
+                    break
+                if tuple(map(int, cand)) not in self.ledger.known():  # another worker may have taken it
+                    self.one(self._fixed(tuple(map(int, cand))))
+            self.ledger.refresh()
+            bar.update(max(0, min(self.ledger.evaluated, trials) - min(before, trials)))
+            improved = _best_feasible_trial(self.ledger.first.values())
             if improved is None or improved.value <= best.value:
                 return
 
-    # Explore (TPE, or NSGA-II for two objectives) for 80 % of the trials, then polish; budget left
-    # after a polish converges goes half to more exploration, then another polish, and so on.
-    explore_to = trials - trials // 5
-    since = len(study.trials)
-    with stop:
-        try:
-            while finished_count() < trials and not stop.asked:
-                if finished_count() < explore_to:
-                    study.optimize(objective, n_trials=explore_to - finished_count(), show_progress_bar=progress)
-                if multi or stop.asked:
-                    break
-                polish()
-                remaining = trials - finished_count()
-                explore_to = finished_count() + max(1, remaining // 2)
-        except KeyboardInterrupt:
-            stop.asked = True
-        if stop.asked:  # Ctrl-C: the running trial was let finish (or failed); none stays RUNNING
-            _fail_interrupted(study, started, since)
-            raise KeyboardInterrupt
-    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not finished:
-        raise InputError("trials", "must leave at least one completed trial", trials)
-    idx = np.array([[t.params.get(a, 0) for a in AXES] for t in finished], dtype=np.int64)
-    arch, ev = evaluate_indices(problem, idx)
-    result = finish(problem, "optuna", seed, arch, ev, len(finished), t0, top, True,
-                     f"{len(finished)} completed trials in study {study.study_name!r}")
-    return result
+    def explore_then_polish(self, trials: int, stop, bar) -> None:
+        """Explore (TPE, or NSGA-II for two objectives) up to 80 % of the trials, then polish; budget
+        left after a polish converges goes half to more exploration, then another polish, and so on."""
+        explore_to = trials - trials // 5
+        while self.ledger.evaluated < trials and not stop.asked:
+            before = self.ledger.evaluated
+            if self.ledger.evaluated < explore_to:
+                self.until(explore_to, stop, bar, trials)
+            if self.multi:
+                self.until(trials, stop, bar, trials)
+                return
+            self.polish(trials, stop, bar)
+            if self.ledger.evaluated == before:  # neither exploration nor polish found anything new
+                self.until(min(trials, before + 1), stop, bar, trials)
+                if self.ledger.evaluated == before:
+                    return
+            explore_to = self.ledger.evaluated + max(1, (trials - self.ledger.evaluated) // 2)
+
+
+class _bar:
+    """Optuna's kind of progress bar (tqdm, on stderr) over the study's evaluated points, or nothing."""
+
+    def __init__(self, show: bool, total: int):
+        self.show, self.total, self.tqdm = show, total, None
+
+    def __enter__(self):
+        if self.show:
+            from tqdm.auto import tqdm
+            self.tqdm = tqdm(total=self.total, unit="trial", leave=False)
+        return self
+
+    def update(self, n: int) -> None:
+        if self.tqdm is not None and n > 0:
+            self.tqdm.update(n)
+
+    def __exit__(self, *exc):
+        if self.tqdm is not None:
+            self.tqdm.close()
+        return False
 
 
 class _stop_on_interrupt:
-    """Ctrl-C during a study: stop after the running trial (``study.stop``) instead of raising
-    inside Optuna or SQLAlchemy, where the interrupt can be swallowed or leave a trial RUNNING.
-    Only in the main thread; the previous handler is restored on exit."""
+    """Ctrl-C during a study: stop after the running trial instead of raising inside Optuna or
+    SQLAlchemy, where the interrupt can be swallowed or leave a trial RUNNING. A second Ctrl-C stops
+    at once. Only in the main thread; the previous handler is restored on exit."""
 
-    def __init__(self, study):
-        self.study, self.asked, self.previous = study, False, None
+    def __init__(self):
+        self.asked, self.previous = False, None
 
     def _handler(self, signum, frame):
-        if self.asked:  # a second Ctrl-C: stop now
+        if self.asked:
             raise KeyboardInterrupt
         self.asked = True
-        try:
-            self.study.stop()
-        except RuntimeError:  # not inside optimize: the loop sees ``asked``
-            pass
 
     def __enter__(self):
         import signal
@@ -172,51 +279,6 @@ class _stop_on_interrupt:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
         return False
-
-
-def _retrying(make, storage, attempts: int = 6):
-    """``make()``, retried: workers started together race to create the same tables and study, and
-    the loser's error is transient. Only an error that outlasts the retries is the URL's fault."""
-    for attempt in range(attempts):
-        try:
-            return make()
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # bad storage URLs surface as many exception types
-            if attempt == attempts - 1 or storage is None or isinstance(exc, (ValueError, ImportError)):
-                raise InputError("storage", "must be an Optuna storage URL such as sqlite:///study.db",
-                                 f"{storage} ({type(exc).__name__})") from None
-            time.sleep(0.05 * 2 ** attempt)
-
-
-def _fail_interrupted(study, started: list[int], since: int) -> None:
-    """After Ctrl-C, fail the trial this worker left RUNNING: one it started (its objective ran), or
-    one it asked for that never reached the objective (no parameters yet, numbered after ``since``)."""
-    import optuna
-    running = optuna.trial.TrialState.RUNNING
-    for t in study.get_trials(deepcopy=False, states=(running,)):
-        if t._trial_id in started or (t.number >= since and not t.params):
-            try:
-                study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-            except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
-                pass  # finished meanwhile
-
-
-def _fail_unstarted_trials(study) -> None:
-    """Mark failed the trials a killed worker created but never started.
-
-    A worker killed between creating a trial and its first heartbeat leaves a running trial with
-    no heartbeat, which Optuna's stale-trial check never sees. Every trial records a heartbeat
-    before its first parameter, so such a trial has no parameters; a live worker gets past that
-    point within milliseconds, so a parameterless running trial older than ``GRACE_S`` is dead.
-    """
-    import datetime
-
-    import optuna
-    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=GRACE_S)
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        if not t.params and t.datetime_start is not None and t.datetime_start < cutoff:
-            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
 
 
 _STORED_W5 = 3.264054  # the shipped MoE term of earlier releases (fitted on 11 MoE models)

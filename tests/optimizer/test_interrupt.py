@@ -50,7 +50,7 @@ def test_optunas_chatter_stays_off_stderr(tmp_path):
         done = subprocess.run([sys.executable, "-m", "perflaw", "optimize", "--flops", "1e23", "--strategy", "optuna",
                                "--trials", trials, "--storage", db, "--study-name", "q", "--json"],
                               capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0 and done.stderr == "" and done.stdout.startswith("{")
+        assert done.returncode == 0 and done.stderr == "" and done.stdout.startswith("{"), (done.returncode, done.stderr)
 
 
 @pytest.mark.slow

@@ -1,0 +1,83 @@
+"""Worker processes sharing one stored study on SQLite, a real PostgreSQL server and a journal file:
+the requested total is kept, no lattice point is evaluated twice, and the best plan is a single
+worker's (and the exact strategy's)."""
+
+import json
+import subprocess
+import sys
+
+import optuna
+import pytest
+
+from tests.optimizer.studies import census
+
+pytestmark = pytest.mark.slow
+ARGS = ["optimize", "--flops", "1e23", "--layers", "8:64", "--heads", "8:64", "--heads-step", "8", "--json"]
+PLAN = ("layers", "hidden", "ffn", "heads", "kv_heads", "tokens_t", "mmlu")
+
+
+def _storage(kind, tmp_path, request):
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'study.db'}"
+        return url, lambda: optuna.load_study(study_name="s", storage=url)
+    if kind == "postgresql":
+        url = request.getfixturevalue("postgres")()  # skips, saying why, where no server can start
+        return url, lambda: optuna.load_study(study_name="s", storage=url)
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    log = tmp_path / "study.log"
+    return f"journal:///{log}", lambda: optuna.load_study(study_name="s",
+                                                           storage=JournalStorage(JournalFileBackend(str(log))))
+
+
+def _workers(n, trials, url):
+    procs = [subprocess.Popen([sys.executable, "-m", "perflaw", *ARGS, "--strategy", "optuna", "--trials", str(trials),
+                               "--storage", url, "--study-name", "s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(n)]
+    out = [p.communicate(timeout=600) + (p.returncode,) for p in procs]
+    assert all(code == 0 and err == "" for _, err, code in out), [err for _, err, _ in out]
+    return [json.loads(stdout) for stdout, _, _ in out]
+
+
+def _plan(payload):
+    return tuple(payload["best"][k] for k in PLAN)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The plan a single worker finds with the same total, and the exact strategy's."""
+    def one(*extra):
+        done = subprocess.run([sys.executable, "-m", "perflaw", *ARGS, *extra], capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr
+        return _plan(json.loads(done.stdout))
+    return one("--strategy", "optuna", "--trials", "300"), one("--strategy", "exact")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql", "journal"])
+def test_three_workers_together_then_two_more_keep_the_total(kind, tmp_path, reference, request):
+    url, study = _storage(kind, tmp_path, request)
+    single, exact = reference
+    assert single == exact
+
+    first = _workers(3, 200, url)  # three workers started together
+    c = census(study())
+    assert 200 <= c["points"] <= 202, c  # at most one extra point per worker still evaluating at the end
+    assert c["evaluated_twice"] == 0 and c["unevaluated"] == 0 and c["running"] == 0 and c["waiting"] == 0, c
+    assert all(200 <= p["n_evaluations"] <= c["points"] for p in first)  # the study's count as each worker ended
+
+    later = _workers(2, 300, url)  # two more started apart, on the same study with a larger total
+    c = census(study())
+    assert 300 <= c["points"] <= 301, c
+    assert c["evaluated_twice"] == 0 and c["unevaluated"] == 0 and c["running"] == 0 and c["waiting"] == 0, c
+    plans = {_plan(p) for p in later}
+    assert plans == {single}, (plans, single)  # every worker reports the single worker's best plan
+    request.node.user_properties.append(("census", json.dumps({"kind": kind, **c})))
+
+
+def test_the_postgresql_fixture_is_a_real_server(postgres):
+    import sqlalchemy
+    engine = sqlalchemy.create_engine(postgres())
+    with engine.connect() as conn:
+        assert conn.execute(sqlalchemy.text("select version()")).scalar().startswith("PostgreSQL")
+    engine.dispose()
