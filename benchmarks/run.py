@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_law  # noqa: E402
+import bench_memory  # noqa: E402
 import bench_planner  # noqa: E402
 import bench_search  # noqa: E402
 
@@ -36,6 +37,9 @@ def main() -> int:
     print(f"  {rate['candidates']:,} candidates: evaluated in {rate['evaluate_s']:.3f} s = "
           f"{rate['per_second'] / 1e6:.1f} M/s (best of 3); lattice built in {rate['build_s']:.2f} s "
           f"({rate['per_second_with_build'] / 1e6:.1f} M/s with the build)")
+    print("\n[peak memory on the largest accepted lattices, each command in its own process]")
+    for r in bench_memory.main():
+        print(f"  {r['case']:<16} {r['candidates']:>10,} candidates  peak {r['peak_gb']:.2f} GB  {r['status']}")
     print("\n[strategies: exact vs optuna (1000 trials) vs scipy (10000 evaluations), seeds 0, 1, 2]")
     print(f"  {'problem':<38} {'strategy':<8} {'worst gap':>9} {'mean gap':>9} {'evals':>9} {'seconds':>8}")
     for r in bench_search.compare():

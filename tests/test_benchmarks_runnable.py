@@ -24,3 +24,12 @@ def test_cli_loss_names_match_the_fit_module():
     from perflaw.optimizer.cli.main import LOSSES as CLI_LOSSES
 
     assert CLI_LOSSES == LOSSES
+
+
+def test_memory_benchmark_probes_the_largest_accepted_lattices():
+    import bench_memory
+
+    from perflaw.optimizer.search.space import MAX_CANDIDATES, SearchSpace
+    for kw in (bench_memory.DENSE, bench_memory.MOE):
+        low, high = bench_memory._layers_for(kw)
+        assert 0.9 * MAX_CANDIDATES < SearchSpace(layers=(low, high), **kw).candidate_count() <= MAX_CANDIDATES

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from perflaw.optimizer.search.problem import Constraints, Problem
 from perflaw.optimizer.search.space import SearchSpace
 
 MAX_FILE_BYTES = 1_000_000  # a scenario is a few hundred bytes; anything this large is a mistake
-MAX_LATTICE_BOUND = 50_000_000  # product of the space's axis lengths: beyond this the exact search runs out of memory
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 BUILTIN_SCENARIO = "7b-512xh100-30d"  # run by `perflaw run` without arguments; shipped in perflaw.scenarios
 
@@ -177,12 +175,7 @@ def _space(s: dict, layers: tuple[int, int], file: Source) -> SearchSpace:
     except InputError as exc:
         key = "constraints.layers" if exc.input_name == "layers" else f"space.{exc.input_name}"
         file.remap(key if exc.input_name in s or exc.input_name == "layers" else "space", exc)
-    axes = space.axis_values()
-    bound = math.prod(len(v) for v in axes.values())
-    if bound > MAX_LATTICE_BOUND:
-        file.fail("space", f"must span at most {MAX_LATTICE_BOUND:,} points (layers × heads × FFN ratios × the "
-                  "choices); narrow a range or raise a step", f"{bound:,}")
-    return space
+    return space  # SearchSpace bounds the lattice (points and candidates) itself
 
 
 def shipped_scenarios() -> tuple[str, ...]:

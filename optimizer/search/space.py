@@ -16,7 +16,11 @@ FFN_MULTIPLE = Range(1, 1 << 16)
 VOCAB = Range(1, 1 << 24)
 FFN_RATIO = Range(0, 64, open_low=True)  # FFN size / hidden
 EXPERT_CHOICE = Range(0, 1 << 22)  # experts, top-k, shared experts, expert FFN size
-MAX_POINTS = 50_000_000  # lattice points before the divisibility rules; about 4 GB of candidate arrays
+# The exact search holds every candidate's columns (about 1.2 kB each with the report's work), so
+# the number of candidates bounds memory: benchmarks/bench_memory.py measures `perflaw run` and
+# `perflaw optimize` at this limit (README, "Limits").
+MAX_CANDIDATES = 1_500_000  # valid lattice points (after the divisibility rules)
+MAX_POINTS = 20_000_000  # lattice points before the rules: bounds the work of counting them
 AXES = ("layers", "heads", "ffn_ratio", "kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
 
 
@@ -97,6 +101,11 @@ class SearchSpace:
         if points > MAX_POINTS:
             raise InputError("space", f"must have at most {MAX_POINTS:,} points (narrow the `layers`, `heads` or "
                                       "`ffn_ratio` ranges or the choices, or raise the steps)", f"{points:,}")
+        count = self.candidate_count()
+        if count > MAX_CANDIDATES:
+            raise InputError("space", f"must have at most {MAX_CANDIDATES:,} candidates (valid lattice points), which "
+                                      "is what keeps the search within 2 GB of memory: narrow the `layers`, `heads` "
+                                      "or `ffn_ratio` ranges or the choices, or raise the steps", f"{count:,}")
         heads = np.arange(self.heads[0], self.heads[1] + 1, self.heads_step)
         if not any((heads % kv == 0).any() for kv in self.kv_heads):
             raise InputError("kv_heads", "must divide some `heads` value (the search space is empty)",
@@ -128,6 +137,21 @@ class SearchSpace:
         """Number of valid lattice points."""
         return len(self.lattice()["layers"])
 
+    def candidate_count(self) -> int:
+        """The number of valid lattice points (``size``), counted without building the lattice."""
+        axes = self.axis_values()
+        heads, _ = self._pairs(axes)
+        kv = sum(int((heads % k == 0).sum()) for k in axes["kv_heads"])
+        moe = sum(int((axes["active_experts"] <= e).sum()) for e in axes["experts"])
+        return len(axes["layers"]) * kv * moe * len(axes["shared_experts"]) * len(axes["expert_ffn"])
+
+    def _pairs(self, axes: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct (heads, FFN width) pairs, sorted by heads (two ratios can round to one width)."""
+        heads, ratio = np.meshgrid(axes["heads"], axes["ffn_ratio"], indexing="ij")
+        heads, ffn = heads.ravel(), self._ffn(heads.ravel(), ratio.ravel())
+        pair = np.flatnonzero(np.r_[True, (np.diff(heads) != 0) | (np.diff(ffn) != 0)])
+        return heads[pair], ffn[pair]
+
     def _ffn(self, heads: np.ndarray, ratio: np.ndarray) -> np.ndarray:
         hidden = heads * self.head_dim
         return (np.maximum(np.round(ratio * hidden / self.ffn_multiple), 1) * self.ffn_multiple).astype(np.int64)
@@ -144,10 +168,7 @@ class SearchSpace:
         axes = self.axis_values()
         rest = ("kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
         if index_arrays is None:
-            heads, ratio = np.meshgrid(axes["heads"], axes["ffn_ratio"], indexing="ij")
-            heads, ffn = heads.ravel(), self._ffn(heads.ravel(), ratio.ravel())
-            pair = np.flatnonzero(np.r_[True, (np.diff(heads) != 0) | (np.diff(ffn) != 0)])  # sorted per heads
-            heads, ffn = heads[pair], ffn[pair]
+            heads, ffn = self._pairs(axes)
             # Everything but the layers first (validity does not depend on depth), then the layers
             # as the outermost axis by repetition.
             grids = np.meshgrid(np.arange(len(heads)), *(axes[r] for r in rest), indexing="ij")

@@ -16,6 +16,8 @@ TOML = {
     "vocabulary 0": (BASE + "[space]\nvocab = 0\n", "space.vocab"),
     "fp8 without an MFU": ('name = "p"\ndescription = "x"\n[budget]\ndays = 10\n[hardware]\nname = "H100-SXM"\n'
                            'gpus = 64\nprecision = "fp8"\n', "hardware.mfu"),
+    "a lattice past the memory limit": (BASE + "[space]\nheads_step = 1\nkv_heads = [1, 2, 4, 8, 16]\n"
+                                        "ffn_ratio = [1.0, 8.0]\n", "1,500,000 candidates"),
     "a tab in a label": ('name = "p"\ndescription = "x"\n[[budget.review]]\nlabel = "a\\tb"\nflops = 1e22\n'
                          '[[budget.review]]\nlabel = "c"\nflops = 2e22\n', "control characters"),
 }
@@ -111,3 +113,25 @@ def test_a_non_finite_result_is_an_error_not_json(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_run", lambda args, names: ({"best": {"mmlu": float("nan")}}, "text"))
     assert cli.main(["hardware", "--json"]) == 2
     assert "best.mmlu" in capsys.readouterr().err
+
+
+def test_the_candidate_limit_is_the_lattice_the_search_holds(capsys):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from perflaw.optimizer.search.space import SearchSpace
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.integers(1, 8), st.sampled_from([(4,), (1, 2), (2, 8), (3, 4, 8)]), st.sampled_from([(0,), (8, 16)]),
+           st.sampled_from([(1.0, 4.0), (2.5, 2.5), (3.0, 8.0)]))
+    def counted(step, kv, experts, ratio):
+        moe = dict(experts=experts, active_experts=(1, 2, 12), expert_ffn=(512, 1024), shared_experts=(0, 1)) \
+            if experts != (0,) else {}
+        space = SearchSpace(layers=(4, 9), heads=(8, 40), heads_step=step, kv_heads=kv, ffn_ratio=ratio, **moe)
+        assert space.candidate_count() == space.size  # counted in closed form, then enumerated
+
+    counted()
+    # the CLI refuses a space over the limit with its count, before building anything
+    assert main(["optimize", "--flops", "1e23", "--heads-step", "1", "--kv-heads", "1,2,4,8,16", "--ffn-ratio", "1:8"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: space") and "1,500,000 candidates" in err and "Traceback" not in err
