@@ -138,8 +138,13 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
     top = parse_int_flag(args.top, "--top", TOP.low, TOP.high)
     trials = parse_int_flag(args.trials, "--trials", TRIALS.low, TRIALS.high) if args.trials else None
     seed = parse_int_flag(args.seed, "--seed", SEED.low, SEED.high)
-    if strategy == "exact" and (args.trials or args.storage or args.study_name):
-        raise InputError("--trials/--storage/--study-name", "apply to the optuna and scipy strategies only", strategy)
+    if strategy == "exact":  # name the flag given, and the strategies it does apply to
+        for flag, value, which in (("--trials", args.trials, "the optuna and scipy strategies"),
+                                   ("--storage", args.storage, "the optuna strategy"),
+                                   ("--study-name", args.study_name, "the optuna strategy")):
+            if value:
+                raise InputError(flag, f"applies to {which} only (the default strategy is exact; add "
+                                       "--strategy optuna)", strategy)
     if args.front not in FRONTS:
         raise InputError("--front", f"must be one of {', '.join(FRONTS)}", args.front)
     result: SearchResult = search(problem, strategy, trials=trials, seed=seed, top=top, storage=args.storage,

@@ -83,9 +83,9 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     arch, ev = evaluate_indices(problem, idx)
     words = f"{len(held)} lattice points evaluated in study {study.study_name!r}"
     if ledger.repeats:
-        words += f" ({ledger.repeats} repeated proposals answered from the study)"
+        words += f" ({ledger.repeats} repeated proposal{'s' * (ledger.repeats != 1)} answered from the study)"
     if reclaimed:
-        words += f"; {reclaimed} trials of a stopped worker rerun"
+        words += f"; {reclaimed} trial{'s' * (reclaimed != 1)} of a stopped worker rerun"
     return finish(problem, "optuna", seed, arch, ev, len(held), t0, top, True, words)
 
 

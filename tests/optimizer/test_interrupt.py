@@ -62,21 +62,3 @@ def test_workers_started_together_all_open_the_study(tmp_path):
     results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
     assert all(code == 0 for _, _, code in results), [err for _, err, code in results if code]
     assert not any("storage URL" in err for _, err, _ in results)
-
-
-@pytest.mark.slow
-def test_a_journal_file_shares_a_study_between_workers(tmp_path):
-    log = tmp_path / "study.log"
-    args = [sys.executable, "-m", "perflaw", "optimize", "--flops", "1e22", "--trust", "law", "--strategy", "optuna",
-            "--storage", f"journal:///{log}", "--study-name", "j", "--json"]
-    procs = [subprocess.Popen(args + ["--trials", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    assert all(p.communicate(timeout=300)[1] == "" and p.returncode == 0 for p in procs)
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-    study = optuna.load_study(study_name="j", storage=JournalStorage(JournalFileBackend(str(log))))
-    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(done) >= 30 and not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
-    # a later worker resumes the same study from the file
-    more = subprocess.run(args + ["--trials", str(len(done) + 10)], capture_output=True, text=True, timeout=300)
-    assert more.returncode == 0 and '"n_evaluations": ' + str(len(done) + 10) in more.stdout

@@ -135,3 +135,29 @@ def test_the_candidate_limit_is_the_lattice_the_search_holds(capsys):
     assert main(["optimize", "--flops", "1e23", "--heads-step", "1", "--kv-heads", "1,2,4,8,16", "--ffn-ratio", "1:8"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: space") and "1,500,000 candidates" in err and "Traceback" not in err
+
+
+def test_run_checks_every_scenario_before_writing_any_report(tmp_path, monkeypatch, capsys):
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text(BASE.replace('"p"', '"good"', 1), encoding="utf-8")
+    bad.write_text(TOML["vocabulary 0"][0].replace('"p"', '"bad"', 1), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(good), str(bad)]) == 2  # the good one comes first and is not run
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "space.vocab" in err and err.count("\n") == 1
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--strategy", "scipy", "--storage", "sqlite:///never.db"], "storage: applies to the optuna strategy only"),
+    (["--strategy", "scipy", "--study-name", "s"], "study_name: applies to the optuna strategy only"),
+    (["--strategy", "exact", "--trials", "10"], "trials: applies to the optuna and scipy strategies only"),
+    (["--storage", "sqlite:///never.db"], "storage: applies to the optuna strategy only"),
+], ids=["storage-scipy", "study-name-scipy", "trials-exact", "storage-exact"])
+def test_a_flag_without_effect_for_the_strategy_is_refused(tmp_path, monkeypatch, capsys, argv, needle):
+    monkeypatch.chdir(tmp_path)
+    assert main(["optimize", "--flops", "1e22", *argv]) == 2
+    err = capsys.readouterr().err
+    flag, rule = needle.split(": ")
+    assert flag.replace("_", "-") in err and rule in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "never.db").exists()  # refused before any storage is opened
