@@ -16,11 +16,12 @@ from perflaw.optimizer.cli.textfmt import table
 
 
 def hardware_payload() -> dict:
-    rows = []
+    from perflaw.optimizer.cost.hardware import catalog_aliases
+    rows, aliases = [], catalog_aliases()
     for hw in load_catalog().values():
         util = default_utilization(hw)
-        rows.append({**asdict(hw), "family": hw.family, "default_mfu": util.mfu, "default_goodput": util.goodput,
-                     "utilization_source": util.source})
+        rows.append({**asdict(hw), "aliases": list(aliases.get(hw.name, ())), "family": hw.family,
+                     "default_mfu": util.mfu, "default_goodput": util.goodput, "utilization_source": util.source})
     return {"hardware": rows}
 
 
@@ -29,8 +30,10 @@ def hardware_text(d: dict) -> str:
             ("hbm_gb", "HBM GB", ".0f"), ("hbm_tbps", "TB/s", ".2f"), ("scaleup_domain", "domain", "d"),
             ("tdp_w", "W", ".0f"), ("default_mfu", "MFU", ".3f"), ("default_goodput", "goodput", ".3f")]
     notes = sorted({r["utilization_source"] for r in d["hardware"]})
-    return "\n".join([table(d["hardware"], cols), "", "Dense peaks (no 2:4 sparsity). Utilization defaults:"]
-                     + [f"  {n}" for n in notes])
+    rows = [{**r, "aliases": ", ".join(r["aliases"]) or "—"} for r in d["hardware"]]
+    return "\n".join([table(rows, cols + [("aliases", "also", "")]), "",
+                      "A name matches an entry or one of its aliases exactly (case, spaces and hyphens aside).",
+                      "Dense peaks (no 2:4 sparsity). Utilization defaults:"] + [f"  {n}" for n in notes])
 
 
 def cost_payload(choice: ArchitectureChoice, tokens_t: float, hardware: Hardware, util: Utilization,

@@ -106,19 +106,31 @@ def load_catalog() -> dict[str, Hardware]:
     return out
 
 
+def _key(name: str) -> str:
+    """A name as matched: case, spaces, hyphens and underscores do not count ("h100 sxm" is H100-SXM)."""
+    return "".join(ch for ch in str(name).lower() if ch not in " -_")
+
+
+def catalog_aliases() -> dict[str, tuple[str, ...]]:
+    """The other names each catalog entry answers to (the ``aliases`` column, ``;``-separated)."""
+    with _data("hardware.csv").open(encoding="utf-8") as f:
+        return {row["name"]: tuple(a for a in row["aliases"].split(";") if a) for row in csv.DictReader(f)}
+
+
 def get_hardware(name: str) -> Hardware:
-    """Catalog entry by name (case-insensitive); an unknown name lists the closest ones."""
+    """The catalog entry whose name or alias is ``name`` exactly (ignoring case, spaces, hyphens and
+    underscores). Nothing else matches: "H20" is not the H200. An unknown name lists the closest."""
     catalog = load_catalog()
-    by_lower = {k.lower(): v for k, v in catalog.items()}
-    hit = by_lower.get(str(name).strip().lower())
-    if hit is not None:
-        return hit
-    prefixed = [v for k, v in by_lower.items() if len(str(name).strip()) >= 3 and k.startswith(str(name).strip().lower())]
-    if len(prefixed) == 1:  # "H100" names H100-SXM unambiguously
-        return prefixed[0]
-    close = difflib.get_close_matches(str(name).upper(), [k.upper() for k in catalog], n=3, cutoff=0.4)
-    names = [k for k in catalog if k.upper() in close] or list(catalog)[:5]
-    raise InputError("hardware", f"must be a catalog name (closest: {', '.join(names)}; see perflaw hardware)", name)
+    names = {_key(k): k for k in catalog}
+    for entry, aliases in catalog_aliases().items():
+        names.update({_key(a): entry for a in aliases})
+    hit = names.get(_key(name))
+    if hit is not None and _key(name):
+        return catalog[hit]
+    close = difflib.get_close_matches(_key(name), list(names), n=6, cutoff=0.5)
+    shown = list(dict.fromkeys(names[c] for c in close))[:3] or list(catalog)[:5]
+    raise InputError("hardware", f"must be a catalog name or alias (closest: {', '.join(shown)}; see perflaw hardware; "
+                                 "or describe the GPU inline by its peak BF16 TFLOP/s and HBM GB)", name)
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,26 @@ def test_days_need_gpus_and_usd_needs_price():
 def test_fp8_needs_an_fp8_peak():
     with pytest.raises(InputError, match="FP8"):
         get_hardware("A100-SXM-80GB").peak_flops("fp8")
+
+
+@pytest.mark.parametrize("name, entry", [("H100", "H100-SXM"), ("h100 sxm", "H100-SXM"), ("H100_SXM5", "H100-SXM"),
+                                         ("TPU v4", "TPU-v4"), ("trillium", "TPU-v6e"), ("A100-80GB", "A100-SXM-80GB"),
+                                         ("mi300x", "MI300X")])
+def test_a_hardware_name_matches_its_entry_or_an_alias_exactly(name, entry):
+    assert get_hardware(name).name == entry
+
+
+@pytest.mark.parametrize("name, close", [("H20", "H200-SXM"), ("A100", "A100-SXM-40GB"), ("MI300", "MI300X"),
+                                         ("H1", "H100-SXM"), ("", "H100-SXM")])
+def test_a_name_that_is_only_close_is_refused_with_the_close_names(name, close):
+    # the H20 is a different, much slower GPU than the H200; "A100" does not say 40 or 80 GB
+    from perflaw.law.errors import InputError
+    with pytest.raises(InputError, match="catalog name or alias") as err:
+        get_hardware(name)
+    assert close in str(err.value)
+
+
+def test_every_alias_names_one_entry():
+    from perflaw.optimizer.cost.hardware import _key, catalog_aliases, load_catalog
+    keys = [_key(n) for n in load_catalog()] + [_key(a) for v in catalog_aliases().values() for a in v]
+    assert len(keys) == len(set(keys))
