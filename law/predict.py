@@ -81,7 +81,8 @@ def interval_for(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) ->
     newer models from its older ones calibrate the multipliers of that spread (law.forecast)."""
     if coefficients.interval is not None:
         return coefficients.interval
-    return _zoo_interval(coefficients, level)
+    from perflaw.law import shipped
+    return shipped.interval(coefficients, level) or _zoo_interval(coefficients, level)
 
 
 def expected_error(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) -> dict:
@@ -91,14 +92,20 @@ def expected_error(coefficients: LawCoefficients, level: float = DEFAULT_LEVEL) 
     set itself was likely fitted on the zoo, so scoring it there would be in-sample)."""
     if coefficients.forecast is not None:
         return coefficients.forecast
+    from perflaw.law import shipped
     from perflaw.law.coefficients import shares_paper_coefficients
-    from perflaw.law.forecast import forecast_summary
     if shares_paper_coefficients(coefficients):
-        forecast = _zoo_forecast(coefficients, level)[0]
-        return forecast_summary(forecast, "the paper's coefficients as given, published before every one of these "
-                                          "models (perflaw's MoE term w5 and its cap were fitted on every MoE row, so "
-                                          "the MoE forecasts are partly in-sample)")
+        return shipped.forecast(coefficients, level) or _paper_forecast(coefficients, level)
     return _form_forecast(coefficients.form, coefficients.moe_variant, level)
+
+
+@lru_cache(maxsize=16)
+def _paper_forecast(coefficients: LawCoefficients, level: float) -> dict:
+    from perflaw.law.forecast import forecast_summary
+    forecast = _zoo_forecast(coefficients, level)[0]
+    return forecast_summary(forecast, "the paper's coefficients as given, published before every one of these "
+                                      "models (perflaw's MoE term w5 and its cap were fitted on every MoE row, so "
+                                      "the MoE forecasts are partly in-sample)")
 
 
 @lru_cache(maxsize=16)

@@ -159,10 +159,10 @@ def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
         payload = run_payload(args.scenarios, args.out, progress=show, force=args.force)
         return payload, run_text(payload)
     if args.command == "optimize":
-        import optuna
-
         from perflaw.optimizer.cli.optimize_commands import optimize_payload, optimize_text, progress_wanted
-        optuna.logging.set_verbosity(optuna.logging.ERROR)  # the CLI, not the library: no per-trial chatter
+        if args.strategy == "optuna":  # imported only where it is used
+            import optuna
+            optuna.logging.set_verbosity(optuna.logging.ERROR)  # the CLI, not the library: no per-trial chatter
         import logging
         logging.getLogger("sqlalchemy").setLevel(logging.CRITICAL)  # its cursor errors on Ctrl-C: said once, below
         payload = optimize_payload(args, progress_wanted(args), words=lambda text: fields_as_flags(text, names))

@@ -1,0 +1,51 @@
+"""The shipped calibration of the paper's coefficients is the one computed afresh, and using it
+keeps scipy, optuna and matplotlib out of an exact optimize."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from perflaw.law import shipped
+from perflaw.law.coefficients import PAPER
+from perflaw.law.predict import expected_error, interval_for
+
+STALE = "law/data/paper_calibration.json is stale: regenerate it with python3 -m perflaw.law.shipped"
+
+
+def _same(a, b) -> bool:
+    """Equal, numbers to 1e-9 relative (BLAS kernels differ in the last digits between CPUs)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return a == pytest.approx(b, rel=1e-9, abs=1e-12)
+    return a == b
+
+
+def test_the_shipped_calibration_is_the_computed_one():
+    from dataclasses import asdict
+    stored, fresh = shipped.shipped(), shipped.compute()
+    assert stored is not None, STALE
+    assert _same(asdict(stored.interval), asdict(fresh.interval)), STALE
+    assert _same(stored.forecast, json.loads(json.dumps(fresh.forecast))), STALE
+
+
+def test_predictions_use_the_shipped_calibration_for_the_paper_only():
+    assert interval_for(PAPER) is shipped.shipped().interval
+    assert expected_error(PAPER) is shipped.shipped().forecast
+    other = PAPER.with_values(w1=PAPER.w1 + 0.1)
+    assert shipped.interval(other, 0.8) is None and shipped.interval(PAPER, 0.9) is None
+
+
+def test_an_exact_optimize_loads_no_scipy_optuna_or_matplotlib():
+    code = ("import sys\nfrom perflaw.optimizer.cli.main import main\n"
+            "rc = main(['optimize', '--flops', '1e24', '--hardware', 'H100-SXM', '--gpus', '1024', '--params', '1B:70B',"
+            " '--json'])\n"
+            "heavy = sorted(m for m in ('scipy', 'optuna', 'matplotlib') if m in sys.modules)\n"
+            "print('HEAVY', rc, ','.join(heavy), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    line = [x for x in done.stderr.splitlines() if x.startswith("HEAVY")][-1].split(" ")
+    assert line[1] == "0" and line[2:] == [""], done.stderr[-400:]
