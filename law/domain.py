@@ -211,9 +211,12 @@ def domain_of(inputs, active_experts, source: str) -> Domain:
 
 @lru_cache(maxsize=1)
 def zoo_domain() -> Domain:
-    """The domain of the shipped zoo's complete models (pandas loads only here)."""
-    from perflaw.law.zoo import law_inputs, load_zoo
-    t = load_zoo()
-    t = t[t["complete"]].reset_index(drop=True)
-    return domain_of(law_inputs(t), t["active_experts"].fillna(0).to_numpy(dtype=float),
-                     f"the {len(t)} complete models of the shipped zoo")
+    """The domain of the shipped zoo's complete models, from their shipped law inputs
+    (law.shipped; the zoo is read with pandas only if that file is missing)."""
+    from types import SimpleNamespace
+
+    from perflaw.law import shipped
+    data = shipped.domain_inputs() or shipped.compute_domain_inputs()
+    inputs = SimpleNamespace(**{k: np.asarray(data[k], dtype=bool if k == "is_moe" else float)
+                                for k in shipped.DOMAIN_FIELDS})
+    return domain_of(inputs, inputs.active_experts, data["source"])

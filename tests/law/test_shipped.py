@@ -1,5 +1,5 @@
 """The shipped calibration of the paper's coefficients is the one computed afresh, and using it
-keeps scipy, optuna and matplotlib out of an exact optimize."""
+keeps scipy, pandas, optuna and matplotlib out of an exact optimize."""
 
 import json
 import subprocess
@@ -11,7 +11,7 @@ from perflaw.law import shipped
 from perflaw.law.coefficients import PAPER
 from perflaw.law.predict import expected_error, interval_for
 
-STALE = "law/data/paper_calibration.json is stale: regenerate it with python3 -m perflaw.law.shipped"
+STALE = "a shipped file in law/data is stale: regenerate with python3 -m perflaw.law.shipped"
 
 
 def _same(a, b) -> bool:
@@ -33,6 +33,11 @@ def test_the_shipped_calibration_is_the_computed_one():
     assert _same(stored.forecast, json.loads(json.dumps(fresh.forecast))), STALE
 
 
+def test_the_shipped_domain_inputs_are_the_zoos():
+    stored = shipped.domain_inputs()
+    assert stored is not None and _same(stored, shipped.compute_domain_inputs()), STALE
+
+
 def test_predictions_use_the_shipped_calibration_for_the_paper_only():
     assert interval_for(PAPER) is shipped.shipped().interval
     assert expected_error(PAPER) is shipped.shipped().forecast
@@ -40,11 +45,11 @@ def test_predictions_use_the_shipped_calibration_for_the_paper_only():
     assert shipped.interval(other, 0.8) is None and shipped.interval(PAPER, 0.9) is None
 
 
-def test_an_exact_optimize_loads_no_scipy_optuna_or_matplotlib():
+def test_an_exact_optimize_loads_no_scipy_pandas_optuna_or_matplotlib():
     code = ("import sys\nfrom perflaw.optimizer.cli.main import main\n"
             "rc = main(['optimize', '--flops', '1e24', '--hardware', 'H100-SXM', '--gpus', '1024', '--params', '1B:70B',"
             " '--json'])\n"
-            "heavy = sorted(m for m in ('scipy', 'optuna', 'matplotlib') if m in sys.modules)\n"
+            "heavy = sorted(m for m in ('scipy', 'pandas', 'optuna', 'matplotlib') if m in sys.modules)\n"
             "print('HEAVY', rc, ','.join(heavy), file=sys.stderr)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     line = [x for x in done.stderr.splitlines() if x.startswith("HEAVY")][-1].split(" ")
