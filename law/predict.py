@@ -11,15 +11,13 @@ import numpy as np
 from perflaw.law.architecture import Architecture, ParamBreakdown
 from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
 from perflaw.law.errors import InputError
-from perflaw.law.rules import Range
+from perflaw.law.rules import PARAMS_B, TOKENS_T, Range  # noqa: F401 (PARAMS_B, TOKENS_T: re-exported)
 from perflaw.law.moe import law_size_b, moe_law_args
 from perflaw.law.repetition import repeated_tokens
 from perflaw.law.performance import law_terms
 from perflaw.law.uncertainty import interval_bounds, prediction_sd  # noqa: F401 (interval_bounds: re-exported)
 
 DEFAULT_LEVEL = 0.8
-TOKENS_T = Range(1e-6, 1e4)  # training tokens, trillions: 1M to 10,000T
-PARAMS_B = Range(1e-3, 1e5)  # parameters, billions: 1M to 100,000B
 GAMMA = Range(1.0, 100.0)  # precision loss of the training stack; 1 is none
 
 

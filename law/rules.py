@@ -96,3 +96,7 @@ def month_index(text: str, name: str = "release") -> int:
 def month_text(index: int) -> str:
     """``YYYY-MM`` of a month index (``month_index``'s inverse)."""
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+TOKENS_T = Range(1e-6, 1e4)  # training tokens, trillions: 1M to 10,000T
+PARAMS_B = Range(1e-3, 1e5)  # parameters, billions: 1M to 100,000B

@@ -87,8 +87,9 @@ def compute() -> LawCoefficients:
 
 
 def main() -> int:
-    save_coefficients(compute(), path(), {"note": "the paper's coefficients, calibrated on the shipped zoo by "
-                                                  "perflaw.law.shipped; regenerate with python3 -m perflaw.law.shipped"})
+    note = ("the paper's coefficients, calibrated on the shipped zoo by perflaw.law.shipped; regenerate with "
+            "python3 -m perflaw.law.shipped")
+    save_coefficients(compute(), path(), {"note": note})
     rows = compute_domain_inputs()  # one key per line, its list on that line
     path("zoo_domain.json").write_text("{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v)}" for k, v in rows.items())
                                        + "\n}\n", encoding="utf-8")

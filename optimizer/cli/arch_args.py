@@ -9,8 +9,7 @@ from perflaw.law.architecture import FFN_KINDS, SEQ_LEN, Architecture
 from perflaw.law.coefficients import PAPER, LawCoefficients, load_coefficients
 from perflaw.law.errors import InputError
 from perflaw.law.hf_config import load_hf_config
-from perflaw.law.predict import PARAMS_B, TOKENS_T
-from perflaw.law.rules import Range, number_rule
+from perflaw.law.rules import PARAMS_B, TOKENS_T, Range, number_rule
 from perflaw.optimizer.cli.quantities import parse_positive
 
 # Tokens and parameter counts below these are almost certainly a missing suffix (15 vs 15T).

@@ -42,92 +42,108 @@ def _version() -> str:
         return "unknown"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
+    """The parser; the arguments of ``command`` only ("*": every command's; None: none, for
+    ``perflaw --help``), so that a command builds, and imports, only what it needs."""
+
+    def want(name: str) -> bool:
+        return command in ("*", name)
+
     parser = _Parser(prog="perflaw", description="Plan LLM pretraining runs with the Performance Law "
                                                  "(Wu & Tang, arXiv 2408.09895).")
     parser.add_argument("--version", action="version", version=f"perflaw {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("predict", help="predict MMLU for one architecture and token count")
-    add_architecture_arguments(p)
-    add_law_arguments(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if want("predict"):
+        add_architecture_arguments(p)
+        add_law_arguments(p)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("fit", help="refit the law's coefficients on a model table, with leave-one-out errors")
-    p.add_argument("--data", metavar="TABLE", help="CSV with the columns of the zoo (default: the shipped zoo)")
-    p.add_argument("--out", metavar="FILE", help="write the coefficients (JSON) for --law")
-    p.add_argument("--force", action="store_true", help="replace --out even if perflaw did not write it")
-    p.add_argument("--variant", choices=MOE_VARIANTS, default=DEFAULT_MOE_VARIANT, help="MoE variant of the law")
-    p.add_argument("--free", metavar="NAMES", help="comma-separated coefficients to fit (default w1,w2,w3,w4,b "
-                                                   "and w5 for the expansion variant)")
-    p.add_argument("--loss", choices=LOSSES, default="linear", help="scipy least_squares loss (default linear)")
-    p.add_argument("--level", type=float, default=0.8, help="nominal coverage of the interval (default 0.8)")
-    p.add_argument("--form", default="auto", help="law form: paper, no-clip, smooth, logistic, logistic-no-clip, "
-                                                  "each also +vintage, or auto (default: the lowest forecast error)")
-    p.add_argument("--prior", default="auto",
-                   help="ridge strength towards the form's start (the paper's coefficients for bounded forms), "
-                        ">= 0 (0: none), or auto (default: the lowest forecast error of 0, 10, 100, 1000, 10000)")
-    p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if want("fit"):
+        p.add_argument("--data", metavar="TABLE", help="CSV with the columns of the zoo (default: the shipped zoo)")
+        p.add_argument("--out", metavar="FILE", help="write the coefficients (JSON) for --law")
+        p.add_argument("--force", action="store_true", help="replace --out even if perflaw did not write it")
+        p.add_argument("--variant", choices=MOE_VARIANTS, default=DEFAULT_MOE_VARIANT, help="MoE variant of the law")
+        p.add_argument("--free", metavar="NAMES", help="comma-separated coefficients to fit (default w1,w2,w3,w4,b "
+                                                       "and w5 for the expansion variant)")
+        p.add_argument("--loss", choices=LOSSES, default="linear", help="scipy least_squares loss (default linear)")
+        p.add_argument("--level", type=float, default=0.8, help="nominal coverage of the interval (default 0.8)")
+        p.add_argument("--form", default="auto",
+                       help="law form: paper, no-clip, smooth, logistic, logistic-no-clip, each also +vintage, "
+                            "or auto (default: the lowest forecast error)")
+        p.add_argument("--prior", default="auto",
+                       help="ridge strength towards the form's start (the paper's coefficients for bounded forms), "
+                            ">= 0 (0: none), or auto (default: the lowest forecast error of 0, 10, 100, 1000, 10000)")
+        p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("validate", help="predicted vs reported MMLU on the zoo, paper and refit")
-    p.add_argument("--data", metavar="TABLE", help="CSV with the columns of the zoo (default: the shipped zoo)")
-    p.add_argument("--law", metavar="FILE", help="coefficient file from 'perflaw fit --out' (default: the paper's)")
-    p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if want("validate"):
+        p.add_argument("--data", metavar="TABLE", help="CSV with the columns of the zoo (default: the shipped zoo)")
+        p.add_argument("--law", metavar="FILE", help="coefficient file from 'perflaw fit --out' (default: the paper's)")
+        p.add_argument("--exclude", action="append", default=[], metavar="NAME", help="leave a model out (repeatable)")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
     p = sub.add_parser("run", help="run scenario files and write their reports (reports/<name>/)")
-    p.add_argument("scenarios", nargs="*", metavar="SCENARIO",
-                   help="scenario TOML file(s); default: the built-in 7B-class scenario")
-    p.add_argument("--out", metavar="DIR", help="report folder (one scenario only; default reports/<name>)")
-    p.add_argument("--force", action="store_true",
-                   help="write into a folder that holds other files (nothing there is deleted)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if want("run"):
+        p.add_argument("scenarios", nargs="*", metavar="SCENARIO",
+                       help="scenario TOML file(s); default: the built-in 7B-class scenario")
+        p.add_argument("--out", metavar="DIR", help="report folder (one scenario only; default reports/<name>)")
+        p.add_argument("--force", action="store_true",
+                       help="write into a folder that holds other files (nothing there is deleted)")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("optimize", help="best predicted MMLU for a budget: exact, optuna or scipy search")
-    add_budget_arguments(p)
-    add_hardware_arguments(p)
-    add_law_arguments(p, tokens=False)
-    from perflaw.optimizer.cli.optimize_commands import add_optimize_arguments
-    add_optimize_arguments(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if want("optimize"):
+        add_budget_arguments(p)
+        add_hardware_arguments(p)
+        add_law_arguments(p, tokens=False)
+        from perflaw.optimizer.cli.optimize_commands import add_optimize_arguments
+        add_optimize_arguments(p)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("plan", help="the Performance Law author's planning tool, reproduced exactly")
-    p.add_argument("--tflops", type=float, default=376.0, help="BF16 TFLOP/s per GPU (376)")
-    p.add_argument("--gpus", type=str, default="1024", help="GPUs (1024)")
-    p.add_argument("--mfu", type=float, default=40.0, help="MFU in percent (40)")
-    p.add_argument("--days", type=float, default=30.0, help="training days (30)")
-    p.add_argument("--layers", default="20:100", help="MIN:MAX layers, MAX exclusive (20:100)")
-    p.add_argument("--params", default="10B:100B", help="MIN:MAX parameters (10B:100B)")
-    p.add_argument("--max-tokens", default="20T", help="tokens below this (20T)")
-    p.add_argument("--gamma", type=float, default=1.0, help="precision loss >= 1 (1)")
-    p.add_argument("--min-mmlu", type=float, default=50.0, help="minimum MMLU, on the law before its bounds (50)")
-    p.add_argument("--rank", choices=("performance", "shallow", "balance"), default="performance",
-                   help="performance: MMLU; shallow: fewest layers; balance: MMLU^2 / ln(1 + layers)")
-    p.add_argument("--top", type=str, default="10", help="rows to show (10)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if want("plan"):
+        p.add_argument("--tflops", type=float, default=376.0, help="BF16 TFLOP/s per GPU (376)")
+        p.add_argument("--gpus", type=str, default="1024", help="GPUs (1024)")
+        p.add_argument("--mfu", type=float, default=40.0, help="MFU in percent (40)")
+        p.add_argument("--days", type=float, default=30.0, help="training days (30)")
+        p.add_argument("--layers", default="20:100", help="MIN:MAX layers, MAX exclusive (20:100)")
+        p.add_argument("--params", default="10B:100B", help="MIN:MAX parameters (10B:100B)")
+        p.add_argument("--max-tokens", default="20T", help="tokens below this (20T)")
+        p.add_argument("--gamma", type=float, default=1.0, help="precision loss >= 1 (1)")
+        p.add_argument("--min-mmlu", type=float, default=50.0, help="minimum MMLU, on the law before its bounds (50)")
+        p.add_argument("--rank", choices=("performance", "shallow", "balance"), default="performance",
+                       help="performance: MMLU; shallow: fewest layers; balance: MMLU^2 / ln(1 + layers)")
+        p.add_argument("--top", type=str, default="10", help="rows to show (10)")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("hardware", help="list the accelerator catalog with its utilization defaults")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if want("hardware"):
+        p.add_argument("--json", action="store_true", help="print one JSON object")
 
     p = sub.add_parser("cost", help="FLOPs, GPU-hours, days, dollars, energy and layout of one plan")
-    add_architecture_arguments(p)
-    add_law_arguments(p, vintage=False)
-    add_hardware_arguments(p)
-    p.add_argument("--flops-rule", choices=FLOPS_RULES, default="attention",
-                   help="attention: 6 x matmul weights + attention at --seq-len (default); 6N: 6 x activated params")
-    g = p.add_argument_group("parallel layout (searched unless --tp/--pp are given)")
-    g.add_argument("--tp", type=str, help="tensor-parallel degree")
-    g.add_argument("--pp", type=str, help="pipeline-parallel degree")
-    g.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=None, help="ZeRO stage (3 = FSDP)")
-    g.add_argument("--recompute", choices=("none", "selective", "full"), default=None, help="activation recompute")
-    g.add_argument("--micro-batch", type=str, default="1", help="sequences per micro-batch (default 1)")
-    g.add_argument("--headroom", type=float, default=0.1, help="fraction of HBM kept free (default 0.1)")
-    g = p.add_argument_group("inference constraint (optional)")
-    g.add_argument("--serve-hardware", metavar="NAME", help="the model must serve on one GPU of this kind")
-    g.add_argument("--serve-hbm-gb", type=float, metavar="GB", help="... or on one GPU with this much memory")
-    g.add_argument("--serve-context", type=str, default="8192", help="context length when serving (8192)")
-    g.add_argument("--serve-batch", type=str, default="1", help="concurrent sequences when serving (1)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    if want("cost"):
+        add_architecture_arguments(p)
+        add_law_arguments(p, vintage=False)
+        add_hardware_arguments(p)
+        p.add_argument("--flops-rule", choices=FLOPS_RULES, default="attention",
+                       help="attention: 6 x matmul weights + attention at --seq-len (default); "
+                            "6N: 6 x activated params")
+        g = p.add_argument_group("parallel layout (searched unless --tp/--pp are given)")
+        g.add_argument("--tp", type=str, help="tensor-parallel degree")
+        g.add_argument("--pp", type=str, help="pipeline-parallel degree")
+        g.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=None, help="ZeRO stage (3 = FSDP)")
+        g.add_argument("--recompute", choices=("none", "selective", "full"), default=None, help="activation recompute")
+        g.add_argument("--micro-batch", type=str, default="1", help="sequences per micro-batch (default 1)")
+        g.add_argument("--headroom", type=float, default=0.1, help="fraction of HBM kept free (default 0.1)")
+        g = p.add_argument_group("inference constraint (optional)")
+        g.add_argument("--serve-hardware", metavar="NAME", help="the model must serve on one GPU of this kind")
+        g.add_argument("--serve-hbm-gb", type=float, metavar="GB", help="... or on one GPU with this much memory")
+        g.add_argument("--serve-context", type=str, default="8192", help="context length when serving (8192)")
+        g.add_argument("--serve-batch", type=str, default="1", help="concurrent sequences when serving (1)")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -239,8 +255,9 @@ def _non_finite(value, path: str = "") -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
         args = parser.parse_args(argv)
         names = flag_names(parser, args.command)
         try:
@@ -256,7 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: nothing half-written was left (reports and law files are replaced only once "
               "complete; a stored study keeps its finished trials)", file=sys.stderr)
         return 130
-    bad = _non_finite(payload)
+    try:
+        bad = _non_finite(payload)
+    except KeyboardInterrupt:  # the work is done and written
+        print("interrupted before printing; the results were written", file=sys.stderr)
+        return 130
     if bad is not None:  # a result the law cannot give (an underflow or overflow): said, never NaN in JSON
         print(f"error: {args.command}: the result {bad} is not a finite number for these inputs (an extreme "
               "value such as a huge --gamma or a tiny peak); change them", file=sys.stderr)

@@ -107,8 +107,8 @@ def load_catalog() -> dict[str, Hardware]:
 
 
 def _key(name: str) -> str:
-    """A name as matched: case, spaces, hyphens and underscores do not count ("h100 sxm" is H100-SXM)."""
-    return "".join(ch for ch in str(name).lower() if ch not in " -_")
+    """A name as matched: case, white space, hyphens and underscores do not count ("h100 sxm" is H100-SXM)."""
+    return "".join(ch for ch in str(name).lower() if ch not in "-_" and not ch.isspace())
 
 
 def catalog_aliases() -> dict[str, tuple[str, ...]]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from perflaw.law.architecture import Architecture
-from perflaw.law.predict import TOKENS_T
-from perflaw.law.rules import Range, check_number
+from perflaw.law.rules import TOKENS_T, Range, check_number
 from perflaw.optimizer.cost.hardware import GPUS, PRICE_USD_PER_GPU_HOUR, Hardware, Utilization
 
 # Energy defaults. Meta's Llama 3.1 model card reports 39.3M H100-hours at 700 W (TDP, "adjusted

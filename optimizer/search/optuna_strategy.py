@@ -30,12 +30,12 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     multi = objectives != "mmlu"
     shared = storage is not None
 
-    def sampler_for(first: int, trial_id: int = 0):
-        """The sampler of a worker whose first trial is ``first`` (number) and ``trial_id``. Workers
-        of one stored study must not propose the same sequence, so each seeds by its first trial
-        (unique in the storage); a new study's first worker keeps the given seed. A run is thus
-        reproducible from the study it starts with, and the same in memory as in a new stored study."""
-        s = seed if first == 0 else int(np.random.SeedSequence([abs(seed), first, trial_id]).generate_state(1)[0])
+    def sampler_for(first: int):
+        """The sampler of a worker whose first trial is number ``first``. Workers of one stored study
+        must not propose the same sequence, so each seeds by its first trial's number (trial ids
+        depend on the storage, numbers do not); a new study's first worker keeps the given seed. A
+        run is thus reproducible from the study it starts with, the same in memory as stored."""
+        s = seed if first == 0 else int(np.random.SeedSequence([abs(seed), first]).generate_state(1)[0])
         if multi:
             return optuna.samplers.NSGAIISampler(seed=s)
         return optuna.samplers.TPESampler(seed=s, multivariate=True, n_ei_candidates=128, constant_liar=shared,
@@ -55,12 +55,12 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     elif stored != fingerprint:
         raise InputError("study_name", "names a stored study of a different problem (search space, budget, "
                                          "constraints or law); use a new study name", study.study_name)
-    ledger = Ledger(study, sizes)
+    stop = _stop_on_interrupt()
+    ledger = Ledger(study, sizes, stopped=lambda: stop.asked)
     mine: set[int] = set()  # this worker's trial ids
     run = _Worker(problem, study, ledger, sizes, mine, multi, sampler_for, seed)
     reclaimed = 0
 
-    stop = _stop_on_interrupt()
     with stop, _bar(progress, trials) as bar:
         ledger.refresh()
         bar.update(min(ledger.evaluated, trials))
@@ -103,8 +103,8 @@ class _Worker:
         (its points are chosen lazily, at the first suggestion, so the new sampler chooses them)."""
         if self.rng is None:
             if trial.number:
-                self.study.sampler = self.sampler_for(trial.number, trial._trial_id)
-            self.rng = np.random.default_rng([trial.number, trial._trial_id, self.seed])
+                self.study.sampler = self.sampler_for(trial.number)
+            self.rng = np.random.default_rng([trial.number, self.seed])
         self.mine.add(trial._trial_id)
         self.current = trial
 
@@ -117,20 +117,22 @@ class _Worker:
         idx = [trial.suggest_int(a, 0, n - 1) if n > 1 else 0 for a, n in zip(AXES, self.sizes)]
         point = tuple(idx)
         twin = self.ledger.twin(point, trial)
+        if twin is None and self.ledger.stopped():  # Ctrl-C while waiting: the trial is failed, not evaluated
+            raise KeyboardInterrupt
         if twin is None:
             arch, ev = evaluate_indices(self.problem, np.array([idx]))
             constraints = {name: float(ev[name][0]) for name in CONSTRAINTS}  # feasible iff all <= 0
             constraints["lattice"] = 0.0 if ev["valid_point"][0] else 1.0
             values = [float(ev["score"][0])] + ([float(ev["active_params_b"][0])] if self.multi else [])
-        if twin is not None:
-            trial.set_user_attr(REPEAT, twin.number)
-            constraints, values = dict(twin.constraints), list(twin.values)
-        for name, value in constraints.items():
-            trial.set_constraint(name, value)
         try:
+            if twin is not None:
+                trial.set_user_attr(REPEAT, twin.number)
+                constraints, values = dict(twin.constraints), list(twin.values)
+            for name, value in constraints.items():
+                trial.set_constraint(name, value)
             self.study.tell(trial, values)
         except optuna.exceptions.UpdateFinishedTrialError:
-            pass  # this worker was stopped so long that another reclaimed the trial and reruns it
+            pass  # this worker was stopped so long that another reclaimed the trial and reruns its point
         self.current = None
         return twin is None
 
@@ -180,8 +182,10 @@ class _Worker:
     def rerun(self, dead: list[dict]) -> int:
         """Evaluate the points of dead workers' trials; an axis a trial had not chosen yet takes the
         best feasible trial's value (or the axis's first value)."""
+        if not dead:
+            return 0
         self.ledger.refresh()
-        best = _best_feasible_trial(self.ledger.first.values())
+        best = None if self.multi else _best_feasible_trial(self.ledger.first.values())  # two objectives: no best
         fill = best.params if best is not None else {}
         for params in dead:
             cand = tuple(int(params.get(a, fill.get(a, 0))) for a in AXES)

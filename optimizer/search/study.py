@@ -85,8 +85,8 @@ class Ledger:
     trials never change, so each is read once; only trials still unfinished are looked at again.
     """
 
-    def __init__(self, study, sizes: list[int]):
-        self.study, self.sizes = study, sizes
+    def __init__(self, study, sizes: list[int], stopped=lambda: False):
+        self.study, self.sizes, self.stopped = study, sizes, stopped  # stopped(): Ctrl-C asked
         self.first: dict[tuple, object] = {}
         self.repeats = 0  # completed trials answered from an earlier trial of the same point
         self.seen_to = 0  # the trials before this index (in creation order) are finished and recorded
@@ -160,7 +160,7 @@ class Ledger:
                 if (held is None and age < CHOOSING_S) or (held == point and age < GRACE_S):
                     racing = True
                     break
-            if not racing:
+            if not racing or self.stopped():  # after Ctrl-C the trial is failed, not told
                 return None
             time.sleep(POLL_S)
 

@@ -17,7 +17,10 @@ def bindir() -> str | None:
     found = shutil.which("initdb")
     if found:
         return os.path.dirname(os.path.realpath(found))
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]) if d.split("/")[-2].isdigit() else 0)
+    def version(d: str) -> int:
+        v = d.split("/")[-2]
+        return int(v) if v.isdigit() else 0
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version)
     return dirs[-1] if dirs and os.path.exists(os.path.join(dirs[-1], "initdb")) else None
 
 
@@ -66,7 +69,8 @@ class Server:
         except subprocess.CalledProcessError as exc:
             log = self.root / "server.log"
             tail = log.read_text()[-400:] if log.exists() else ""
-            raise RuntimeError(f"the server did not start: {(exc.stderr or exc.stdout).strip()[-400:]} {tail}") from None
+            said = (exc.stderr or exc.stdout).strip()[-400:]
+            raise RuntimeError(f"the server did not start: {said} {tail}") from None
         for _ in range(100):
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):

@@ -26,7 +26,8 @@ def test_ctrl_c_during_a_run_leaves_no_temporary_folder(tmp_path):
     code, err = _interrupt(["run", os.path.abspath(SCENARIO), "--out", "rep"], tmp_path, 2.5)
     if code == 0:
         pytest.skip("the run finished before the interrupt arrived on this machine")
-    assert code == 130 and err.count("\n") == 1 and err.startswith("interrupted") and "Traceback" not in err
+    assert code == 130 and err.count("\n") == 1 and err.startswith("interrupted") and "Traceback" not in err, \
+        (code, err[-600:])
     left = [p.name for p in tmp_path.iterdir()]
     assert not [n for n in left if n.startswith(".")]  # no .rep.tmp-PID
     # the interrupt may land after the report was swapped into place: then it is whole

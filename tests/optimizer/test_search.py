@@ -180,10 +180,43 @@ def test_optuna_study_resumes_from_sqlite(tmp_path):
     assert c["points"] == 25 and c["evaluated_twice"] == 0 and c["complete"] == 25 + c["answered"], c
 
 
-def test_a_new_stored_study_is_the_in_memory_study_trial_for_trial(tmp_path):
-    # each worker seeds by its first trial's number; the first worker of a new study keeps the seed
+def test_a_new_stored_study_is_the_in_memory_study_trial_for_trial(tmp_path, monkeypatch):
+    # each worker seeds by its first trial's number (ids differ between storages); the first worker
+    # of a new study keeps the seed. 120 trials reach repeats, each followed by a random draw.
+    import optuna.study as study_module
+    studies = []
+    real = study_module.create_study
+    monkeypatch.setattr(study_module, "create_study", lambda *a, **k: studies.append(real(*a, **k)) or studies[-1])
+    monkeypatch.setattr(optuna, "create_study", study_module.create_study)
     p = problem(params_b=(1, 30))
-    alone = search(p, "optuna", trials=30, seed=3)
-    stored = search(p, "optuna", trials=30, seed=3, storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s")
-    assert stored.best.mmlu == alone.best.mmlu and stored.best.architecture == alone.best.architecture
-    assert stored.n_evaluations == alone.n_evaluations == 30
+    runs = [search(p, "optuna", trials=120, seed=3, storage=s, study_name="s")
+            for s in (None, f"sqlite:///{tmp_path / 's.db'}", f"journal:///{tmp_path / 's.log'}")]
+    sequences = [[(t.params, t.state.name) for t in s.trials] for s in studies]
+    assert sequences[0] == sequences[1] == sequences[2] and len(sequences[0]) > 120  # repeats were answered
+    assert len({(r.best.mmlu, r.best.architecture) for r in runs}) == 1 and all(r.n_evaluations == 120 for r in runs)
+
+
+def test_a_stored_two_objective_study_runs_and_resumes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'nsga.db'}"
+    p = problem(params_b=(1, 30))
+    first = search(p, "optuna", trials=30, seed=0, storage=url, study_name="n", objectives="mmlu,active_params")
+    again = search(p, "optuna", trials=45, seed=0, storage=url, study_name="n", objectives="mmlu,active_params")
+    assert first.n_evaluations == 30 and again.n_evaluations == 45 and again.best is not None
+
+
+def test_a_worker_whose_trial_was_reclaimed_while_it_lived_goes_on(tmp_path, monkeypatch):
+    # a worker stopped (Ctrl-Z, a suspended host) past the grace period finds its trial failed by
+    # another worker, which reruns the point: it moves on instead of crashing
+    from perflaw.optimizer.search import study as study_module
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    real, hit = study_module.Ledger.twin, []
+
+    def twin(self, point, trial):
+        if not hit and trial.number == 12:
+            hit.append(trial.number)
+            self.study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+        return real(self, point, trial)
+    monkeypatch.setattr(study_module.Ledger, "twin", twin)
+    result = search(problem(params_b=(1, 30)), "optuna", trials=25, storage=url, study_name="r")
+    states = [t.state for t in optuna.load_study(study_name="r", storage=url).trials]
+    assert hit == [12] and result.n_evaluations == 25 and states[12] == optuna.trial.TrialState.FAIL

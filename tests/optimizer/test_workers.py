@@ -5,6 +5,7 @@ worker's (and the exact strategy's)."""
 import json
 import subprocess
 import sys
+import time
 
 import optuna
 import pytest
@@ -31,10 +32,15 @@ def _storage(kind, tmp_path, request):
                                                            storage=JournalStorage(JournalFileBackend(str(log))))
 
 
-def _workers(n, trials, url):
-    procs = [subprocess.Popen([sys.executable, "-m", "perflaw", *ARGS, "--strategy", "optuna", "--trials", str(trials),
-                               "--storage", url, "--study-name", "s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(n)]
+def _workers(n, trials, url, apart_s=0.0):
+    """``n`` worker processes on one study, started together or ``apart_s`` seconds apart."""
+    procs = []
+    for i in range(n):
+        if i and apart_s:
+            time.sleep(apart_s)  # the next one joins a study another worker is running
+        procs.append(subprocess.Popen([sys.executable, "-m", "perflaw", *ARGS, "--strategy", "optuna", "--trials",
+                                       str(trials), "--storage", url, "--study-name", "s"], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
     out = [p.communicate(timeout=600) + (p.returncode,) for p in procs]
     assert all(code == 0 and err == "" for _, err, code in out), [err for _, err, _ in out]
     return [json.loads(stdout) for stdout, _, _ in out]
@@ -67,7 +73,7 @@ def test_three_workers_together_then_two_more_keep_the_total(kind, tmp_path, ref
     assert c["evaluated_twice"] == 0 and c["unevaluated"] == 0 and c["running"] == 0 and c["waiting"] == 0, c
     assert all(200 <= p["n_evaluations"] <= c["points"] for p in first)  # the study's count as each worker ended
 
-    later = _workers(2, TOTAL, url)  # two more started apart, on the same study with a larger total
+    later = _workers(2, TOTAL, url, apart_s=1.5)  # two more, the second joining while the first runs
     c = census(study())
     assert TOTAL <= c["points"] <= TOTAL + 1, c
     assert c["evaluated_twice"] == 0 and c["unevaluated"] == 0 and c["running"] == 0 and c["waiting"] == 0, c

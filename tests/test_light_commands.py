@@ -1,0 +1,28 @@
+"""Heavy libraries load only in the commands that use them: `perflaw --help` loads none of numpy,
+scipy, pandas, optuna or matplotlib, and an exact `optimize` none but numpy."""
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("numpy", "scipy", "pandas", "optuna", "matplotlib")
+OPTIMIZE = ["optimize", "--flops", "1e24", "--hardware", "H100-SXM", "--gpus", "1024", "--params", "1B:70B", "--json"]
+
+
+def _loaded(argv: list[str]) -> tuple[int, list[str]]:
+    code = ("import sys\nfrom perflaw.optimizer.cli.main import main\n"
+            f"rc = main({argv!r})\n"
+            f"print('LOADED', rc, ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    line = [x for x in done.stderr.splitlines() if x.startswith("LOADED")]
+    assert line, done.stderr[-400:]
+    rc, mods = line[-1].split(" ")[1], line[-1].split(" ")[2]
+    return int(rc), [m for m in mods.split(",") if m]
+
+
+@pytest.mark.parametrize("argv, allowed", [(["--help"], ()), (["--version"], ()), (OPTIMIZE, ("numpy",))],
+                         ids=["help", "version", "exact-optimize"])
+def test_a_light_command_loads_no_heavy_library(argv, allowed):
+    rc, loaded = _loaded(argv)
+    assert rc == 0 and [m for m in loaded if m not in allowed] == [], loaded
