@@ -15,11 +15,16 @@ import bench_law  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_planner  # noqa: E402
 import bench_search  # noqa: E402
+import bench_startup  # noqa: E402
 
 
 def main() -> int:
     print(f"perflaw benchmarks on {platform.machine()} Python {platform.python_version()} "
           "(ratios are measured in this run; absolute times depend on the machine's load)")
+    print("\n[whole commands vs a bare import, best of 5 rounds run side by side]")
+    for r in bench_startup.main():
+        print(f"  {r['case']:<30} {r['seconds']:6.3f} s  {r['ratio']:5.2f}x {r['baseline']} "
+              f"({r['baseline_s']:.3f} s; target {r['target']:g}x)")
     print("\n[law evaluation]")
     for row in bench_law.main():
         if "ratio" in row:

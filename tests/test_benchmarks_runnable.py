@@ -33,3 +33,9 @@ def test_memory_benchmark_probes_the_largest_accepted_lattices():
     for kw in (bench_memory.DENSE, bench_memory.MOE):
         low, high = bench_memory._layers_for(kw)
         assert 0.9 * MAX_CANDIDATES < SearchSpace(layers=(low, high), **kw).candidate_count() <= MAX_CANDIDATES
+
+
+def test_startup_benchmark_names_its_baselines():
+    import bench_startup
+
+    assert {c[2] for c in bench_startup.CASES} <= {"numpy", "numpy+pyplot"}

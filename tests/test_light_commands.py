@@ -1,5 +1,6 @@
-"""Heavy libraries load only in the commands that use them: `perflaw --help` loads none of numpy,
-scipy, pandas, optuna or matplotlib, and an exact `optimize` none but numpy."""
+"""Heavy libraries load only in the commands that use them: `perflaw --help`, `optimize --help` and
+an input error load none of numpy, scipy, pandas, optuna or matplotlib, an exact `optimize` none
+but numpy."""
 
 import subprocess
 import sys
@@ -21,8 +22,11 @@ def _loaded(argv: list[str]) -> tuple[int, list[str]]:
     return int(rc), [m for m in mods.split(",") if m]
 
 
-@pytest.mark.parametrize("argv, allowed", [(["--help"], ()), (["--version"], ()), (OPTIMIZE, ("numpy",))],
-                         ids=["help", "version", "exact-optimize"])
-def test_a_light_command_loads_no_heavy_library(argv, allowed):
+@pytest.mark.parametrize("argv, code, allowed", [
+    (["--help"], 0, ()), (["--version"], 0, ()), (["optimize", "--help"], 0, ()),
+    (["optimize", "--flops", "1e24", "--hardware", "H20", "--gpus", "8"], 2, ()),  # an input error
+    (OPTIMIZE, 0, ("numpy",)),
+], ids=["help", "version", "optimize-help", "input-error", "exact-optimize"])
+def test_a_light_command_loads_no_heavy_library(argv, code, allowed):
     rc, loaded = _loaded(argv)
-    assert rc == 0 and [m for m in loaded if m not in allowed] == [], loaded
+    assert rc == code and [m for m in loaded if m not in allowed] == [], loaded

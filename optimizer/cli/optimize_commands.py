@@ -5,27 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 
+from typing import TYPE_CHECKING
+
+from perflaw.law.architecture import FLOPS_RULES
 from perflaw.law.coefficients import vintage_words
 from perflaw.law.errors import InputError
+from perflaw.law.rules import PARAMS_B, TOKENS_T
 from perflaw.optimizer.cli.arch_args import coefficients_from_args, parse_int_flag, seq_len_from_args
-from perflaw.optimizer.cost.budget import Budget
-from perflaw.optimizer.search.fronts import FRONTS, budget_front, cheapest_for_target, inference_front
 from perflaw.optimizer.cli.hardware_args import budget_from_args
-from perflaw.law.architecture import FLOPS_RULES
-from perflaw.law.predict import PARAMS_B, TOKENS_T, check_gamma
-from perflaw.optimizer.search.problem import SERVE_BATCH, SERVE_CONTEXT, Constraints, Problem
 from perflaw.optimizer.cli.quantities import format_quantity, parse_positive, parse_range
-from perflaw.optimizer.search.result import SearchResult
-from perflaw.optimizer.search.strategies import SEED, STRATEGIES, TOP, TRIALS, search
-from perflaw.optimizer.search.space import FFN_MULTIPLE, HEAD_DIM, HEADS, VOCAB, SearchSpace
 from perflaw.optimizer.cli.textfmt import table
-from perflaw.optimizer.search.flatness import flatness_sentences
-from perflaw.optimizer.search.scrutiny import scrutiny_sentences
+from perflaw.optimizer.search.defaults import CONSTRAINTS, FRONTS, SPACE, STRATEGIES
+
+# The search (numpy) loads when a problem is built: the flags, their help and an input error do
+# not need it.
+if TYPE_CHECKING:
+    from perflaw.optimizer.cost.budget import Budget
+    from perflaw.optimizer.search.problem import Problem
 
 
 def add_optimize_arguments(p: argparse.ArgumentParser) -> None:
-    """The optimize flags; their defaults are the library's (``Constraints``, ``SearchSpace``)."""
-    c, s = Constraints(), SearchSpace()
+    """The optimize flags; their defaults are the library's (``Constraints``, ``SearchSpace``, both
+    from optimizer.search.defaults)."""
+    from types import SimpleNamespace
+    c, s = SimpleNamespace(**CONSTRAINTS), SimpleNamespace(**SPACE)
 
     def pair(v, unit=""):
         return f"{v[0]:g}{unit}:{v[1]:g}{unit}"
@@ -93,6 +96,9 @@ def _int_range(text: str, name: str) -> tuple[int, int]:
 
 def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
     budget = budget_from_args(args)
+    from perflaw.law.predict import check_gamma
+    from perflaw.optimizer.search.problem import SERVE_BATCH, SERVE_CONTEXT, Constraints, Problem
+    from perflaw.optimizer.search.space import FFN_MULTIPLE, HEAD_DIM, HEADS, VOCAB, SearchSpace
     moe = any(getattr(args, k) for k in ("experts", "active_experts", "expert_ffn"))
     if moe and not all(getattr(args, k) for k in ("experts", "active_experts", "expert_ffn")):
         raise InputError("--experts/--active-experts/--expert-ffn", "a MoE search needs all three", "some missing")
@@ -131,9 +137,12 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
 
 def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text: text) -> dict:
     """The optimize payload; ``words`` puts the library's explanations in the command line's terms."""
+    problem, budget = problem_from_args(args)  # the budget and hardware are checked before numpy loads
     from perflaw.law.predict import interval_for
     from perflaw.law.uncertainty import interval_summary
-    problem, budget = problem_from_args(args)
+    from perflaw.optimizer.search.fronts import budget_front, cheapest_for_target, inference_front
+    from perflaw.optimizer.search.result import SearchResult
+    from perflaw.optimizer.search.strategies import SEED, TOP, TRIALS, search
     strategy = args.strategy
     top = parse_int_flag(args.top, "--top", TOP.low, TOP.high)
     trials = parse_int_flag(args.trials, "--trials", TRIALS.low, TRIALS.high) if args.trials else None
@@ -200,6 +209,8 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
 def _domain_lines(d: dict) -> list[str]:
     """Where the best plan stands against the law's data, what the law alone would pick, its edges, and
     how flat the optimum is."""
+    from perflaw.optimizer.search.flatness import flatness_sentences
+    from perflaw.optimizer.search.scrutiny import scrutiny_sentences
     pairs = scrutiny_sentences(d["best"], d.get("law_optimum"), d.get("at_bounds", []), d.get("data_note"))
     if "near_optimal" in d:
         pairs += flatness_sentences(d, d.get("objective", "mean"))

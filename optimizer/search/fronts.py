@@ -19,7 +19,6 @@ from perflaw.optimizer.search.problem import Problem
 from perflaw.optimizer.search.result import verify_layouts
 from perflaw.optimizer.search.strategies import search_exact
 
-FRONTS = ("none", "budget", "inference")
 TARGET_MMLU = Range(0, 100, open_low=True, open_high=True)  # points
 
 

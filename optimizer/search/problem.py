@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from perflaw.law.coefficients import PAPER, LawCoefficients
 from perflaw.law.errors import InputError
-from perflaw.law.predict import PARAMS_B, TOKENS_T
+from perflaw.law.rules import PARAMS_B, TOKENS_T
+from perflaw.optimizer.search.defaults import CONSTRAINTS
 from perflaw.optimizer.cost.hardware import HBM_GB
 from perflaw.law.rules import Range, check_number, is_number
 from perflaw.optimizer.cost.hardware import Hardware, Utilization
@@ -32,15 +33,15 @@ class Constraints:
     ``perflaw.optimize``: all three read them from here.
     """
 
-    params_b: tuple[float, float] = (0.1, 2000.0)
-    min_tokens_t: float = 0.01  # a plan must train on at least this many tokens
+    params_b: tuple[float, float] = CONSTRAINTS["params_b"]  # the defaults live in search.defaults (no numpy)
+    min_tokens_t: float = CONSTRAINTS["min_tokens_t"]  # a plan must train on at least this many tokens
     max_tokens_t: float | None = None  # training tokens at most (a hard data limit)
     unique_tokens_t: float | None = None  # unique data; more tokens repeat it, worth less (law.repetition)
     min_mmlu: float | None = None
     serve_hbm_gb: float | None = None  # weights + KV cache must fit one GPU of this size
-    serve_context: int = 8192
-    serve_batch: int = 1
-    headroom: float = 0.1  # share of HBM kept free, training and serving
+    serve_context: int = CONSTRAINTS["serve_context"]
+    serve_batch: int = CONSTRAINTS["serve_batch"]
+    headroom: float = CONSTRAINTS["headroom"]  # share of HBM kept free, training and serving
 
     def __post_init__(self) -> None:
         pair = self.params_b

@@ -8,6 +8,7 @@ import numpy as np
 
 from perflaw.law.errors import InputError
 from perflaw.law.rules import Range, check_number, is_number, is_whole
+from perflaw.optimizer.search.defaults import SPACE
 
 LAYERS = Range(1, 4096)
 HEADS = Range(1, 65536)
@@ -57,16 +58,16 @@ class SearchSpace:
     ``expert_ffn``. Tokens are not an axis: for a budget the best count follows analytically.
     """
 
-    layers: tuple[int, int] = (8, 128)
-    layers_step: int = 1
-    heads: tuple[int, int] = (8, 128)
-    heads_step: int = 4
-    head_dim: int = 128
-    ffn_ratio: tuple[float, float] = (2.5, 4.0)  # d / h; gated FFNs sit near 8/3 to 3.5
-    ffn_ratio_step: float = 0.125
-    ffn_multiple: int = 256
-    kv_heads: tuple[int, ...] = (8,)
-    vocab: int = 128256
+    layers: tuple[int, int] = SPACE["layers"]  # the defaults live in search.defaults (no numpy)
+    layers_step: int = SPACE["layers_step"]
+    heads: tuple[int, int] = SPACE["heads"]
+    heads_step: int = SPACE["heads_step"]
+    head_dim: int = SPACE["head_dim"]
+    ffn_ratio: tuple[float, float] = SPACE["ffn_ratio"]
+    ffn_ratio_step: float = SPACE["ffn_ratio_step"]
+    ffn_multiple: int = SPACE["ffn_multiple"]
+    kv_heads: tuple[int, ...] = SPACE["kv_heads"]
+    vocab: int = SPACE["vocab"]
     tied_embeddings: bool = False
     gated: bool = True
     experts: tuple[int, ...] = (0,)

@@ -17,10 +17,10 @@ from perflaw.law.errors import InputError
 from perflaw.law.predict import interval_for
 from perflaw.law.rules import Range, check_number
 from perflaw.optimizer.search.candidates import evaluate
+from perflaw.optimizer.search.defaults import STRATEGIES  # noqa: F401 (re-exported)
 from perflaw.optimizer.search.problem import Problem
 from perflaw.optimizer.search.result import SearchResult, finish
 
-STRATEGIES = ("exact", "optuna", "scipy")
 TRIALS = Range(1, 10**7)  # evaluations of a sampler
 SEED = Range(0, 2**32 - 1)
 TOP = Range(0, 1000)  # alternatives kept beside the best plan

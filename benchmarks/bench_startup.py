@@ -1,0 +1,44 @@
+"""Whole commands against a bare import, timed side by side in one run (issue targets in brackets).
+
+Each round runs every command once, in turn, so load on the machine falls on all of them alike;
+the best of the rounds is kept. Usage: python benchmarks/bench_startup.py
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+
+PERFLAW = [sys.executable, "-m", "perflaw"]
+BASE_NUMPY = [sys.executable, "-c", "import numpy"]
+BASE_PLOT = [sys.executable, "-c", "import numpy, matplotlib.pyplot"]
+OPTIMIZE = PERFLAW + ["optimize", "--flops", "1e24", "--hardware", "H100-SXM", "--gpus", "1024", "--params", "1B:70B"]
+CASES = [  # (name, command, baseline, target ratio)
+    ("optimize (exact, 1e24 FLOPs)", OPTIMIZE, "numpy", 3.0),
+    ("perflaw --help", PERFLAW + ["--help"], "numpy", 1.5),
+    ("an input error", PERFLAW + ["optimize", "--flops", "1e24", "--hardware", "H20"], "numpy", 1.5),
+    ("run (default scenario)", None, "numpy+pyplot", 2.5),
+]
+
+
+def main(rounds: int = 5) -> list[dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        commands = {"numpy": BASE_NUMPY, "numpy+pyplot": BASE_PLOT}
+        for name, cmd, _, _ in CASES:
+            commands[name] = cmd or PERFLAW + ["run", "--out", f"{tmp}/report"]
+        best = {k: float("inf") for k in commands}
+        for _ in range(rounds):
+            for k, cmd in commands.items():
+                t0 = time.perf_counter()
+                subprocess.run(cmd, capture_output=True, cwd=tmp)
+                best[k] = min(best[k], time.perf_counter() - t0)
+    return [{"case": name, "seconds": best[name], "baseline": base, "baseline_s": best[base],
+             "ratio": best[name] / best[base], "target": target} for name, _, base, target in CASES]
+
+
+if __name__ == "__main__":
+    for r in main():
+        print(f"{r['case']:<30} {r['seconds']:6.3f} s  {r['ratio']:5.2f}x a bare import of {r['baseline']} "
+              f"({r['baseline_s']:.3f} s; target {r['target']:g}x)")
