@@ -79,7 +79,7 @@ def finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals:
     if dedupe:
         arch, ev = _distinct(arch, ev)
     feasible = np.flatnonzero(ev["feasible"])
-    order = feasible[np.lexsort((feasible, -ev["score"][feasible]))]  # objective desc, ties in evaluation order
+    order = best_first(feasible, ev["score"], MAX_LAYOUT_CHECKS)
     kept, failure, checks = verify_layouts(problem, arch, order, top + 1)
     reason = None
     if not kept:
@@ -89,6 +89,18 @@ def finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals:
     return SearchResult(strategy, seed, rows[0] if rows else None, tuple(rows[1:]), n_evals,
                         time.perf_counter() - t0, converged, message or ("ok" if rows else "no feasible plan"),
                         Candidates(problem, {**arch, **ev}), reason)
+
+
+def best_first(idx: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` best of the candidates ``idx`` (at least; every tie at the k-th score is kept), by
+    score descending and then in evaluation order: the first ``k`` of a full sort, at the cost of a
+    partition (``verify_layouts`` never looks further)."""
+    s = score[idx]
+    if len(idx) > k:
+        threshold = np.partition(s, len(s) - k)[len(s) - k]
+        keep = s >= threshold
+        idx, s = idx[keep], s[keep]
+    return idx[np.lexsort((idx, -s))]
 
 
 def _distinct(arch: dict, ev: dict) -> tuple[dict, dict]:

@@ -220,3 +220,16 @@ def test_a_worker_whose_trial_was_reclaimed_while_it_lived_goes_on(tmp_path, mon
     result = search(problem(params_b=(1, 30)), "optuna", trials=25, storage=url, study_name="r")
     states = [t.state for t in optuna.load_study(study_name="r", storage=url).trials]
     assert hit == [12] and result.n_evaluations == 25 and states[12] == optuna.trial.TrialState.FAIL
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 2000), st.integers(1, 300), st.integers(0, 10**6))
+def test_best_first_is_the_head_of_a_full_sort(n, k, seed):
+    # the partition keeps every tie at the k-th score, so its order is the full sort's first rows
+    from perflaw.optimizer.search.result import best_first
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(3 * n, n, replace=False))
+    score = np.round(rng.normal(size=3 * n), 1)  # coarse scores: many ties
+    full = idx[np.lexsort((idx, -score[idx]))]
+    got = best_first(idx, score, k)
+    assert len(got) >= min(k, n) and np.array_equal(got, full[:len(got)])
