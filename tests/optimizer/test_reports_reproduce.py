@@ -100,3 +100,23 @@ def test_report_killed_while_writing_leaves_a_whole_report(tmp_path):
         assert json.loads((out / "manifest.json").read_text())["scenario"]["file"] == SCENARIOS[0].name
     subprocess.run(argv, check=True, capture_output=True)  # a later run clears what the killed ones left
     assert [p.name for p in tmp_path.iterdir()] == ["r"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kernel", ["Prescott", "SkylakeX"])
+def test_the_committed_reports_do_not_depend_on_the_cpus_blas_kernel(kernel, tmp_path):
+    # The interval's multipliers and covariance ship precomputed (law.shipped), so floats that BLAS
+    # kernels round differently never reach a report: another CPU writes the same bytes.
+    import os
+    import subprocess
+    import sys
+    from perflaw.optimizer.scenario.loader import load_scenario
+    scenario = SCENARIOS[0]
+    out = tmp_path / "r"
+    env = {**os.environ, "OPENBLAS_CORETYPE": kernel}
+    subprocess.run([sys.executable, "-m", "perflaw", "run", str(scenario), "--out", str(out)], check=True,
+                   capture_output=True, env=env)
+    committed = ROOT / "reports" / load_scenario(scenario).name
+    for f in sorted(committed.iterdir()):
+        if f.name != "manifest.json":  # its versions block names the installed libraries
+            assert (out / f.name).read_bytes() == f.read_bytes(), f.name
