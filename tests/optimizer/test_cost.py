@@ -119,7 +119,8 @@ def test_fp8_needs_an_fp8_peak():
 
 
 @pytest.mark.parametrize("name, entry", [("H100", "H100-SXM"), ("h100 sxm", "H100-SXM"), ("H100_SXM5", "H100-SXM"),
-                                         (" H100\t", "H100-SXM"), ("TPU v4", "TPU-v4"), ("trillium", "TPU-v6e"), ("A100-80GB", "A100-SXM-80GB"),
+                                         (" H100\t", "H100-SXM"), ("H100-SXM-80GB", "H100-SXM"),
+                                         ("TPU v4", "TPU-v4"), ("trillium", "TPU-v6e"), ("A100-80GB", "A100-SXM-80GB"),
                                          ("mi300x", "MI300X")])
 def test_a_hardware_name_matches_its_entry_or_an_alias_exactly(name, entry):
     assert get_hardware(name).name == entry
