@@ -25,8 +25,8 @@ MOE = dict(heads_step=2, kv_heads=(4, 8), ffn_ratio=(3.0, 3.0), experts=(64, 128
            shared_experts=(0, 1, 2), expert_ffn=(1024, 1536, 2048, 2560))
 
 
-def _layers_for(kw: dict) -> tuple[int, int]:
-    """The widest layer range from 8 up whose lattice stays within the limit."""
+def largest_layers(kw: dict) -> tuple[int, int]:
+    """The widest layer range from 8 up whose lattice (the space ``kw`` otherwise) stays within the limit."""
     per_layer = SearchSpace(layers=(8, 8), **kw).candidate_count()
     return 8, min(4096, 8 + MAX_CANDIDATES // per_layer - 1)
 
@@ -51,7 +51,7 @@ def main() -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind, kw in (("dense", DENSE), ("moe", MOE)):
-            layers = _layers_for(kw)
+            layers = largest_layers(kw)
             count = SearchSpace(layers=layers, **kw).candidate_count()
             path = Path(tmp) / f"{kind}.toml"
             path.write_text(_toml(kind, kw, layers))

@@ -10,7 +10,9 @@ from perflaw.optimizer.cost.hardware import default_utilization, get_hardware
 from perflaw.optimizer.search.candidates import evaluate
 from perflaw.optimizer.search.problem import Constraints, Problem
 from perflaw.optimizer.search.strategies import gap, search
-from perflaw.optimizer.search.space import MAX_CANDIDATES, SearchSpace
+
+from bench_memory import largest_layers
+from perflaw.optimizer.search.space import SearchSpace
 
 
 def problems() -> list[tuple[str, Problem]]:
@@ -51,8 +53,7 @@ def compare(trials_optuna: int = 1000, trials_scipy: int = 10000, seeds=(0, 1, 2
 def exact_rate(repeats: int = 3) -> dict:
     """Candidates per second of the exact strategy's evaluation on a large lattice."""
     kw = dict(heads=(8, 256), heads_step=1, ffn_ratio=(2.0, 6.0), ffn_ratio_step=0.0625, kv_heads=(1, 2, 4, 8, 16))
-    per_layer = SearchSpace(layers=(8, 8), **kw).candidate_count()
-    space = SearchSpace(layers=(8, 8 + MAX_CANDIDATES // per_layer - 1), **kw)  # the largest lattice accepted
+    space = SearchSpace(layers=largest_layers(kw), **kw)  # the largest lattice accepted
     p = Problem(space, 1e25)
     t0 = time.perf_counter()
     arch = space.lattice()

@@ -40,16 +40,21 @@ def shipped() -> LawCoefficients | None:
     return stored
 
 
+def _for(coefficients: LawCoefficients, level: float) -> LawCoefficients | None:
+    """The shipped calibration when ``coefficients`` are the paper's at the shipped level, else None."""
+    return shipped() if level == LEVEL and coefficients == PAPER else None
+
+
 def interval(coefficients: LawCoefficients, level: float) -> Interval | None:
-    """The shipped interval when ``coefficients`` are the paper's at the shipped level, else None."""
-    s = shipped()
-    return s.interval if s is not None and level == LEVEL and coefficients == PAPER else None
+    """The shipped interval for these coefficients at this level, or None (calibrate at run time)."""
+    s = _for(coefficients, level)
+    return s.interval if s is not None else None
 
 
 def forecast(coefficients: LawCoefficients, level: float) -> dict | None:
-    """The shipped forecast error when ``coefficients`` are the paper's at the shipped level, else None."""
-    s = shipped()
-    return s.forecast if s is not None and level == LEVEL and coefficients == PAPER else None
+    """The shipped forecast error for these coefficients at this level, or None (measure it)."""
+    s = _for(coefficients, level)
+    return s.forecast if s is not None else None
 
 
 @lru_cache(maxsize=1)

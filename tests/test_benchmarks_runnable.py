@@ -31,7 +31,7 @@ def test_memory_benchmark_probes_the_largest_accepted_lattices():
 
     from perflaw.optimizer.search.space import MAX_CANDIDATES, SearchSpace
     for kw in (bench_memory.DENSE, bench_memory.MOE):
-        low, high = bench_memory._layers_for(kw)
+        low, high = bench_memory.largest_layers(kw)
         assert 0.9 * MAX_CANDIDATES < SearchSpace(layers=(low, high), **kw).candidate_count() <= MAX_CANDIDATES
 
 

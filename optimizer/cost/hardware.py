@@ -111,21 +111,28 @@ def _key(name: str) -> str:
     return "".join(ch for ch in str(name).lower() if ch not in "-_" and not ch.isspace())
 
 
+@lru_cache(maxsize=1)
 def catalog_aliases() -> dict[str, tuple[str, ...]]:
     """The other names each catalog entry answers to (the ``aliases`` column, ``;``-separated)."""
     with _data("hardware.csv").open(encoding="utf-8") as f:
         return {row["name"]: tuple(a for a in row["aliases"].split(";") if a) for row in csv.DictReader(f)}
 
 
+@lru_cache(maxsize=1)
+def _names() -> dict[str, str]:
+    """Every name and alias as matched (``_key``), to its catalog entry's name."""
+    names = {_key(k): k for k in load_catalog()}
+    for entry, aliases in catalog_aliases().items():
+        names.update({_key(a): entry for a in aliases})
+    return names
+
+
 def get_hardware(name: str) -> Hardware:
     """The catalog entry whose name or alias is ``name`` exactly (ignoring case, spaces, hyphens and
     underscores). Nothing else matches: "H20" is not the H200. An unknown name lists the closest."""
-    catalog = load_catalog()
-    names = {_key(k): k for k in catalog}
-    for entry, aliases in catalog_aliases().items():
-        names.update({_key(a): entry for a in aliases})
+    catalog, names = load_catalog(), _names()
     hit = names.get(_key(name))
-    if hit is not None and _key(name):
+    if hit is not None:
         return catalog[hit]
     close = difflib.get_close_matches(_key(name), list(names), n=6, cutoff=0.5)
     shown = list(dict.fromkeys(names[c] for c in close))[:3] or list(catalog)[:5]

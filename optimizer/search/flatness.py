@@ -27,7 +27,7 @@ from perflaw.law.repetition import repeated_tokens
 from perflaw.optimizer.search.candidates import ARCH_FIELDS, unique_tokens
 from perflaw.optimizer.search.plan import Plan, make_plan
 from perflaw.optimizer.search.problem import Problem
-from perflaw.optimizer.search.result import SearchResult, verify_layouts
+from perflaw.optimizer.search.result import SearchResult, best_first, verify_layouts
 
 DEFAULT_TOLERANCE = 0.5  # MMLU points
 TOLERANCE = Range(0, 100)
@@ -127,9 +127,8 @@ def conventional(problem: Problem, result: SearchResult) -> Plan | None:
     idx = np.flatnonzero(ok)
     if not len(idx):
         return None
-    order = idx[np.lexsort((idx, -c["score"][idx]))]
     arch = {k: c[k] for k in ARCH_FIELDS}
-    kept, _, _ = verify_layouts(problem, arch, order[:50], 1)
+    kept, _, _ = verify_layouts(problem, arch, best_first(idx, c["score"], 50)[:50], 1)
     return make_plan(problem, arch, c, kept[0][0], kept[0][1]) if kept else None
 
 

@@ -63,7 +63,7 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
 
     with stop, _bar(progress, trials) as bar:
         ledger.refresh()
-        bar.update(min(ledger.evaluated, trials))
+        bar.at(ledger.evaluated)
         try:
             if shared:  # trials a killed worker left RUNNING are failed and their points rerun
                 reclaimed += run.rerun(reclaim(study))
@@ -76,11 +76,10 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
             run.fail_current()
             raise KeyboardInterrupt
     ledger.refresh()
-    held = sorted(ledger.first.values(), key=order)
-    if not held:
+    if not ledger.first:
         raise InputError("trials", "must leave at least one completed trial", trials)
-    idx = np.array([point for point, _ in sorted(ledger.first.items(), key=lambda kv: order(kv[1]))], dtype=np.int64)
-    arch, ev = evaluate_indices(problem, idx)
+    held = sorted(ledger.first, key=lambda point: order(ledger.first[point]))  # in evaluation order
+    arch, ev = evaluate_indices(problem, np.array(held, dtype=np.int64))
     words = f"{len(held)} lattice points evaluated in study {study.study_name!r}"
     if ledger.repeats:
         words += f" ({ledger.repeats} repeated proposal{'s' * (ledger.repeats != 1)} answered from the study)"
@@ -145,15 +144,14 @@ class _Worker:
                 pass  # told meanwhile
             self.current = None
 
-    def until(self, target: int, stop, bar, trials: int) -> None:
+    def until(self, target: int, stop, bar) -> None:
         """Sampler trials until the study holds ``target`` points (a repeat is followed by an unseen
         random point, so a sampler that keeps proposing what it knows still makes progress)."""
         while self.ledger.evaluated < target and not stop.asked:
-            before = self.ledger.evaluated
             if not self.one() and not self._unseen():
                 return  # every lattice point is held: nothing is left to learn
             self.ledger.refresh()
-            bar.update(max(0, min(self.ledger.evaluated, trials) - min(before, trials)))
+            bar.at(self.ledger.evaluated)
 
     def _unseen(self) -> bool:
         """Evaluate one lattice point no trial holds, drawn at random; False if there is none."""
@@ -203,7 +201,6 @@ class _Worker:
             queue = neighbours(start, self.sizes, self.ledger.known())[: trials - self.ledger.evaluated]
             if not queue:
                 return
-            before = self.ledger.evaluated
             for cand in queue:
                 self.ledger.refresh()
                 if stop.asked or self.ledger.evaluated >= trials:
@@ -211,7 +208,7 @@ class _Worker:
                 if tuple(map(int, cand)) not in self.ledger.known():  # another worker may have taken it
                     self.one(self._fixed(tuple(map(int, cand))))
             self.ledger.refresh()
-            bar.update(max(0, min(self.ledger.evaluated, trials) - min(before, trials)))
+            bar.at(self.ledger.evaluated)
             improved = _best_feasible_trial(self.ledger.first.values())
             if improved is None or improved.value <= best.value:
                 return
@@ -223,13 +220,13 @@ class _Worker:
         while self.ledger.evaluated < trials and not stop.asked:
             before = self.ledger.evaluated
             if self.ledger.evaluated < explore_to:
-                self.until(explore_to, stop, bar, trials)
+                self.until(explore_to, stop, bar)
             if self.multi:
-                self.until(trials, stop, bar, trials)
+                self.until(trials, stop, bar)
                 return
             self.polish(trials, stop, bar)
             if self.ledger.evaluated == before:  # neither exploration nor polish found anything new
-                self.until(min(trials, before + 1), stop, bar, trials)
+                self.until(min(trials, before + 1), stop, bar)
                 if self.ledger.evaluated == before:
                     return
             explore_to = self.ledger.evaluated + max(1, (trials - self.ledger.evaluated) // 2)
@@ -247,9 +244,10 @@ class _bar:
             self.tqdm = tqdm(total=self.total, unit="trial", leave=False)
         return self
 
-    def update(self, n: int) -> None:
-        if self.tqdm is not None and n > 0:
-            self.tqdm.update(n)
+    def at(self, evaluated: int) -> None:
+        """Show the study's count of evaluated points (capped at the total)."""
+        if self.tqdm is not None and min(evaluated, self.total) > self.tqdm.n:
+            self.tqdm.update(min(evaluated, self.total) - self.tqdm.n)
 
     def __exit__(self, *exc):
         if self.tqdm is not None:

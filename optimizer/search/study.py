@@ -165,12 +165,12 @@ class Ledger:
             time.sleep(POLL_S)
 
 
-def reclaim(study, mine: set[int] = frozenset(), now: datetime.datetime | None = None) -> list[dict]:
+def reclaim(study, mine: set[int] = frozenset()) -> list[dict]:
     """Fail the RUNNING trials older than ``GRACE_S`` (their workers are gone). Returns the parameters
     each held, for the caller to rerun its point."""
     import optuna
     running = optuna.trial.TrialState.RUNNING
-    cutoff = (now or datetime.datetime.now()) - datetime.timedelta(seconds=GRACE_S)
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=GRACE_S)
     dead = []
     for t in study._storage.get_all_trials(study._study_id, deepcopy=False, states=(running,)):
         if t._trial_id in mine or t.datetime_start is None or t.datetime_start >= cutoff:
