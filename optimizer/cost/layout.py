@@ -1,6 +1,7 @@
 """Layout search: the cheapest TP × PP × DP (× EP) split, ZeRO stage and recompute mode that fits HBM.
 
-Every layout is enumerated (a few thousand at most) and costed with ``training_memory``:
+Every layout is enumerated (a few thousand at most) and costed at once with ``training_totals``
+(memory_grid; the chosen and the leanest layouts then get their breakdown from ``training_memory``):
 tp a power of two within the scale-up domain dividing the query heads (and KV heads, except MLA),
 pp dividing the layers, dp = gpus / (tp × pp) whole, ep a power of two dividing dp and the routed
 experts (MoE only), then each ZeRO stage and recompute mode. Among the layouts that fit, the cheapest
@@ -13,11 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from perflaw.law.architecture import Architecture
 from perflaw.law.errors import InputError
 from perflaw.optimizer.cost.hardware import Hardware, get_hardware
-from perflaw.optimizer.cost.memory import (RECOMPUTE_MODES, ZERO_STAGES, Layout, MemoryBreakdown, MemoryFit, _whole, fits,
-                              training_memory)
+from perflaw.optimizer.cost.memory import (RECOMPUTE_MODES, ZERO_STAGES, Layout, MemoryBreakdown, MemoryFit, _whole,
+                                          fits, training_memory)
+from perflaw.optimizer.cost.memory_grid import training_totals
 
 # Extra training FLOPs, as a fraction, by recompute mode. Selective: 2.7 % for GPT-3 (Korthikanti et
 # al. 2022, arXiv 2205.05198, §5, "70 % reduction in activation memory at 2.7 % FLOPs overhead").
@@ -119,19 +123,18 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
             eps = [e for e in _powers_of_two(dp) if dp % e == 0 and arch.experts % e == 0] if arch.is_moe else [1]
             splits += [(tp, pp, dp, ep) for ep in eps]
 
-    tried = []  # (layout, memory, fit)
-    for tp, pp, dp, ep in splits:
-        micro = None if sequences is None else sequences // (dp * micro_batch)
-        for zero in zero_stages:
-            for mode in modes:
-                layout = Layout(tp=tp, pp=pp, dp=dp, ep=ep, zero=zero, recompute=mode, micro_batch=micro_batch,
-                                seq_len=seq_len)
-                mem = training_memory(arch, layout, microbatches=micro, **memory_options)
-                tried.append((layout, mem, fits(mem, hw, headroom)))
-
-    feasible = [x for x in tried if x[2].fits]
-    common = dict(tried=len(tried), feasible=len(feasible), splits=tuple(splits))
-    if not tried:
+    n_each = len(zero_stages) * len(modes)
+    grid = np.array([(tp, pp, dp, ep, zero, RECOMPUTE_MODES.index(mode)) for tp, pp, dp, ep in splits
+                     for zero in zero_stages for mode in modes], dtype=np.int64).reshape(-1, 6)
+    tp_, pp_, dp_, ep_, zero_, mode_ = grid.T
+    micro = None if sequences is None else sequences // (dp_ * micro_batch)
+    totals = training_totals(arch, tp_, pp_, dp_, ep_, zero_, mode_, micro_batch=micro_batch, seq_len=seq_len,
+                             microbatches=micro, **memory_options)
+    usable = fits(0.0, hw, headroom).usable_bytes
+    margin = usable - totals
+    feasible = np.flatnonzero(margin >= 0)
+    common = dict(tried=len(grid), feasible=len(feasible), splits=tuple(splits))
+    if not len(grid):
         batch = (f", and the {sequences} sequences of the global batch must split evenly over DP × micro-batch "
                  f"{micro_batch}" if sequences is not None else "")
         kv = "" if mla else f" and {arch.kv_heads} KV heads"
@@ -141,12 +144,19 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
         return LayoutSearch(None, None, None, None, None, binding="divisibility", shortfall_bytes=0.0,
                             recompute_overhead=None, explanation=text, **common)
 
-    leanest = min(tried, key=lambda x: x[1].total)
-    if feasible:
-        lay, mem, fit = min(feasible, key=lambda x: (RECOMPUTE_MODES.index(x[0].recompute), x[0].tp * x[0].pp,
-                                                     x[0].zero, -x[2].margin_bytes))
+    def costed(j: int) -> tuple[Layout, MemoryBreakdown, MemoryFit]:
+        tp, pp, dp, ep = splits[j // n_each]
+        layout = Layout(tp=tp, pp=pp, dp=dp, ep=ep, zero=int(zero_[j]), recompute=RECOMPUTE_MODES[mode_[j]],
+                        micro_batch=micro_batch, seq_len=seq_len)
+        mem = training_memory(arch, layout, microbatches=None if micro is None else int(micro[j]), **memory_options)
+        return layout, mem, fits(mem, hw, headroom)
+
+    leanest = costed(int(np.argmin(totals)))  # the first of equal totals, as min() over the tried order
+    if len(feasible):  # least recomputation, then smallest TP × PP, lowest ZeRO stage, largest margin
+        f = feasible
+        lay, mem, fit = costed(int(f[np.lexsort((-margin[f], zero_[f], tp_[f] * pp_[f], mode_[f]))[0]]))
         text = (f"{lay.summary()}: {mem.total / 1e9:.1f} GB per GPU of the {fit.usable_bytes / 1e9:.1f} GB usable "
-                f"on {hw.name} ({fit.margin_bytes / 1e9:.1f} GB to spare); {len(feasible)} of {len(tried)} "
+                f"on {hw.name} ({fit.margin_bytes / 1e9:.1f} GB to spare); {len(feasible)} of {len(grid)} "
                 f"layouts fit")
         return LayoutSearch(lay, mem, fit, leanest[0], leanest[1], binding=None, shortfall_bytes=0.0,
                             recompute_overhead=RECOMPUTE_OVERHEAD[lay.recompute], explanation=text, **common)
