@@ -14,12 +14,12 @@ _EXPORTS = {
                          "load_coefficients", "save_coefficients"),
     "perflaw.law.errors": ("InputError",),
     "perflaw.law.fit": ("CrossValidation", "FitResult", "calibrate_interval", "compare_moe_variants", "fit_law",
-                "leave_one_out", "predict_inputs"),
+                "leave_one_out"),
     "perflaw.law.forecast": ("Forecast", "ForecastWindow", "forward_chaining"),
     "perflaw.law.hf_config": ("SUPPORTED_MODEL_TYPES", "from_hf_config", "load_hf_config"),
     "perflaw.law.moe": ("law_size_b", "moe_law_terms"),
     "perflaw.law.performance": ("LawTerms", "bound_mmlu", "law_terms", "planner_params_b", "predict_mmlu"),
-    "perflaw.law.predict": ("Prediction", "expected_error", "interval_for", "predict_architecture"),
+    "perflaw.law.predict": ("Prediction", "expected_error", "interval_for", "predict_architecture", "predict_inputs"),
     "perflaw.law.zoo": ("LawInputs", "law_inputs", "load_zoo", "zoo_path"),
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

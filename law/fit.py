@@ -17,9 +17,9 @@ from scipy.optimize import least_squares
 from perflaw.law.coefficients import (COEFFICIENT_NAMES, DEFAULT_MOE_VARIANT, EXPANSION_VARIANTS, LAW_FORMS, LOSSES,
                                       MOE_VARIANTS, PAPER, Interval, LawCoefficients)
 from perflaw.law.errors import InputError
-from perflaw.law.moe import moe_law_args
-from perflaw.law.performance import law_features, law_terms, linear_predictor, link_mmlu
-from perflaw.law.rules import month_index, month_text
+from perflaw.law.performance import law_features, linear_predictor, link_mmlu
+from perflaw.law.predict import law_args, predict_inputs
+from perflaw.law.rules import month_text
 from perflaw.law.uncertainty import link_slope
 from perflaw.law.zoo import LawInputs
 
@@ -72,26 +72,6 @@ class CrossValidation:
     @property
     def worst(self) -> float:
         return float(np.max(np.abs(self.residuals)))
-
-
-def predict_inputs(inputs: LawInputs, coefficients: LawCoefficients = PAPER, gamma=1.0) -> np.ndarray:
-    """Predicted MMLU (points) for every model of ``inputs``."""
-    return law_terms(*law_args(inputs, coefficients, gamma)).mmlu
-
-
-def law_args(inputs: LawInputs, coefficients: LawCoefficients, gamma=1.0) -> tuple:
-    """``law_terms``' arguments for every model of ``inputs`` under ``coefficients``."""
-    return moe_law_args(inputs.layers, inputs.hidden, inputs.ffn, inputs.law_tokens_t, inputs.total_b, inputs.active_b,
-                        gamma, coefficients, vintage_of(inputs, coefficients))
-
-
-def vintage_of(inputs: LawInputs, coefficients: LawCoefficients):
-    """Each model's data vintage for the law: years its release lies after the law's reference month."""
-    if not coefficients.has_vintage:
-        return 0.0
-    if inputs.month is None:
-        raise InputError("release", "a law with a data-vintage term needs every model's release month", "missing")
-    return (inputs.month - month_index(coefficients.vintage)) / 12.0
 
 
 def _resolve_free(variant: str, free, vintage: bool = False) -> tuple[str, ...]:

@@ -1,21 +1,25 @@
-"""Predict one architecture's MMLU with every intermediate, its interval and parameter counts."""
+"""Predict MMLU: one architecture with every intermediate, its interval and parameter counts, or a model table."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from perflaw.law.architecture import Architecture, ParamBreakdown
 from perflaw.law.coefficients import PAPER, Interval, LawCoefficients
 from perflaw.law.errors import InputError
-from perflaw.law.rules import PARAMS_B, TOKENS_T, Range  # noqa: F401 (PARAMS_B, TOKENS_T: re-exported)
+from perflaw.law.rules import PARAMS_B, TOKENS_T, Range, month_index  # noqa: F401 (PARAMS_B, TOKENS_T: re-exported)
 from perflaw.law.moe import law_size_b, moe_law_args
 from perflaw.law.repetition import repeated_tokens
 from perflaw.law.performance import law_terms
 from perflaw.law.uncertainty import interval_bounds, prediction_sd  # noqa: F401 (interval_bounds: re-exported)
+
+if TYPE_CHECKING:
+    from perflaw.law.zoo import LawInputs
 
 DEFAULT_LEVEL = 0.8
 GAMMA = Range(1.0, 100.0)  # precision loss of the training stack; 1 is none
@@ -196,3 +200,23 @@ def _check_b(name: str, value: float) -> float:
     if value not in PARAMS_B:
         raise InputError(name, "must be between 1M and 100,000B parameters", f"{value:g}B")
     return float(value)
+
+
+def predict_inputs(inputs: LawInputs, coefficients: LawCoefficients = PAPER, gamma=1.0) -> np.ndarray:
+    """Predicted MMLU (points) for every model of ``inputs``."""
+    return law_terms(*law_args(inputs, coefficients, gamma)).mmlu
+
+
+def law_args(inputs: LawInputs, coefficients: LawCoefficients, gamma=1.0) -> tuple:
+    """``law_terms``' arguments for every model of ``inputs`` under ``coefficients``."""
+    return moe_law_args(inputs.layers, inputs.hidden, inputs.ffn, inputs.law_tokens_t, inputs.total_b, inputs.active_b,
+                        gamma, coefficients, vintage_of(inputs, coefficients))
+
+
+def vintage_of(inputs: LawInputs, coefficients: LawCoefficients):
+    """Each model's data vintage for the law: years its release lies after the law's reference month."""
+    if not coefficients.has_vintage:
+        return 0.0
+    if inputs.month is None:
+        raise InputError("release", "a law with a data-vintage term needs every model's release month", "missing")
+    return (inputs.month - month_index(coefficients.vintage)) / 12.0

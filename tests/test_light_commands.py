@@ -1,6 +1,6 @@
 """Heavy libraries load only in the commands that use them: `perflaw --help`, `optimize --help` and
 an input error load none of numpy, scipy, pandas, optuna or matplotlib, an exact `optimize` none
-but numpy."""
+but numpy, and `run` of the default scenario (exact search) neither scipy nor optuna."""
 
 import subprocess
 import sys
@@ -26,7 +26,8 @@ def _loaded(argv: list[str]) -> tuple[int, list[str]]:
     (["--help"], 0, ()), (["--version"], 0, ()), (["optimize", "--help"], 0, ()),
     (["optimize", "--flops", "1e24", "--hardware", "H20", "--gpus", "8"], 2, ()),  # an input error
     (OPTIMIZE, 0, ("numpy",)),
-], ids=["help", "version", "optimize-help", "input-error", "exact-optimize"])
-def test_a_light_command_loads_no_heavy_library(argv, code, allowed):
-    rc, loaded = _loaded(argv)
+    (["run", "--json", "--out", "{tmp}/report"], 0, ("numpy", "pandas", "matplotlib")),
+], ids=["help", "version", "optimize-help", "input-error", "exact-optimize", "run"])
+def test_a_light_command_loads_no_heavy_library(argv, code, allowed, tmp_path):
+    rc, loaded = _loaded([a.format(tmp=tmp_path) for a in argv])
     assert rc == code and [m for m in loaded if m not in allowed] == [], loaded

@@ -77,7 +77,7 @@ def references(names, coefficients) -> pd.DataFrame:
     if not names:
         return pd.DataFrame(columns=["name", "train_flops", "reported_mmlu", "predicted_mmlu", "params_b",
                                      "tokens_t"])
-    from perflaw.law.fit import predict_inputs
+    from perflaw.law.predict import predict_inputs
     zoo = load_zoo()
     t = zoo[zoo["name"].isin(names) & zoo["complete"]].reset_index(drop=True)
     x = law_inputs(t)
