@@ -118,7 +118,7 @@ def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool, title: str = "
         _log_ticks(top.xaxis, _dollars)
     _log_ticks(ax.xaxis)
     if title:
-        ax.set_title(title, fontsize=10)
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
@@ -152,7 +152,7 @@ def allocation(plans: pd.DataFrame, baselines: pd.DataFrame, at_flops: float | N
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     if title:
-        ax.set_title(title, fontsize=10)
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
@@ -171,7 +171,7 @@ def landscape(grid: pd.DataFrame, best: dict | None, title: str = "") -> Figure:
     ax.set_xlabel("layers")
     ax.set_ylabel("hidden size")
     if title:
-        ax.set_title(title, fontsize=10)
+        fig.suptitle(title, fontsize=10)
     return fig
 
 
@@ -180,6 +180,7 @@ def save(fig: Figure, folder: Path, stem: str) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     png = buf.getvalue()
+    fig.set_layout_engine("none")  # the SVG keeps the layout the PNG was drawn with
     (folder / f"{stem}.png").write_bytes(png)
     with rc_context({"svg.hashsalt": "perflaw"}):  # stable element ids: identical files run to run
         fig.savefig(folder / f"{stem}.svg", format="svg", metadata={"Date": None, "Creator": None})

@@ -20,6 +20,7 @@ from perflaw.law.errors import InputError
 from perflaw.law.predict import interval_for
 from perflaw.law.uncertainty import interval_sentence
 from perflaw.optimizer.report import figures as figs
+from perflaw.optimizer.report.drawing import save_all
 from perflaw.optimizer.report.data import ReportData
 from perflaw.optimizer.report.target import check_report_folder, os_error
 from perflaw.optimizer.search.flatness import flatness_sentences
@@ -183,22 +184,21 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
     _csv(d.references, folder / "references.csv")
     top = max(b.flops for b in scenario.budgets)
     what = (f"{len(scenario.budgets)} budgets, up to {top:.3g} FLOPs" if review else f"budget {top:.3g} FLOPs")
-    pngs = {"pareto": figs.save(figs.pareto(d.front, d.references, review,
-                                            f"Predicted MMLU of the best plans against training compute ({what})"),
-                                folder, "pareto")}
-    _csv(d.allocation, folder / "allocation.csv")
-    _csv(d.baselines, folder / "baselines.csv")
-    pngs["allocation"] = figs.save(figs.allocation(d.allocation, d.baselines, top,
-                                                   f"Parameters and tokens of the best plans ({what})"),
-                                   folder, "allocation")
-    _csv(d.landscape, folder / "landscape.csv")
     best = d.candidates.iloc[0].to_dict() if len(d.candidates) else None
     if review and len(d.candidates):  # the landscape is drawn at the largest budget
         largest = d.candidates.loc[d.candidates["budget_flops"].idxmax(), "budget"]
         best = d.candidates[(d.candidates["budget"] == largest) & (d.candidates["rank"] == 1)].iloc[0].to_dict()
-    pngs["landscape"] = figs.save(figs.landscape(d.landscape, best, f"Best predicted MMLU per layers and hidden size "
-                                                 f"at {top:.3g} FLOPs (plans the search may recommend)"),
-                                  folder, "landscape")
+    _csv(d.allocation, folder / "allocation.csv")
+    _csv(d.baselines, folder / "baselines.csv")
+    _csv(d.landscape, folder / "landscape.csv")
+    pngs = save_all([
+        ("pareto", lambda: figs.pareto(d.front, d.references, review,
+                                       f"Predicted MMLU of the best plans against training compute ({what})")),
+        ("allocation", lambda: figs.allocation(d.allocation, d.baselines, top,
+                                               f"Parameters and tokens of the best plans ({what})")),
+        ("landscape", lambda: figs.landscape(d.landscape, best, f"Best predicted MMLU per layers and hidden size "
+                                             f"at {top:.3g} FLOPs (plans the search may recommend)")),
+    ], folder)
     if len(d.inference_front):
         _csv(d.inference_front, folder / "inference_front.csv")
     best_plans = d.candidates[d.candidates["rank"] == 1]

@@ -12,18 +12,25 @@ import pytest
 SCENARIO = os.path.join(os.path.dirname(__file__), "..", "..", "scenarios", "moe-2048xh800.toml")
 
 
-def _interrupt(args, cwd, after):
+def _interrupt(args, cwd, after, when=None):
+    """Run perflaw, and send SIGINT ``after`` seconds, or as soon as ``when()`` is true."""
     proc = subprocess.Popen([sys.executable, "-m", "perflaw", *args], cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(after)
+    start = time.monotonic()
+    while when is not None and not when() and proc.poll() is None and time.monotonic() - start < 120:
+        time.sleep(0.005)
+    if when is None:
+        time.sleep(after)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     return proc.returncode, err
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_a_run_leaves_no_temporary_folder(tmp_path):
-    code, err = _interrupt(["run", os.path.abspath(SCENARIO), "--out", "rep"], tmp_path, 2.5)
+@pytest.mark.parametrize("moment", ["search", "writing"])
+def test_ctrl_c_during_a_run_leaves_no_temporary_folder(tmp_path, moment):
+    writing = (lambda: any(p.name.startswith(".rep.tmp-") for p in tmp_path.iterdir())) if moment == "writing" else None
+    code, err = _interrupt(["run", os.path.abspath(SCENARIO), "--out", "rep"], tmp_path, 1.0, writing)
     if code == 0:
         pytest.skip("the run finished before the interrupt arrived on this machine")
     assert code == 130 and err.count("\n") == 1 and err.startswith("interrupted") and "Traceback" not in err, \
