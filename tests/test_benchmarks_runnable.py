@@ -38,4 +38,5 @@ def test_memory_benchmark_probes_the_largest_accepted_lattices():
 def test_startup_benchmark_names_its_baselines():
     import bench_startup
 
-    assert {c[2] for c in bench_startup.CASES} <= {"numpy", "numpy+pyplot"}
+    names = {c[0] for c in bench_startup.CASES}  # a baseline is a bare import or another case of the run
+    assert {c[2] for c in bench_startup.CASES} <= {"numpy", "numpy+pyplot"} | names
