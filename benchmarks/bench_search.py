@@ -7,7 +7,6 @@ import time
 import numpy as np
 
 from perflaw.optimizer.cost.hardware import default_utilization, get_hardware
-from perflaw.optimizer.search.candidates import evaluate
 from perflaw.optimizer.search.problem import Constraints, Problem
 from perflaw.optimizer.search.strategies import gap, search
 
@@ -50,20 +49,47 @@ def compare(trials_optuna: int = 1000, trials_scipy: int = 10000, seeds=(0, 1, 2
     return rows
 
 
-def exact_rate(repeats: int = 3) -> dict:
-    """Candidates per second of the exact strategy's evaluation on a large lattice."""
+def exact_vs_law(repeats: int = 3) -> dict:
+    """The exact strategy through the Python API (``search``) on the largest accepted lattice, timed
+    alternately with the bare numpy law (``predict_mmlu``) over as many random candidates; then the
+    search's peak traced memory (numpy arrays included) per candidate, in a run of its own."""
+    import tracemalloc
+
+    from bench_law import candidates
+    from perflaw.law.performance import predict_mmlu
+
     kw = dict(heads=(8, 256), heads_step=1, ffn_ratio=(2.0, 6.0), ffn_ratio_step=0.0625, kv_heads=(1, 2, 4, 8, 16))
     space = SearchSpace(layers=largest_layers(kw), **kw)  # the largest lattice accepted
-    p = Problem(space, 1e25)
-    t0 = time.perf_counter()
-    arch = space.lattice()
-    t_build = time.perf_counter() - t0
-    times = []
+    h100 = get_hardware("H100-SXM")
+    p = Problem(space, 1e25, h100, 2048, default_utilization(h100))
+    n = space.candidate_count()
+    law_args = candidates(n)
+    search(p, "exact", top=10)  # warm: the zoo's domain and the calibration load once
+    t_exact, t_law = [], []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        ev = evaluate(p, arch)
-        best = int(np.argmax(np.where(ev["feasible"], ev["mmlu"], -np.inf)))
-        times.append(time.perf_counter() - t0)
-    n = len(arch["layers"])
-    return {"candidates": n, "build_s": t_build, "evaluate_s": min(times), "per_second": n / min(times),
-            "per_second_with_build": n / (min(times) + t_build), "best_mmlu": float(ev["mmlu"][best])}
+        result = search(p, "exact", top=10)
+        t_exact.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        predict_mmlu(*law_args)
+        t_law.append(time.perf_counter() - t0)
+    del result
+    tracemalloc.start()
+    search(p, "exact", top=10)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"candidates": n, "exact_s": min(t_exact), "law_s": min(t_law), "exact_per_s": n / min(t_exact),
+            "law_per_s": n / min(t_law), "ratio": min(t_law) / min(t_exact), "peak_bytes_per_candidate": peak / n}
+
+
+def optuna_growth(rounds: int = 2, small: int = 500, large: int = 1000) -> dict:
+    """Optuna with ``large`` trials against ``small`` on one problem, run alternately (best of rounds)."""
+    _, p = problems()[1]
+    best = {small: float("inf"), large: float("inf")}
+    for _ in range(rounds):
+        for trials in (small, large):
+            t0 = time.perf_counter()
+            search(p, "optuna", trials=trials, seed=0, top=0)
+            best[trials] = min(best[trials], time.perf_counter() - t0)
+    return {"small": small, "large": large, "small_s": best[small], "large_s": best[large],
+            "ratio": best[large] / best[small]}

@@ -107,19 +107,34 @@ class Domain:
                  conventional: bool = False) -> np.ndarray:
         """How far each plan lies outside the domain: Σ over the features ``names`` (default all) of
         ln(value / high) above the range and ln(low / value) below it (0 inside; a plan with no
-        model of its kind: inf)."""
-        low, high = self.ranges(active_b, is_moe, conventional)
-        total = np.zeros(np.shape(active_b), dtype=np.float64)
+        model of its kind: inf), computed as the logarithm of the product of the ratios."""
+        active_b, is_moe = np.broadcast_arrays(np.asarray(active_b, dtype=np.float64), np.asarray(is_moe, dtype=bool))
+        one_kind = None if is_moe.size == 0 else (self.moe if is_moe.all() else self.dense if not is_moe.any() else None)
+        if one_kind is None:  # both kinds (or none): the ranges per plan
+            low, high = self.ranges(active_b, is_moe, conventional)
+        else:  # a lattice of one kind: its table looked up once, no per-plan masks
+            lo_at, hi_at = one_kind.at(active_b, conventional)
+            low = {**lo_at, "active_params_b": one_kind.size_range[0], "compute": self.compute[0],
+                   "tokens_t": self.tokens[0]}
+            high = {**hi_at, "active_params_b": one_kind.size_range[1], "compute": self.compute[1],
+                    "tokens_t": self.tokens[1]}
+        # Σ ln(max(v / high, 1)) + ln(max(low / v, 1)) as the logarithm of one product: one log per plan
+        # instead of two per feature (exactly 0 inside, where every factor is exactly 1)
+        factor = np.ones(np.shape(active_b), dtype=np.float64)
         for k in (FEATURES if names is None else names):
-            v = np.asarray(features[k], dtype=np.float64) if k in features else None
-            if v is None:
-                continue
+            if k not in features or k not in low:
+                continue  # not a feature of these plans, or not one of their kind's (as NaN ranges: no term)
+            v = np.asarray(features[k], dtype=np.float64)
             lo, hi = low[k], high[k]
-            applies = np.isfinite(lo) & np.isfinite(v)
             with np.errstate(divide="ignore", invalid="ignore"):
-                over = np.where(applies & (v > hi), np.log(v / hi), 0.0)
-                under = np.where(applies & (v < lo), np.log(lo / v), 0.0)
-            total = total + over + under
+                term = np.maximum(v / hi, 1.0) * np.maximum(lo / v, 1.0)
+            if not (np.isfinite(lo).all() and np.isfinite(v).all()):  # plans without the feature: no term
+                term = np.where(np.isfinite(lo) & np.isfinite(v), term, 1.0)
+            factor = factor * term
+        with np.errstate(divide="ignore"):
+            total = np.log(factor)
+        if one_kind is not None:
+            return total
         kinds_known = np.where(np.asarray(is_moe, dtype=bool), self.moe is not None, self.dense is not None)
         return np.where(kinds_known, total, np.inf)
 
@@ -150,22 +165,25 @@ def outside_words(outside, names=FEATURES) -> str:
     return "; ".join(one(o) for o in outside if o["low"] is None or o["feature"] in names)
 
 
-def plan_features(layers, hidden, law_ffn, tokens_t, total_b, active_b, active_experts=0) -> dict[str, np.ndarray]:
-    """The domain's features of plans or models (arrays broadcast; MoE features NaN for dense ones)."""
+def plan_features(layers, hidden, law_ffn, tokens_t, total_b, active_b, active_experts=0,
+                  names=None) -> dict[str, np.ndarray]:
+    """The domain's features of plans or models (arrays broadcast; MoE features NaN for dense ones);
+    ``names``: only these (a lattice's distance needs ``CHOSEN``, not the compute)."""
     layers, hidden, law_ffn = (np.asarray(v, dtype=np.float64) for v in (layers, hidden, law_ffn))
     tokens_t, total_b, active_b = (np.asarray(v, dtype=np.float64) for v in (tokens_t, total_b, active_b))
     moe = total_b > active_b * (1 + 1e-9)
     k = np.asarray(active_experts, dtype=np.float64)
-    return {
-        "hidden_per_layer": hidden / layers,
-        "ffn_per_hidden": law_ffn / hidden,
-        "tokens_per_param": tokens_t * 1e3 / active_b,
-        "expansion": np.where(moe, total_b / active_b, np.nan),
-        "experts_per_token": np.where(moe & (k > 0), k, np.nan),
-        "active_params_b": active_b,
-        "tokens_t": tokens_t + 0.0 * active_b,
-        "compute": 6.0 * active_b * 1e9 * tokens_t * 1e12,
+    make = {
+        "hidden_per_layer": lambda: hidden / layers,
+        "ffn_per_hidden": lambda: law_ffn / hidden,
+        "tokens_per_param": lambda: tokens_t * 1e3 / active_b,
+        "expansion": lambda: np.where(moe, total_b / active_b, np.nan),
+        "experts_per_token": lambda: np.where(moe & (k > 0), k, np.nan),
+        "active_params_b": lambda: active_b,
+        "tokens_t": lambda: tokens_t + 0.0 * active_b,
+        "compute": lambda: 6.0 * active_b * 1e9 * tokens_t * 1e12,
     }
+    return {key: f() for key, f in make.items() if names is None or key in names}
 
 
 def _kind_ranges(features: dict[str, np.ndarray], active_b: np.ndarray, moe: bool) -> KindRanges | None:

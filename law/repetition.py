@@ -26,6 +26,8 @@ def repeated_tokens(tokens_t, unique_tokens_t, decay: float = REPEAT_DECAY) -> n
     """T_rep of ``tokens_t`` trained over ``unique_tokens_t`` (both trillions; inf: no repetition)."""
     t = np.asarray(tokens_t, dtype=np.float64)
     u = np.asarray(unique_tokens_t, dtype=np.float64)
+    if u.ndim == 0 and u == np.inf:  # nothing repeats: the same values as below, without computing the worth
+        return np.where(t <= u, t, np.nan)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         repeats = np.maximum(t / u - 1.0, 0.0)
         worth = u * (1.0 + decay * -np.expm1(-repeats / decay))
@@ -37,6 +39,8 @@ def tokens_for_repeated(effective_t, unique_tokens_t, decay: float = REPEAT_DECA
     where repetition can never be worth that much (``effective_t`` ≥ U · (1 + R*))."""
     e = np.asarray(effective_t, dtype=np.float64)
     u = np.asarray(unique_tokens_t, dtype=np.float64)
+    if u.ndim == 0 and u == np.inf:  # nothing repeats: the same values as below, without the inverse
+        return np.where(e <= u, e, np.inf)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = (e / u - 1.0) / decay  # 1 − exp(−R/R*)
         repeats = -decay * np.log1p(-np.minimum(share, 1.0))

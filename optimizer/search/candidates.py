@@ -11,6 +11,7 @@ its predicted MMLU, costs and constraint values; a constraint is satisfied when 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from perflaw.optimizer.search.problem import Problem
 #: The fields that define a candidate architecture (lattice arrays and plan rows alike).
 ARCH_FIELDS = ("layers", "hidden", "ffn", "heads", "kv_heads", "head_dim", "experts", "active_experts",
                "shared_experts", "expert_ffn")
+
+#: The domain features a dense lattice's distance uses (its models' table has no MoE features).
+_DENSE_CHOSEN = tuple(k for k in CHOSEN if k not in ("expansion", "experts_per_token"))
 
 #: Constraint names, in the order of the columns ``evaluate`` returns.
 #: ``domain``: how far a plan lies outside the law's domain (law.domain), a constraint only with trust ``data``.
@@ -65,6 +69,8 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
         "effective_tokens_t": terms.effective_tokens_t, "discount": terms.discount, "mmlu": terms.mmlu,
         "train_flops": fpt * tokens_t * 1e12,
     }
+    zero = np.zeros_like(total)  # the value of every constraint that cannot bind in this problem (read-only)
+    zero.flags.writeable = False
     lo, hi = c.params_b
     out["params_min"] = lo - total_b
     out["params_max"] = total_b - hi
@@ -75,17 +81,18 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
         usable = problem.hardware.hbm_bytes * (1 - c.headroom)
         out["train_memory"] = (16.0 * total / problem.gpus - usable) / 1e9
     else:
-        out["train_memory"] = np.zeros_like(total)
+        out["train_memory"] = zero
     if c.serve_hbm_gb is not None:
         kv = 2.0 * arch["layers"] * arch["kv_heads"] * arch["head_dim"] * c.serve_context * c.serve_batch * 2.0
         out["serve_memory"] = (2.0 * total + kv - c.serve_hbm_gb * 1e9 * (1 - c.headroom)) / 1e9
     else:
-        out["serve_memory"] = np.zeros_like(total)
-    out["mmlu_min"] = (c.min_mmlu - out["mmlu"]) if c.min_mmlu is not None else np.zeros_like(total)
-    features = plan_features(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b, arch["active_experts"])
+        out["serve_memory"] = zero
+    out["mmlu_min"] = (c.min_mmlu - out["mmlu"]) if c.min_mmlu is not None else zero
+    features = plan_features(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b, arch["active_experts"],
+                             CHOSEN if s.is_moe else _DENSE_CHOSEN)
     distance = zoo_domain().distance(features, active_b, arch["experts"] > 0, CHOSEN)
     out["domain_distance"] = np.minimum(distance, 1e6)
-    out["domain"] = out["domain_distance"] if problem.trust == "data" else np.zeros_like(total)
+    out["domain"] = out["domain_distance"] if problem.trust == "data" else zero
     if problem.objective == "lower":  # the low end of each interval, widened by its coefficient spread
         out["score"] = law_interval(problem, d_law, arch["layers"], arch["hidden"], tokens_t, total_b, active_b,
                                     out["mmlu"])[0]
@@ -93,7 +100,8 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
         out["score"] = out["mmlu"]
     violation = np.maximum(out["params_min"], 0.0)
     for k in CONSTRAINTS[1:]:
-        violation += np.maximum(out[k], 0.0)
+        if out[k] is not zero:  # a constraint that cannot bind here adds exactly nothing
+            violation += np.maximum(out[k], 0.0)
     out["violation"] = violation
     out["feasible"] = violation <= 0.0
     return out
@@ -134,20 +142,33 @@ class Candidates:
     """Every candidate a search evaluated: one numpy array per column, all of one length.
 
     ``candidates["mmlu"]`` is a column; ``len(candidates)`` the number of candidates;
-    ``to_frame()`` a pandas DataFrame with the interval and GPU-hours of each candidate.
+    ``to_frame()`` a pandas DataFrame with the interval and GPU-hours of each candidate. The exact
+    strategy keeps only the columns it searched by (``score``, ``feasible``) and gives ``build``,
+    which evaluates the whole lattice again at the first use of any other column.
     """
 
     problem: Problem = field(repr=False)
-    columns: dict[str, np.ndarray] = field(repr=False)
+    kept: dict[str, np.ndarray] = field(repr=False)
+    build: Callable[[], dict[str, np.ndarray]] | None = field(default=None, repr=False)
+    _full: list = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column (evaluated now if the search kept only some)."""
+        if self.build is None:
+            return self.kept
+        if not self._full:
+            self._full.append(self.build())
+        return self._full[0]
 
     def __len__(self) -> int:
-        return len(self.columns["mmlu"]) if "mmlu" in self.columns else 0
+        return len(next(iter(self.kept.values()))) if self.kept else 0
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self.columns[name]
+        return self.kept[name] if name in self.kept else self.columns[name]
 
     def __contains__(self, name: str) -> bool:
-        return name in self.columns
+        return name in self.kept or name in self.columns
 
     def keys(self):
         return self.columns.keys()

@@ -91,6 +91,27 @@ def finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals:
                         Candidates(problem, {**arch, **ev}), reason)
 
 
+def finish_kept(problem: Problem, strategy: str, score: np.ndarray, feasible: np.ndarray, rows_of, build,
+                t0: float, top: int) -> SearchResult:
+    """``finish`` for a search that kept only each candidate's score and feasibility (the exact
+    strategy): the best candidates are evaluated again, alone, for their layout checks and plans (the
+    same values: evaluation is element by element), and every other column is built when first used."""
+    from perflaw.optimizer.search.candidates import evaluate
+    idx = np.flatnonzero(feasible)
+    order = best_first(idx, score, MAX_LAYOUT_CHECKS)
+    arch = rows_of(order)
+    ev = evaluate(problem, arch)
+    kept, failure, checks = verify_layouts(problem, arch, np.arange(len(order)), top + 1)
+    candidates = Candidates(problem, {"score": score, "feasible": feasible}, build)
+    reason = None
+    if not kept:
+        reason = explain_infeasible(problem, candidates.columns, candidates.columns) if len(idx) == 0 else (
+            f"no parallel layout fits for the best {checks} candidates: {failure}")
+    rows = [make_plan(problem, arch, ev, i, lay) for i, lay in kept]
+    return SearchResult(strategy, None, rows[0] if rows else None, tuple(rows[1:]), len(score),
+                        time.perf_counter() - t0, True, "ok" if rows else "no feasible plan", candidates, reason)
+
+
 def best_first(idx: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
     """The ``k`` best of the candidates ``idx`` (at least; every tie at the k-th score is kept), by
     score descending and then in evaluation order: the first ``k`` of a full sort, at the cost of a

@@ -166,25 +166,66 @@ class SearchSpace:
         ratios can round to one size), in enumeration order: layers outermost, then heads, FFN,
         KV heads and the MoE axes.
         """
+        if index_arrays is None:
+            parts = self.lattice_parts()
+            return self.layer_block(parts, 0, len(parts.layers))
+        axes = self.axis_values()
+        vals = {a: axes[a][np.asarray(index_arrays[a], dtype=np.int64)].astype(np.float64) for a in AXES}
+        vals["ffn"] = self._ffn(vals["heads"], vals["ffn_ratio"]).astype(np.float64)
+        vals["valid"] = (vals["heads"] % vals["kv_heads"] == 0) & (vals["active_experts"] <= vals["experts"])
+        return self._columns(vals)
+
+    def lattice_parts(self) -> "LatticeParts":
+        """The whole lattice as its two factors: the layer values (outermost) and every valid choice of
+        the other axes, in enumeration order (``lattice_rows`` turns row numbers into architectures)."""
         axes = self.axis_values()
         rest = ("kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
-        if index_arrays is None:
-            heads, ffn = self._pairs(axes)
-            # Everything but the layers first (validity does not depend on depth), then the layers
-            # as the outermost axis by repetition.
-            grids = np.meshgrid(np.arange(len(heads)), *(axes[r] for r in rest), indexing="ij")
-            flat = [g.ravel() for g in grids]
-            inner = {"heads": heads[flat[0]], "ffn": ffn[flat[0]], **dict(zip(rest, flat[1:]))}
-            ok = (inner["heads"] % inner["kv_heads"] == 0) & (inner["active_experts"] <= inner["experts"])
-            inner = {k: v[ok].astype(np.float64) for k, v in inner.items()}
-            n_layers, m = len(axes["layers"]), len(inner["heads"])
-            vals = {k: np.tile(v, n_layers) for k, v in inner.items()}
-            vals["layers"] = np.repeat(axes["layers"].astype(np.float64), m)
-            vals["valid"] = np.ones(n_layers * m, dtype=bool)
-        else:
-            vals = {a: axes[a][np.asarray(index_arrays[a], dtype=np.int64)].astype(np.float64) for a in AXES}
-            vals["ffn"] = self._ffn(vals["heads"], vals["ffn_ratio"]).astype(np.float64)
-            vals["valid"] = (vals["heads"] % vals["kv_heads"] == 0) & (vals["active_experts"] <= vals["experts"])
+        heads, ffn = self._pairs(axes)
+        # Validity does not depend on depth: everything but the layers first, the layers outermost.
+        grids = np.meshgrid(np.arange(len(heads)), *(axes[r] for r in rest), indexing="ij")
+        flat = [g.ravel() for g in grids]
+        inner = {"heads": heads[flat[0]], "ffn": ffn[flat[0]], **dict(zip(rest, flat[1:]))}
+        ok = (inner["heads"] % inner["kv_heads"] == 0) & (inner["active_experts"] <= inner["experts"])
+        return LatticeParts(axes["layers"].astype(np.float64), {k: v[ok].astype(np.float64) for k, v in inner.items()})
+
+    def layer_block(self, parts: "LatticeParts", first: int, count: int) -> dict[str, np.ndarray]:
+        """The architectures of ``count`` layer values from the ``first``: rows first · m to
+        (first + count) · m of the whole lattice (m = ``parts.inner_size``)."""
+        layers = parts.layers[first:first + count]
+        vals = {k: np.tile(v, len(layers)) for k, v in parts.inner.items()}
+        vals["layers"] = np.repeat(layers, parts.inner_size)
+        vals["valid"] = np.ones(len(layers) * parts.inner_size, dtype=bool)
+        return self._columns(vals)
+
+    def blocks(self, parts: "LatticeParts", rows: int):
+        """The whole lattice in order as ``(first row, architectures)`` blocks of about ``rows`` rows:
+        whole layer values together while they fit, else slices of one layer value's rows."""
+        m = parts.inner_size
+        if m == 0:
+            return
+        if m <= rows:
+            step = rows // m
+            for first in range(0, len(parts.layers), step):
+                yield first * m, self.layer_block(parts, first, step)
+            return
+        for j, layers in enumerate(parts.layers):
+            for a in range(0, m, rows):
+                vals = {k: v[a:a + rows] for k, v in parts.inner.items()}
+                vals["layers"] = np.full(len(vals["heads"]), layers)
+                vals["valid"] = np.ones(len(vals["heads"]), dtype=bool)
+                yield j * m + a, self._columns(vals)
+
+    def lattice_rows(self, parts: "LatticeParts", rows) -> dict[str, np.ndarray]:
+        """The architectures of the whole lattice's rows ``rows`` (``lattice()`` is every row)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        m = parts.inner_size
+        layer, at = (rows // m, rows % m) if m else (rows, rows)
+        vals = {k: v[at] for k, v in parts.inner.items()}
+        vals["layers"] = parts.layers[layer]
+        vals["valid"] = np.ones(len(rows), dtype=bool)
+        return self._columns(vals)
+
+    def _columns(self, vals: dict) -> dict[str, np.ndarray]:
         return {
             "layers": vals["layers"], "heads": vals["heads"], "hidden": vals["heads"] * self.head_dim,
             "ffn": np.where(vals["experts"] > 0, 0.0, vals["ffn"]), "kv_heads": vals["kv_heads"],
@@ -192,3 +233,19 @@ class SearchSpace:
             "experts": vals["experts"], "active_experts": vals["active_experts"],
             "shared_experts": vals["shared_experts"], "expert_ffn": vals["expert_ffn"], "valid": vals["valid"],
         }
+
+
+@dataclass(frozen=True)
+class LatticeParts:
+    """The whole lattice factored: row r is layer value r // inner_size with inner choice r % inner_size."""
+
+    layers: np.ndarray  # the layer axis's values
+    inner: dict[str, np.ndarray]  # heads, ffn, kv_heads and the MoE axes of every valid inner choice
+
+    @property
+    def inner_size(self) -> int:
+        return len(self.inner["heads"])
+
+    @property
+    def size(self) -> int:
+        return len(self.layers) * self.inner_size

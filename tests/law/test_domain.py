@@ -84,3 +84,26 @@ def test_moe_plans_are_judged_against_moe_models():
     f = plan_features(61, 7168, 9 * 2048, 14.8, 1500.0, 37.0, 8)  # 40x expanded: beyond Kimi K2's 31x
     out = d.describe({k: float(v) for k, v in f.items()}, 37.0, True)
     assert any(o["feature"] == "expansion" and o["value"] > o["high"] for o in out["outside"])
+
+
+def test_a_lattice_of_one_kind_gets_the_distances_plans_of_both_kinds_get():
+    # distance looks the table of a one-kind lattice up once, without per-plan masks; the same plans
+    # beside one plan of the other kind take the per-plan path: the distances must be the same floats
+    rng = np.random.default_rng(7)
+    n = 4000
+    layers = rng.integers(4, 200, n).astype(float)
+    hidden = rng.integers(4, 160, n) * 128.0
+    ffn = hidden * rng.uniform(0.5, 9.0, n)
+    active = rng.uniform(0.05, 900.0, n)
+    tokens = rng.uniform(0.01, 60.0, n)
+    d = zoo_domain()
+    for moe in (False, True):
+        total = active * (rng.uniform(1.5, 60.0, n) if moe else 1.0)
+        k = rng.integers(1, 9, n).astype(float) if moe else np.zeros(n)
+        f = plan_features(layers, hidden, ffn, tokens, total, active, k)
+        alone = d.distance(f, active, np.full(n, moe), CHOSEN)
+        other = plan_features(32.0, 4096.0, 14336.0, 15.0, 8.0 if moe else 47.0, 8.0, 0.0 if moe else 2.0)
+        both = {key: np.append(f[key], other[key]) for key in f}
+        mixed = d.distance(both, np.append(active, 8.0), np.append(np.full(n, moe), not moe), CHOSEN)
+        assert alone.tolist() == mixed[:n].tolist()
+        assert (alone == 0).any() and (alone > 0).any()  # both inside and outside plans were compared

@@ -60,3 +60,12 @@ def test_planning_stops_repeating_where_a_repeat_is_worth_under_one_percent():
     assert np.isinf(most_useful_tokens(np.inf))
     # at the float limit the inverse says "never": the worth cannot be told from the limit
     assert np.isinf(tokens_for_repeated(repetition_limit(u), u))
+
+
+def test_unknown_unique_tokens_give_the_general_formula_s_values():
+    # with U infinite both functions return early; the general formula, fed U as an array, must agree
+    t = np.array([0.0, 1e-6, 0.5, 15.0, 1e3, np.inf, np.nan])
+    wide = np.full(t.shape, np.inf)
+    with np.errstate(invalid="ignore"):
+        for f in (repeated_tokens, tokens_for_repeated):
+            assert np.array_equal(f(t, np.inf), f(t, wide), equal_nan=True)
