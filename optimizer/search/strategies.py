@@ -50,9 +50,17 @@ def search_exact(problem: Problem, *, top: int = 10) -> SearchResult:
         score[rows], feasible[rows] = ev["score"], ev["feasible"]
         del ev
 
-    def build() -> dict:
-        arch = space.lattice()
-        return {**arch, **evaluate(problem, arch)}
+    def build() -> dict:  # every column, block by block as well (the same values as one evaluation)
+        out = {}
+        for first, arch in space.blocks(parts, CHUNK_ROWS):
+            block = {**arch, **evaluate(problem, arch)}
+            out = out or {k: np.empty(parts.size, dtype=v.dtype) for k, v in block.items()}
+            for k, v in block.items():
+                out[k][first:first + len(v)] = v
+        if not out:  # an empty lattice: its (empty) columns
+            arch = space.lattice()
+            out = {**arch, **evaluate(problem, arch)}
+        return out
 
     return finish_kept(problem, "exact", score, feasible, lambda rows: space.lattice_rows(parts, rows), build, t0, top)
 

@@ -1,5 +1,6 @@
 """Recommendations a reviewer can trust: data by default, the law's own optimum beside, edges, flatness, risk."""
 
+import numpy as np
 import pytest
 
 from perflaw.optimizer.cli.main import main
@@ -124,3 +125,10 @@ def test_memory_is_an_edge_only_where_more_of_it_would_help(capsys):
     serve = run_json(capsys, ["optimize", "--gpu-hours", "1M", "--hardware", "H100-SXM", "--gpus", "1024",
                               "--params", "0.5B:30B", "--serve-hbm-gb", "24"])
     assert any(h["axis"] == "serve_memory" and h["gain"] > 0 for h in serve["at_bounds"])
+
+
+def test_the_nearest_ratio_is_the_one_a_full_comparison_picks():
+    from perflaw.optimizer.search.flatness import _nearest
+    axis = np.round(np.arange(1.0, 8.0 + 0.0625, 0.125), 6)
+    x = np.concatenate([np.random.default_rng(3).uniform(0.0, 9.0, 20000), axis, (axis[1:] + axis[:-1]) / 2])
+    assert np.array_equal(_nearest(axis, x), axis[np.argmin(np.abs(x[:, None] - axis[None, :]), axis=1)])
