@@ -17,10 +17,11 @@ FFN_MULTIPLE = Range(1, 1 << 16)
 VOCAB = Range(1, 1 << 24)
 FFN_RATIO = Range(0, 64, open_low=True)  # FFN size / hidden
 EXPERT_CHOICE = Range(0, 1 << 22)  # experts, top-k, shared experts, expert FFN size
-# The exact search holds every candidate's columns (about 1.2 kB each with the report's work), so
-# the number of candidates bounds memory: benchmarks/bench_memory.py measures `perflaw run` and
-# `perflaw optimize` at this limit (README, "Known limits").
-MAX_CANDIDATES = 1_500_000  # valid lattice points (after the divisibility rules)
+# The exact search keeps two values per candidate, but the report's work (flatness, landscape,
+# fronts) holds every column of every candidate (about 650 bytes each at the peak), so the number
+# of candidates bounds memory: benchmarks/bench_memory.py measures `perflaw run` and `perflaw
+# optimize` at this limit, 1.5 to 2.0 GB (README, "Known limits").
+MAX_CANDIDATES = 3_000_000  # valid lattice points (after the divisibility rules)
 MAX_POINTS = 20_000_000  # lattice points before the rules: bounds the work of counting them
 AXES = ("layers", "heads", "ffn_ratio", "kv_heads", "experts", "active_experts", "shared_experts", "expert_ffn")
 

@@ -7,6 +7,7 @@ import pytest
 from perflaw.law.coefficients import PAPER, save_coefficients
 from perflaw.law.predict import interval_for
 from perflaw.optimizer.cli.main import main
+from perflaw.optimizer.search.space import MAX_CANDIDATES
 
 BASE = 'name = "p"\ndescription = "x"\n[budget]\nflops = 1e23\n'
 TOML = {
@@ -17,7 +18,8 @@ TOML = {
     "fp8 without an MFU": ('name = "p"\ndescription = "x"\n[budget]\ndays = 10\n[hardware]\nname = "H100-SXM"\n'
                            'gpus = 64\nprecision = "fp8"\n', "hardware.mfu"),
     "a lattice past the memory limit": (BASE + "[space]\nheads_step = 1\nkv_heads = [1, 2, 4, 8, 16]\n"
-                                        "ffn_ratio = [1.0, 8.0]\n", "1,500,000 candidates"),
+                                        "ffn_ratio = [1.0, 8.0]\n[constraints]\nlayers = [8, 512]\n",
+                                        f"{MAX_CANDIDATES:,} candidates"),
     "a tab in a label": ('name = "p"\ndescription = "x"\n[[budget.review]]\nlabel = "a\\tb"\nflops = 1e22\n'
                          '[[budget.review]]\nlabel = "c"\nflops = 2e22\n', "control characters"),
 }
@@ -132,9 +134,10 @@ def test_the_candidate_limit_is_the_lattice_the_search_holds(capsys):
 
     counted()
     # the CLI refuses a space over the limit with its count, before building anything
-    assert main(["optimize", "--flops", "1e23", "--heads-step", "1", "--kv-heads", "1,2,4,8,16", "--ffn-ratio", "1:8"]) == 2
+    assert main(["optimize", "--flops", "1e23", "--heads-step", "1", "--kv-heads", "1,2,4,8,16", "--ffn-ratio", "1:8",
+                 "--layers", "8:512"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: space") and "1,500,000 candidates" in err and "Traceback" not in err
+    assert err.startswith("error: space") and f"{MAX_CANDIDATES:,} candidates" in err and "Traceback" not in err
 
 
 def test_run_checks_every_scenario_before_writing_any_report(tmp_path, monkeypatch, capsys):
