@@ -14,11 +14,17 @@ from perflaw.optimizer.search.result import SearchResult, finish
 from perflaw.optimizer.search.space import AXES
 from perflaw.optimizer.search.study import REPEAT, RETRY, Ledger, await_others, open_storage, order, reclaim, retrying
 
-#: The one constraint a trial carries: its candidate's summed violations (``evaluate``'s
-#: ``violation``, the same sum in the same order), plus 1 off the lattice; feasible at 0. TPE and
-#: NSGA-II read constraints only as "all <= 0" and as the sum of the positive ones, so this steers
-#: them exactly as the named constraints did, and Optuna parses one key per trial per draw, not eight.
+#: The one constraint a trial carries: its candidate's summed violations (``evaluate_indices``'s
+#: ``violation``: the constraints' positive parts in their order, plus 1 off the lattice); feasible
+#: at 0. TPE and NSGA-II read constraints only as "all <= 0" and as the sum of the positive ones, so
+#: this steers them exactly as the named constraints did, and Optuna parses one key per trial per
+#: draw, not eight.
 VIOLATION = "violation"
+
+
+def trial_constraints(ev: dict) -> dict[str, float]:
+    """The constraints of the one candidate ``ev`` holds (``evaluate_indices``), as a trial stores them."""
+    return {VIOLATION: float(ev["violation"][0])}
 
 
 def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: int = 10, storage: str | None = None,
@@ -126,7 +132,7 @@ class _Worker:
             raise KeyboardInterrupt
         if twin is None:
             arch, ev = evaluate_indices(self.problem, np.array([idx]))
-            constraints = {VIOLATION: float(ev["violation"][0]) + (0.0 if ev["valid_point"][0] else 1.0)}
+            constraints = trial_constraints(ev)
             values = [float(ev["score"][0])] + ([float(ev["active_params_b"][0])] if self.multi else [])
         try:
             if twin is not None:
