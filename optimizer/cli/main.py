@@ -169,10 +169,15 @@ def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)
         return payload, lc.validate_text(payload)
     if args.command == "run":
-        from perflaw.optimizer.cli.run_commands import run_payload, run_text
-        show = (lambda msg: print(msg, file=sys.stderr, flush=True)) if not args.json and sys.stderr.isatty() \
-            else None
-        payload = run_payload(args.scenarios, args.out, progress=show, force=args.force)
+        import importlib
+
+        from perflaw.optimizer.report.drawing import Drawers, cores
+        importlib.import_module("pandas")  # before the fork: the figure helpers share it and import matplotlib
+        with Drawers.started(min(3, cores()) if cores() > 1 else 0):
+            from perflaw.optimizer.cli.run_commands import run_payload, run_text
+            show = (lambda msg: print(msg, file=sys.stderr, flush=True)) if not args.json and sys.stderr.isatty() \
+                else None
+            payload = run_payload(args.scenarios, args.out, progress=show, force=args.force)
         return payload, run_text(payload)
     if args.command == "optimize":
         from perflaw.optimizer.cli.optimize_commands import optimize_payload, optimize_text, progress_wanted

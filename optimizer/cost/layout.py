@@ -106,6 +106,8 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
             raise InputError("global_batch_tokens", f"must be a whole number of {seq_len}-token sequences",
                              global_batch_tokens)
         sequences = global_batch_tokens // seq_len
+        if sequences >= 2 ** 62:  # the layouts are counted in 64-bit integers
+            raise InputError("global_batch_tokens", "must be fewer than 2^62 sequences", global_batch_tokens)
     fits(0.0, hw, headroom)  # validates headroom
 
     mla = arch.attention == "mla"

@@ -1,26 +1,65 @@
-"""Draw and save the report's figures, several at once in forked processes where there are cores for it.
+"""Draw and save the report's figures, several at once in helper processes where there are cores for it.
 
-Drawing is matplotlib's pure-Python work (ticks, text layout, paths), a second or so for a report,
-and one process draws one figure at a time. ``save_all`` forks one helper per spare core (Linux and
-macOS; elsewhere, or on one core, it draws in turn). A helper draws its share of the figures into the
-report's temporary folder and exits; it dies with the run (Linux: a parent-death signal), and the
-run waits for every helper, or kills it, before its folder is kept or removed. The files do not
-depend on which process drew them. A helper that fails is not trusted: its figures are drawn again
-in the run itself, so a real error is raised there, with its traceback, as without helpers.
+Drawing is matplotlib's pure-Python work (ticks, text layout, paths), and importing matplotlib is a
+third of a second more; one process does one at a time. A job is ``(stem, draw, args)``: ``draw`` is
+the name of a function of ``figures`` (or a module-level function, which pickles by name), the
+figure is ``draw(*args)``, saved as ``stem``.png and .svg.
+
+- ``Drawers`` (the ``run`` command): helpers forked before matplotlib is imported, which import
+  it while the run searches, then draw the jobs they are sent (pickled through a pipe).
+- Otherwise ``save_all`` forks helpers when it draws, one per spare core (Linux and macOS; on one
+  core, or without fork, it draws in turn).
+
+A helper dies with the run (Linux: a parent-death signal), ignores Ctrl-C, which the run handles by
+killing and reaping its helpers before its folder is kept or removed. The files do not depend on
+which process drew them. A helper that fails is not trusted: its figures are drawn again in the
+run itself, so a real error is raised there, with its traceback, as without helpers.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import importlib
 import os
+import pickle
 import signal
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
 
-from perflaw.optimizer.report.figures import save
+_POOL: "Drawers | None" = None  # the helpers ``Drawers.started`` made, while its block runs
 
-Drawing = Callable[[], object]  # returns a matplotlib Figure
+
+@contextmanager
+def _held():
+    """Ctrl-C held back (delivered at the end): a fork and the record of its pid, or a reap and the
+    removal of its pid, happen together or not at all (no lost helper, no signal to a reused pid)."""
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None:
+        yield
+        return
+    old = mask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, old)
+
+
+def _fork() -> int:
+    """``os.fork`` with Ctrl-C held back: the child ignores SIGINT before it can take one, the
+    parent takes a pending one only after the caller has recorded the pid (inside ``_held``)."""
+    pid = os.fork()
+    if pid == 0:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the run, which stops its helpers
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    return pid
+
+
+def _reap_wait(pid: int) -> None:
+    """Wait for helper ``pid`` to end without reaping it (Ctrl-C may interrupt the wait; the pid stays
+    this run's until ``os.waitpid`` reaps it under ``_held``)."""
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
 
 
 def cores() -> int:
@@ -31,44 +70,175 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def save_all(jobs: list[tuple[str, Drawing]], folder: Path, processes: int | None = None) -> dict[str, bytes]:
-    """Draw each ``(stem, drawing)`` of ``jobs`` and save ``stem``.png and .svg in ``folder``; return the
-    PNG bytes by stem, in the order of ``jobs``. ``processes`` (default: the cores, at most one per
-    figure) counts this one; 1 draws everything here."""
+def draw_here(jobs, folder: Path) -> dict[str, bytes]:
+    """Draw and save ``jobs`` in this process; the PNG bytes by stem."""
+    from perflaw.optimizer.report import figures
+    return {stem: figures.save((getattr(figures, draw) if isinstance(draw, str) else draw)(*args), folder, stem)
+            for stem, draw, args in jobs}
+
+
+def save_all(jobs: list[tuple], folder: Path, processes: int | None = None) -> dict[str, bytes]:
+    """Draw each job ``(stem, draw, args)`` and save ``stem``.png and .svg in ``folder``; return the PNG
+    bytes by stem, in the order of ``jobs``. Uses the ``Drawers`` that are started, else forks:
+    ``processes`` (default: the cores, at most one per figure) counts this one; 1 draws here."""
+    if _POOL is not None and processes is None:
+        out = _POOL.draw(jobs, folder)
+        return {stem: out[stem] for stem, _, _ in jobs}
     n = max(1, min(len(jobs), cores() if processes is None else processes))
     if n == 1 or not hasattr(os, "fork"):
-        return {stem: save(draw(), folder, stem) for stem, draw in jobs}
+        return draw_here(jobs, folder)
     shares = [jobs[k::n] for k in range(n)]
     helpers: dict[int, list] = {}
     run = os.getpid()
     try:
         for share in shares[1:]:
-            pid = os.fork()
-            if pid == 0:  # the helper: draw, then leave at once (no cleanup of the parent's state)
-                _helper(share, folder, run)
-            helpers[pid] = share
-        out = {stem: save(draw(), folder, stem) for stem, draw in shares[0]}
+            with _held():
+                pid = _fork()
+                if pid == 0:  # the helper: draw, then leave at once (no cleanup of the parent's state)
+                    _helper(share, folder, run)
+                helpers[pid] = share
+        out = draw_here(shares[0], folder)
         while helpers:
             pid, share = next(iter(helpers.items()))
-            _, status = os.waitpid(pid, 0)
-            del helpers[pid]
-            for stem, draw in share:
-                out[stem] = (folder / f"{stem}.png").read_bytes() if status == 0 else save(draw(), folder, stem)
+            if hasattr(os, "waitid"):
+                _reap_wait(pid)
+            with _held():
+                _, status = os.waitpid(pid, 0)
+                del helpers[pid]
+            out.update(_collected(share, folder) if status == 0 else draw_here(share, folder))
     finally:
-        for pid in helpers:  # interrupted: no helper outlives the run or writes into a removed folder
-            _stop(pid)
-    return {stem: out[stem] for stem, _ in jobs}
+        with _held():
+            for pid in helpers:  # interrupted: no helper outlives the run or writes into a removed folder
+                _stop(pid)
+    return {stem: out[stem] for stem, _, _ in jobs}
+
+
+def _collected(share, folder: Path) -> dict[str, bytes]:
+    return {stem: (folder / f"{stem}.png").read_bytes() for stem, _, _ in share}
 
 
 def _helper(share, folder: Path, run: int) -> None:
     code = 1
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the run, which stops its helpers
         _die_with(run)
-        for stem, draw in share:
-            save(draw(), folder, stem)
+        draw_here(share, folder)
         code = 0
     except BaseException:  # noqa: B902 (any failure: the run draws these figures again itself)
+        pass
+    finally:
+        os._exit(code)
+
+
+class Drawers:
+    """Helper processes forked now, before matplotlib is loaded here: each imports it at once (while
+    this process goes on with its search) and then draws the jobs ``draw`` sends it."""
+
+    def __init__(self, n: int) -> None:
+        self.helpers: list[list] = []  # [pid, job pipe (write end), answer pipe (read end)]
+        run = os.getpid()
+        for _ in range(n):
+            jobs_r, jobs_w = os.pipe()
+            answers_r, answers_w = os.pipe()
+            with _held():
+                pid = _fork()
+                if pid == 0:
+                    for _, jobs, answers in self.helpers:  # the other helpers' pipes stay theirs alone
+                        jobs.close()
+                        answers.close()
+                    os.close(jobs_w)
+                    os.close(answers_r)
+                    _serve(jobs_r, answers_w, run)
+                self.helpers.append([pid, os.fdopen(jobs_w, "wb"), os.fdopen(answers_r, "rb")])
+            os.close(jobs_r)
+            os.close(answers_w)
+
+    @classmethod
+    @contextmanager
+    def started(cls, n: int):
+        """``n`` helpers for the block (none: ``save_all`` forks as usual); stopped when it ends."""
+        global _POOL
+        if n < 1 or not hasattr(os, "fork") or _POOL is not None:
+            yield None
+            return
+        _POOL = cls(n)
+        try:
+            yield _POOL
+        finally:
+            pool, _POOL = _POOL, None
+            pool.stop()
+
+    def draw(self, jobs, folder: Path) -> dict[str, bytes]:
+        """Send each helper its share of ``jobs`` and collect the figures; a share a helper does not
+        draw (it failed, or died) is drawn here."""
+        live = [h for h in self.helpers if h[0]][:len(jobs)]
+        if not live:
+            return draw_here(jobs, folder)
+        shares = [jobs[k::len(live)] for k in range(len(live))]
+        out, busy = {}, []
+        try:
+            for helper, share in zip(live, shares):
+                if self._send(helper, (str(folder), share)):
+                    busy.append((helper, share))
+                else:
+                    out.update(draw_here(share, folder))
+            for helper, share in busy:
+                out.update(_collected(share, folder) if self._answer(helper) else draw_here(share, folder))
+        except BaseException:  # interrupted: the helpers still drawing stop before the folder goes
+            for helper, _ in busy:
+                self._end(helper)
+            raise
+        return out
+
+    def _send(self, helper, job) -> bool:
+        try:
+            pickle.dump(job, helper[1], protocol=pickle.HIGHEST_PROTOCOL)
+            helper[1].flush()
+            return True
+        except OSError:  # the helper is gone
+            self._end(helper)
+            return False
+
+    def _answer(self, helper) -> bool:
+        try:
+            return pickle.load(helper[2]) is True
+        except (EOFError, OSError, pickle.UnpicklingError):
+            self._end(helper)
+            return False
+
+    def _end(self, helper) -> None:
+        with _held():
+            pid, jobs, answers = helper
+            for pipe in (jobs, answers):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+            if pid:
+                _stop(pid)
+                helper[0] = 0
+
+    def stop(self) -> None:
+        """Stop and reap every helper (they hold nothing worth waiting for)."""
+        for helper in self.helpers:
+            self._end(helper)
+
+
+def _serve(jobs_fd: int, answers_fd: int, run: int) -> None:
+    code = 1
+    try:
+        _die_with(run)
+        importlib.import_module("perflaw.optimizer.report.figures")  # the slow import, while the run searches
+        with os.fdopen(jobs_fd, "rb") as jobs, os.fdopen(answers_fd, "wb") as answers:
+            while True:
+                try:
+                    folder, share = pickle.load(jobs)
+                except EOFError:
+                    break
+                draw_here(share, Path(folder))
+                pickle.dump(True, answers)
+                answers.flush()
+        code = 0
+    except BaseException:  # noqa: B902 (the run draws what this helper did not)
         pass
     finally:
         os._exit(code)

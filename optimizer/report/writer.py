@@ -19,7 +19,6 @@ from perflaw.law.coefficients import vintage_words
 from perflaw.law.errors import InputError
 from perflaw.law.predict import interval_for
 from perflaw.law.uncertainty import interval_sentence
-from perflaw.optimizer.report import figures as figs
 from perflaw.optimizer.report.drawing import save_all
 from perflaw.optimizer.report.data import ReportData
 from perflaw.optimizer.report.target import check_report_folder, os_error
@@ -191,13 +190,13 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
     _csv(d.allocation, folder / "allocation.csv")
     _csv(d.baselines, folder / "baselines.csv")
     _csv(d.landscape, folder / "landscape.csv")
-    pngs = save_all([
-        ("pareto", lambda: figs.pareto(d.front, d.references, review,
-                                       f"Predicted MMLU of the best plans against training compute ({what})")),
-        ("allocation", lambda: figs.allocation(d.allocation, d.baselines, top,
-                                               f"Parameters and tokens of the best plans ({what})")),
-        ("landscape", lambda: figs.landscape(d.landscape, best, f"Best predicted MMLU per layers and hidden size "
-                                             f"at {top:.3g} FLOPs (plans the search may recommend)")),
+    pngs = save_all([  # named, not imported: the figure helpers draw them (report.drawing)
+        ("pareto", "pareto", (d.front, d.references, review,
+                              f"Predicted MMLU of the best plans against training compute ({what})")),
+        ("allocation", "allocation", (d.allocation, d.baselines, top,
+                                      f"Parameters and tokens of the best plans ({what})")),
+        ("landscape", "landscape", (d.landscape, best, f"Best predicted MMLU per layers and hidden size at {top:.3g} "
+                                    "FLOPs (plans the search may recommend)")),
     ], folder)
     if len(d.inference_front):
         _csv(d.inference_front, folder / "inference_front.csv")

@@ -98,7 +98,9 @@ def finish_kept(problem: Problem, strategy: str, score: np.ndarray, feasible: np
     same values: evaluation is element by element), and every other column is built when first used."""
     from perflaw.optimizer.search.candidates import evaluate
     idx = np.flatnonzero(feasible)
-    order = best_first(idx, score, MAX_LAYOUT_CHECKS)
+    # verify_layouts looks at no more rows than this: ties at the law's floor could make the order
+    # most of the lattice, evaluated at once here
+    order = best_first(idx, score, MAX_LAYOUT_CHECKS)[:max(MAX_LAYOUT_CHECKS, top + 1)]
     arch = rows_of(order)
     ev = evaluate(problem, arch)
     kept, failure, checks = verify_layouts(problem, arch, np.arange(len(order)), top + 1)

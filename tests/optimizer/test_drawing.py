@@ -2,28 +2,39 @@
 is redrawn by the run, a real error is raised in the run, and no helper outlives it."""
 
 import os
+import signal
+import threading
 import time
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from perflaw.optimizer.report.drawing import save_all
+from perflaw.optimizer.report.drawing import Drawers, save_all
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="helpers are forked; this platform has no fork")
 
 
-def _figure(k: int, slow: float = 0.0):
-    def draw():
-        time.sleep(slow)
-        fig = Figure(figsize=(3, 2), dpi=60, layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        ax.plot(range(k + 3), [x * x for x in range(k + 3)], "o-")
-        ax.set_xscale("log")
-        fig.suptitle(f"figure {k}")
-        return fig
-    return draw
+def _figure(k: int, slow: float = 0.0, fail_in_helper_of: int = 0):
+    """A small figure (a module-level function: jobs name it and helpers unpickle it by name)."""
+    if fail_in_helper_of and os.getpid() != fail_in_helper_of:
+        raise RuntimeError("a helper's failure")
+    time.sleep(slow)
+    fig = Figure(figsize=(3, 2), dpi=60, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(range(k + 3), [x * x for x in range(k + 3)], "o-")
+    ax.set_xscale("log")
+    fig.suptitle(f"figure {k}")
+    return fig
+
+
+def _broken():
+    raise ValueError("no such column")
+
+
+def _interrupted():
+    raise KeyboardInterrupt
 
 
 @pytest.fixture
@@ -57,42 +68,71 @@ def _files(folder):
 
 
 def test_helpers_write_the_same_files_as_drawing_in_turn(tmp_path, helpers):
-    jobs = [(f"f{k}", _figure(k)) for k in range(4)]
+    jobs = [(f"f{k}", _figure, (k,)) for k in range(4)]
     (tmp_path / "one").mkdir()
     (tmp_path / "three").mkdir()
     alone = save_all(jobs, tmp_path / "one", processes=1)
     shared = save_all(jobs, tmp_path / "three", processes=3)
-    assert list(shared) == [s for s, _ in jobs] and shared == alone
+    assert list(shared) == [s for s, _, _ in jobs] and shared == alone
     assert _files(tmp_path / "one") == _files(tmp_path / "three") and len(_files(tmp_path / "one")) == 8
     assert len(helpers) == 2 and _all_reaped(helpers)
 
 
 def test_a_helper_that_fails_is_redrawn_by_the_run(tmp_path, helpers):
-    run = os.getpid()
-
-    def only_here():
-        if os.getpid() != run:
-            raise RuntimeError("a helper's failure")
-        return _figure(1)()
-
-    want = save_all([("a", _figure(0)), ("b", _figure(1))], tmp_path, processes=1)
-    got = save_all([("a", _figure(0)), ("b", only_here)], tmp_path, processes=2)
+    want = save_all([("a", _figure, (0,)), ("b", _figure, (1,))], tmp_path, processes=1)
+    got = save_all([("a", _figure, (0,)), ("b", _figure, (1, 0.0, os.getpid()))], tmp_path, processes=2)
     assert got == want and _all_reaped(helpers)
 
 
 def test_a_real_error_is_raised_in_the_run(tmp_path, helpers):
-    def broken():
-        raise ValueError("no such column")
-
     with pytest.raises(ValueError, match="no such column"):
-        save_all([("a", _figure(0)), ("b", broken)], tmp_path, processes=2)
+        save_all([("a", _figure, (0,)), ("b", _broken, ())], tmp_path, processes=2)
     assert _all_reaped(helpers)
 
 
 def test_an_interrupted_run_stops_its_helpers(tmp_path, helpers):
-    def interrupted():
-        raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):  # the run's own share is interrupted while a helper still draws
-        save_all([("a", interrupted), ("b", _figure(1, slow=30.0))], tmp_path, processes=2)
+        save_all([("a", _interrupted, ()), ("b", _figure, (1, 30.0))], tmp_path, processes=2)
     assert _all_reaped(helpers) and not (tmp_path / "b.png").exists()
+
+
+# ---------------------------------------------------------------- helpers forked before drawing (the run command)
+def test_drawers_draw_what_the_run_draws_and_end_with_the_block(tmp_path, helpers):
+    jobs = [(f"f{k}", _figure, (k,)) for k in range(3)]
+    folders = [tmp_path / name for name in ("alone", "first", "second")]
+    for f in folders:
+        f.mkdir()
+    alone = save_all(jobs, folders[0], processes=1)
+    with Drawers.started(2) as pool:
+        assert len(helpers) == 2 and pool is not None
+        assert save_all(jobs, folders[1]) == alone and save_all(jobs, folders[2]) == alone  # helpers serve twice
+        assert len(helpers) == 2  # no more were forked
+    assert _all_reaped(helpers) and all(_files(f) == _files(folders[0]) for f in folders[1:])
+
+
+def test_drawers_that_fail_or_died_leave_their_figures_to_the_run(tmp_path, helpers):
+    want = save_all([("a", _figure, (0,)), ("b", _figure, (1,))], tmp_path, processes=1)
+    with Drawers.started(2):
+        got = save_all([("a", _figure, (0,)), ("b", _figure, (1, 0.0, os.getpid()))], tmp_path)
+        assert got == want
+        for pid in helpers:  # every helper still running killed (the failed one has been reaped)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+        assert save_all([("a", _figure, (0,)), ("b", _figure, (1,))], tmp_path) == want
+    assert _all_reaped(helpers)
+
+
+def test_an_interrupt_while_drawers_draw_stops_them(tmp_path, helpers):
+    with Drawers.started(1):
+        timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                save_all([("slow", _figure, (1, 30.0))], tmp_path)
+        finally:
+            timer.cancel()
+        assert _all_reaped(helpers)  # stopped at the interrupt, before the block ended
+    assert not (tmp_path / "slow.png").exists()
