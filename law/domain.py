@@ -24,8 +24,9 @@ compute are judged against every published model, whatever its size.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -69,8 +70,20 @@ class KindRanges:
         x = np.log(np.asarray(active_b, dtype=np.float64))
         step = self.log_sizes[1] - self.log_sizes[0]
         i = np.clip(np.rint((x - self.log_sizes[0]) / step), 0, len(self.log_sizes) - 1).astype(np.intp)
-        lo, hi = (self.q25, self.q75) if conventional else (self.low, self.high)
-        return {k: v[i] for k, v in lo.items()}, {k: v[i] for k, v in hi.items()}
+        names, table = self._tables[conventional]
+        rows = table.take(i, axis=1)  # one gather of every bound, each a contiguous row (the lows, then the highs)
+        f = len(names)
+        return {k: rows[j] for j, k in enumerate(names)}, {k: rows[f + j] for j, k in enumerate(names)}
+
+    @cached_property
+    def _tables(self) -> dict[bool, tuple[tuple[str, ...], np.ndarray]]:
+        """Per ``conventional``: the feature names and a (lows, highs) × grid table of their bounds."""
+        out = {}
+        for conventional, (lo, hi) in ((False, (self.low, self.high)), (True, (self.q25, self.q75))):
+            names = tuple(lo)
+            rows = [lo[k] for k in names] + [hi[k] for k in names]
+            out[conventional] = names, (np.stack(rows) if rows else np.empty((0, len(self.log_sizes))))
+        return out
 
 
 @dataclass(frozen=True)
@@ -128,7 +141,7 @@ class Domain:
             lo, hi = low[k], high[k]
             with np.errstate(divide="ignore", invalid="ignore"):
                 term = np.maximum(v / hi, 1.0) * np.maximum(lo / v, 1.0)
-            if not (np.isfinite(lo).all() and np.isfinite(v).all()):  # plans without the feature: no term
+            if not (_all_finite(lo) and np.isfinite(v).all()):  # plans without the feature: no term
                 term = np.where(np.isfinite(lo) & np.isfinite(v), term, 1.0)
             factor = factor * term
         with np.errstate(divide="ignore"):
@@ -151,6 +164,10 @@ class Domain:
             if v < lo or v > hi:
                 outside.append({"feature": k, "value": v, "low": lo, "high": hi})
         return {"inside": not outside, "outside": outside}
+
+
+def _all_finite(x) -> bool:
+    return math.isfinite(x) if isinstance(x, float) else bool(np.isfinite(x).all())
 
 
 def outside_words(outside, names=FEATURES) -> str:
@@ -180,7 +197,7 @@ def plan_features(layers, hidden, law_ffn, tokens_t, total_b, active_b, active_e
         "expansion": lambda: np.where(moe, total_b / active_b, np.nan),
         "experts_per_token": lambda: np.where(moe & (k > 0), k, np.nan),
         "active_params_b": lambda: active_b,
-        "tokens_t": lambda: tokens_t + 0.0 * active_b,
+        "tokens_t": lambda: tokens_t if tokens_t.shape == active_b.shape else tokens_t + 0.0 * active_b,
         "compute": lambda: 6.0 * active_b * 1e9 * tokens_t * 1e12,
     }
     return {key: f() for key, f in make.items() if names is None or key in names}

@@ -26,8 +26,8 @@ def repeated_tokens(tokens_t, unique_tokens_t, decay: float = REPEAT_DECAY) -> n
     """T_rep of ``tokens_t`` trained over ``unique_tokens_t`` (both trillions; inf: no repetition)."""
     t = np.asarray(tokens_t, dtype=np.float64)
     u = np.asarray(unique_tokens_t, dtype=np.float64)
-    if u.ndim == 0 and u == np.inf:  # nothing repeats: the same values as below, without computing the worth
-        return np.where(t <= u, t, np.nan)
+    if u.ndim == 0 and u == np.inf:  # nothing repeats: T itself (the formula below gives T, and NaN for NaN)
+        return t
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         repeats = np.maximum(t / u - 1.0, 0.0)
         worth = u * (1.0 + decay * -np.expm1(-repeats / decay))

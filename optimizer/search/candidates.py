@@ -52,7 +52,8 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     unique = unique_tokens(problem)
     if problem.coefficients.tokens == "clip":  # beyond S trillion tokens (at their worth) the clipped law gains nothing
         tokens_t = np.minimum(tokens_t, tokens_for_repeated(size_b, unique))
-    tokens_t = np.minimum(tokens_t, most_useful_tokens(unique))  # nor from repeats worth under 1 % of new data
+    if unique != np.inf:  # nor from repeats worth under 1 % of new data (no limit when nothing repeats)
+        tokens_t = np.minimum(tokens_t, most_useful_tokens(unique))
     if c.max_tokens_t is not None:
         tokens_t = np.minimum(tokens_t, c.max_tokens_t)
     if s.is_moe:
