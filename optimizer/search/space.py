@@ -198,23 +198,15 @@ class SearchSpace:
         vals["valid"] = np.ones(len(layers) * parts.inner_size, dtype=bool)
         return self._columns(vals)
 
-    def blocks(self, parts: "LatticeParts", rows: int):
-        """The whole lattice in order as ``(first row, architectures)`` blocks of about ``rows`` rows:
-        whole layer values together while they fit, else slices of one layer value's rows."""
-        m = parts.inner_size
-        if m == 0:
-            return
-        if m <= rows:
-            step = rows // m
-            for first in range(0, len(parts.layers), step):
-                yield first * m, self.layer_block(parts, first, step)
-            return
-        for j, layers in enumerate(parts.layers):
-            for a in range(0, m, rows):
-                vals = {k: v[a:a + rows] for k, v in parts.inner.items()}
-                vals["layers"] = np.full(len(vals["heads"]), layers)
-                vals["valid"] = np.ones(len(vals["heads"]), dtype=bool)
-                yield j * m + a, self._columns(vals)
+    def grid_block(self, parts: "LatticeParts", start: int, stop: int) -> dict[str, np.ndarray]:
+        """Every layer value with inner choices ``start`` to ``stop`` as broadcasting arrays: layers of
+        shape (layer values, 1), the other columns (1, choices). numpy evaluates what depends on the
+        inner choices alone once per choice, not once per layer value; element (i, j) is the lattice's
+        row i · m + start + j (m = ``parts.inner_size``)."""
+        vals = {k: v[None, start:stop] for k, v in parts.inner.items()}
+        vals["layers"] = parts.layers[:, None]
+        vals["valid"] = np.ones(vals["heads"].shape, dtype=bool)
+        return self._columns(vals)
 
     def lattice_rows(self, parts: "LatticeParts", rows) -> dict[str, np.ndarray]:
         """The architectures of the whole lattice's rows ``rows`` (``lattice()`` is every row)."""
@@ -230,7 +222,7 @@ class SearchSpace:
         return {
             "layers": vals["layers"], "heads": vals["heads"], "hidden": vals["heads"] * self.head_dim,
             "ffn": np.where(vals["experts"] > 0, 0.0, vals["ffn"]), "kv_heads": vals["kv_heads"],
-            "head_dim": np.full(len(vals["ffn"]), float(self.head_dim)),
+            "head_dim": np.full(np.shape(vals["ffn"]), float(self.head_dim)),
             "experts": vals["experts"], "active_experts": vals["active_experts"],
             "shared_experts": vals["shared_experts"], "expert_ffn": vals["expert_ffn"], "valid": vals["valid"],
         }

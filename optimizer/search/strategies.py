@@ -38,29 +38,37 @@ def check_strategy(name: str) -> str:
 
 
 def search_exact(problem: Problem, *, top: int = 10) -> SearchResult:
-    """Every lattice point evaluated, ``CHUNK_ROWS`` rows at a time (a block's arrays stay in the CPU's
-    caches and in the allocator's reused memory), keeping each candidate's score and feasibility only."""
+    """Every lattice point evaluated, every layer value with about ``CHUNK_ROWS`` / layer values inner
+    choices at a time (``SearchSpace.grid_block``: what does not depend on depth is computed once per
+    choice, and a block's arrays stay in the CPU's caches and in the allocator's reused memory),
+    keeping each candidate's score and feasibility only."""
     t0 = time.perf_counter()
     space = problem.space
     parts = space.lattice_parts()
-    score, feasible = np.empty(parts.size), np.empty(parts.size, dtype=bool)
-    for first, arch in space.blocks(parts, CHUNK_ROWS):
-        ev = evaluate(problem, arch)
-        rows = slice(first, first + len(ev["score"]))
-        score[rows], feasible[rows] = ev["score"], ev["feasible"]
+    n, m = len(parts.layers), parts.inner_size
+    score, feasible = np.empty((n, m)), np.empty((n, m), dtype=bool)
+    width = max(1, CHUNK_ROWS // max(n, 1))
+    for start in range(0, m, width):
+        ev = evaluate(problem, space.grid_block(parts, start, start + width))
+        cols = slice(start, min(start + width, m))
+        shape = (n, cols.stop - cols.start)
+        score[:, cols], feasible[:, cols] = np.broadcast_to(ev["score"], shape), np.broadcast_to(ev["feasible"], shape)
         del ev
+    score, feasible = score.ravel(), feasible.ravel()
 
     def build() -> dict:  # every column, block by block as well (the same values as one evaluation)
         out = {}
-        for first, arch in space.blocks(parts, CHUNK_ROWS):
-            block = {**arch, **evaluate(problem, arch)}
-            out = out or {k: np.empty(parts.size, dtype=v.dtype) for k, v in block.items()}
+        for start in range(0, m, width):
+            block = space.grid_block(parts, start, start + width)
+            block = {**block, **evaluate(problem, block)}
+            cols = slice(start, min(start + width, m))
+            out = out or {k: np.empty((n, m), dtype=v.dtype) for k, v in block.items()}
             for k, v in block.items():
-                out[k][first:first + len(v)] = v
+                out[k][:, cols] = np.broadcast_to(v, (n, cols.stop - cols.start))
         if not out:  # an empty lattice: its (empty) columns
             arch = space.lattice()
-            out = {**arch, **evaluate(problem, arch)}
-        return out
+            return {**arch, **evaluate(problem, arch)}
+        return {k: v.ravel() for k, v in out.items()}
 
     return finish_kept(problem, "exact", score, feasible, lambda rows: space.lattice_rows(parts, rows), build, t0, top)
 

@@ -1,5 +1,6 @@
-"""The exact strategy evaluates the lattice in blocks and keeps only scores and feasibility: its plans,
-its kept columns and every column it builds later are those of one evaluation of the whole lattice."""
+"""The exact strategy evaluates the lattice in blocks (every layer value times some inner choices) and
+keeps only scores and feasibility: its plans, its kept columns and every column it builds later are
+those of one evaluation of the whole lattice, to the last bit."""
 
 import time
 
@@ -35,7 +36,7 @@ def _whole(problem, top):
 @pytest.mark.parametrize("name", PROBLEMS)
 @pytest.mark.parametrize("rows", [1 << 15, 1000, 7])
 def test_blocks_give_what_one_evaluation_gives(name, rows, monkeypatch):
-    monkeypatch.setattr(strategies, "CHUNK_ROWS", rows)  # 7: slices of one layer value; 1000: several layer values a block
+    monkeypatch.setattr(strategies, "CHUNK_ROWS", rows)  # 7: one inner choice a block; 1000: a few
     problem = PROBLEMS[name]
     got, (want, ev) = strategies.search_exact(problem, top=5), _whole(problem, 5)
     assert [p.as_dict() for p in got.plans] == [p.as_dict() for p in want.plans]
