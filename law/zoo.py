@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -68,7 +69,17 @@ def load_zoo(path: str | Path | None = None) -> pd.DataFrame:
     naming the file, the row (1-based data row, as a spreadsheet shows it after the header) and
     the column.
     """
-    p = zoo_path() if path is None else Path(path)
+    if path is None:  # the shipped table is read and checked once per process; callers get a copy
+        return _shipped().copy()
+    return _load(Path(path))
+
+
+@lru_cache(maxsize=1)
+def _shipped() -> pd.DataFrame:
+    return _load(zoo_path())
+
+
+def _load(p: Path) -> pd.DataFrame:
     label = str(p)
     if not p.is_file():
         raise InputError(label, "file must exist", str(p))
