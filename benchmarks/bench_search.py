@@ -32,34 +32,21 @@ def problems() -> list[tuple[str, Problem]]:
     ]
 
 
-def compare(trials_optuna: int = 1000, trials_scipy: int = 10000, seeds=(0, 1, 2), growth: int = 1) -> tuple:
+def compare(trials_optuna: int = 1000, trials_scipy: int = 10000, seeds=(0, 1, 2)) -> list[dict]:
     """Each sampler on each problem with several seeds: worst and mean optimality gap (MMLU points
-    below the exact optimum), mean evaluations and mean wall time. On problem ``growth``, each seed
-    also runs Optuna with half the trials just before the full run: the growth of Optuna's time with
-    the study, best against best (``optuna_growth`` measures it alone)."""
-    rows, half, full = [], [], []
-    for k, (name, p) in enumerate(problems()):
+    below the exact optimum), mean evaluations and mean wall time."""
+    rows = []
+    for name, p in problems():
         exact = search(p, "exact", top=0)
         rows.append({"problem": name, "strategy": "exact", "worst_gap": 0.0, "mean_gap": 0.0,
                      "evaluations": exact.n_evaluations, "seconds": exact.wall_time_s, "mmlu": exact.best.mmlu})
         for strategy, trials in (("optuna", trials_optuna), ("scipy", trials_scipy)):
-            runs = []
-            for seed in seeds:
-                if strategy == "optuna" and k == growth:
-                    t0 = time.perf_counter()
-                    search(p, strategy, trials=trials // 2, seed=seed, top=0)
-                    half.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                runs.append(search(p, strategy, trials=trials, seed=seed, top=0))
-                if strategy == "optuna" and k == growth:
-                    full.append(time.perf_counter() - t0)
+            runs = [search(p, strategy, trials=trials, seed=s, top=0) for s in seeds]
             gaps = [gap(r, exact) for r in runs]
             rows.append({"problem": name, "strategy": strategy, "worst_gap": max(gaps), "mean_gap": float(np.mean(gaps)),
                          "evaluations": float(np.mean([r.n_evaluations for r in runs])),
                          "seconds": float(np.mean([r.wall_time_s for r in runs])), "mmlu": runs[0].best.mmlu})
-    grown = {"problem": problems()[growth][0], "small": trials_optuna // 2, "large": trials_optuna,
-             "small_s": min(half), "large_s": min(full), "ratio": min(full) / min(half)}
-    return rows, grown
+    return rows
 
 
 def exact_vs_law(repeats: int = 3) -> dict:
