@@ -1,6 +1,6 @@
 """Search strategies chosen by name (exact, optuna, scipy), all returning one ``SearchResult``.
 
-- ``exact``: the whole lattice evaluated at once with numpy: the reference answer.
+- ``exact``: the whole lattice evaluated with numpy, in broadcasting blocks: the reference answer.
 - ``optuna``: TPE over the lattice's axis indices (seeded), constraints through Optuna's
   constraints API, any Optuna storage URL to persist, resume and share a study.
 - ``scipy``: ``differential_evolution`` with integrality over the same indices, vectorised.
