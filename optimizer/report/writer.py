@@ -92,7 +92,8 @@ def _html_table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for _, h in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c], c))}</td>" for c, _ in cols) + "</tr>"
                    for _, r in df.iterrows())
-    return f'<table class="plans"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    # in a scrolling box: a table wider than the page scrolls by itself instead of widening the page
+    return f'<div class="wide"><table class="plans"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
@@ -335,7 +336,10 @@ _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;ma
 padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:1.6em;
 border-bottom:1px solid #ddd}table{border-collapse:collapse;font-size:.85em;margin:.6em 0}th,td{border:1px solid
 #ccc;padding:.25em .5em;text-align:right}th{background:#f3f3f3}img{max-width:100%;height:auto}
-@media print{body{max-width:none;margin:0}h2{page-break-after:avoid}img,table{page-break-inside:avoid}}"""
+.wide{overflow-x:auto}
+@page{size:landscape}
+@media print{body{max-width:none;margin:0}h2{page-break-after:avoid}img,table{page-break-inside:avoid}
+.wide{overflow:visible}table{font-size:.6em}th,td{padding:.1em .2em}img{max-height:16cm}}"""
 
 
 def _html(scenario, blocks: list, pngs: dict[str, bytes]) -> str:

@@ -39,13 +39,18 @@ def test_report_renders_without_errors(report, tmp_path):
         page.wait_for_load_state("load")
         widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
         tables = page.eval_on_selector_all("table", "ts => ts.map(t => t.rows.length)")
+        sideways = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         page.emulate_media(media="print")
+        page.set_viewport_size({"width": 1046, "height": 700})  # A4 landscape (the report's @page) less margins
+        paper = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
         printed = page.pdf() if hasattr(page, "pdf") else b""
         browser.close()
     assert errors == []
     assert len(widths) >= 3 and all(w > 100 for w in widths), widths  # every figure decoded
     assert tables and all(n >= 2 for n in tables), tables  # header plus at least one plan
+    assert sideways <= 0, sideways  # a wide table scrolls in its own box; the page does not scroll sideways
+    assert paper[0] <= paper[1], paper  # printed, every table fits the page
     assert (tmp_path / "report.png").stat().st_size > 10_000
     assert printed[:4] == b"%PDF"
 
