@@ -10,4 +10,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "perflaw.optimizer.cost.memory": ("Layout", "MemoryBreakdown", "fits", "fits_one_gpu", "inference_memory",
                                       "training_memory"),
     "perflaw.optimizer.cost.layout": ("LayoutSearch", "search_layout"),
+    "perflaw.optimizer.cost.throughput_runs": ("load_throughput_runs",),
 })
