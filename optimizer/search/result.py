@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perflaw.law.domain import CHOSEN, outside_words, plan_features, zoo_domain
-from perflaw.optimizer.search.candidates import ARCH_FIELDS, CONSTRAINTS, Candidates, architecture_of
+from perflaw.optimizer.search.candidates import ARCH_FIELDS, CONSTRAINTS, Candidates, architecture_of, evaluate
 from perflaw.optimizer.search.plan import Plan, make_plan, plans_frame
 from perflaw.optimizer.search.problem import Problem
 
@@ -80,15 +80,8 @@ def finish(problem: Problem, strategy: str, seed, arch: dict, ev: dict, n_evals:
         arch, ev = _distinct(arch, ev)
     feasible = np.flatnonzero(ev["feasible"])
     order = best_first(feasible, ev["score"], MAX_LAYOUT_CHECKS)
-    kept, failure, checks = verify_layouts(problem, arch, order, top + 1)
-    reason = None
-    if not kept:
-        reason = explain_infeasible(problem, arch, ev) if len(feasible) == 0 else (
-            f"no parallel layout fits for the best {checks} candidates: {failure}")
-    rows = [make_plan(problem, arch, ev, i, lay) for i, lay in kept]
-    return SearchResult(strategy, seed, rows[0] if rows else None, tuple(rows[1:]), n_evals,
-                        time.perf_counter() - t0, converged, message or ("ok" if rows else "no feasible plan"),
-                        Candidates(problem, {**arch, **ev}), reason)
+    return _result(problem, strategy, seed, arch, ev, order, Candidates(problem, {**arch, **ev}), len(feasible) == 0,
+                   n_evals, t0, top, converged, message)
 
 
 def finish_kept(problem: Problem, strategy: str, score: np.ndarray, feasible: np.ndarray, rows_of, build,
@@ -96,22 +89,30 @@ def finish_kept(problem: Problem, strategy: str, score: np.ndarray, feasible: np
     """``finish`` for a search that kept only each candidate's score and feasibility (the exact
     strategy): the best candidates are evaluated again, alone, for their layout checks and plans (the
     same values: evaluation is element by element), and every other column is built when first used."""
-    from perflaw.optimizer.search.candidates import evaluate
     idx = np.flatnonzero(feasible)
     # verify_layouts looks at no more rows than this: ties at the law's floor could make the order
     # most of the lattice, evaluated at once here
     order = best_first(idx, score, MAX_LAYOUT_CHECKS)[:max(MAX_LAYOUT_CHECKS, top + 1)]
     arch = rows_of(order)
-    ev = evaluate(problem, arch)
-    kept, failure, checks = verify_layouts(problem, arch, np.arange(len(order)), top + 1)
     candidates = Candidates(problem, {"score": score, "feasible": feasible}, build)
+    return _result(problem, strategy, None, arch, evaluate(problem, arch), np.arange(len(order)), candidates,
+                   len(idx) == 0, len(score), t0, top)
+
+
+def _result(problem: Problem, strategy: str, seed, arch: dict, ev: dict, order: np.ndarray, candidates: Candidates,
+            none_feasible: bool, n_evals: int, t0: float, top: int, converged: bool = True,
+            message: str = "") -> SearchResult:
+    """The plans of the rows ``order`` of ``arch``/``ev`` (best first) whose layout search succeeds,
+    and why there are none."""
+    kept, failure, checks = verify_layouts(problem, arch, order, top + 1)
     reason = None
     if not kept:
-        reason = explain_infeasible(problem, candidates.columns, candidates.columns) if len(idx) == 0 else (
+        reason = explain_infeasible(problem, candidates.columns, candidates.columns) if none_feasible else (
             f"no parallel layout fits for the best {checks} candidates: {failure}")
     rows = [make_plan(problem, arch, ev, i, lay) for i, lay in kept]
-    return SearchResult(strategy, None, rows[0] if rows else None, tuple(rows[1:]), len(score),
-                        time.perf_counter() - t0, True, "ok" if rows else "no feasible plan", candidates, reason)
+    return SearchResult(strategy, seed, rows[0] if rows else None, tuple(rows[1:]), n_evals,
+                        time.perf_counter() - t0, converged, message or ("ok" if rows else "no feasible plan"),
+                        candidates, reason)
 
 
 def best_first(idx: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:

@@ -169,7 +169,10 @@ class SearchSpace:
         """
         if index_arrays is None:
             parts = self.lattice_parts()
-            return self.layer_block(parts, 0, len(parts.layers))
+            vals = {k: np.tile(v, len(parts.layers)) for k, v in parts.inner.items()}
+            vals["layers"] = np.repeat(parts.layers, parts.inner_size)
+            vals["valid"] = np.ones(parts.size, dtype=bool)
+            return self._columns(vals)
         axes = self.axis_values()
         vals = {a: axes[a][np.asarray(index_arrays[a], dtype=np.int64)].astype(np.float64) for a in AXES}
         vals["ffn"] = self._ffn(vals["heads"], vals["ffn_ratio"]).astype(np.float64)
@@ -188,15 +191,6 @@ class SearchSpace:
         inner = {"heads": heads[flat[0]], "ffn": ffn[flat[0]], **dict(zip(rest, flat[1:]))}
         ok = (inner["heads"] % inner["kv_heads"] == 0) & (inner["active_experts"] <= inner["experts"])
         return LatticeParts(axes["layers"].astype(np.float64), {k: v[ok].astype(np.float64) for k, v in inner.items()})
-
-    def layer_block(self, parts: "LatticeParts", first: int, count: int) -> dict[str, np.ndarray]:
-        """The architectures of ``count`` layer values from the ``first``: rows first · m to
-        (first + count) · m of the whole lattice (m = ``parts.inner_size``)."""
-        layers = parts.layers[first:first + count]
-        vals = {k: np.tile(v, len(layers)) for k, v in parts.inner.items()}
-        vals["layers"] = np.repeat(layers, parts.inner_size)
-        vals["valid"] = np.ones(len(layers) * parts.inner_size, dtype=bool)
-        return self._columns(vals)
 
     def grid_block(self, parts: "LatticeParts", start: int, stop: int) -> dict[str, np.ndarray]:
         """Every layer value with inner choices ``start`` to ``stop`` as broadcasting arrays: layers of

@@ -45,32 +45,34 @@ def search_exact(problem: Problem, *, top: int = 10) -> SearchResult:
     t0 = time.perf_counter()
     space = problem.space
     parts = space.lattice_parts()
-    n, m = len(parts.layers), parts.inner_size
-    score, feasible = np.empty((n, m)), np.empty((n, m), dtype=bool)
-    width = max(1, CHUNK_ROWS // max(n, 1))
-    for start in range(0, m, width):
-        ev = evaluate(problem, space.grid_block(parts, start, start + width))
-        cols = slice(start, min(start + width, m))
-        shape = (n, cols.stop - cols.start)
-        score[:, cols], feasible[:, cols] = np.broadcast_to(ev["score"], shape), np.broadcast_to(ev["feasible"], shape)
-        del ev
-    score, feasible = score.ravel(), feasible.ravel()
+    kept = _in_blocks(problem, parts, ("score", "feasible")) or {"score": np.empty(0),
+                                                                  "feasible": np.empty(0, dtype=bool)}
 
     def build() -> dict:  # every column, block by block as well (the same values as one evaluation)
-        out = {}
-        for start in range(0, m, width):
-            block = space.grid_block(parts, start, start + width)
-            block = {**block, **evaluate(problem, block)}
-            cols = slice(start, min(start + width, m))
-            out = out or {k: np.empty((n, m), dtype=v.dtype) for k, v in block.items()}
-            for k, v in block.items():
-                out[k][:, cols] = np.broadcast_to(v, (n, cols.stop - cols.start))
-        if not out:  # an empty lattice: its (empty) columns
+        columns = _in_blocks(problem, parts)
+        if not columns:  # an empty lattice: its (empty) columns
             arch = space.lattice()
-            return {**arch, **evaluate(problem, arch)}
-        return {k: v.ravel() for k, v in out.items()}
+            columns = {**arch, **evaluate(problem, arch)}
+        return columns
 
-    return finish_kept(problem, "exact", score, feasible, lambda rows: space.lattice_rows(parts, rows), build, t0, top)
+    return finish_kept(problem, "exact", kept["score"], kept["feasible"], lambda rows: space.lattice_rows(parts, rows),
+                       build, t0, top)
+
+
+def _in_blocks(problem: Problem, parts, keys=None) -> dict[str, np.ndarray]:
+    """The columns ``keys`` (default: the lattice's and every evaluated one) of every lattice row, in
+    lattice order, evaluated block by block; empty for an empty lattice."""
+    n, m = len(parts.layers), parts.inner_size
+    width = max(1, CHUNK_ROWS // max(n, 1))
+    out = {}
+    for start in range(0, m, width):
+        block = problem.space.grid_block(parts, start, start + width)
+        block = {**block, **evaluate(problem, block)}
+        cols = slice(start, min(start + width, m))
+        out = out or {k: np.empty((n, m), dtype=block[k].dtype) for k in (keys or block)}
+        for k in out:
+            out[k][:, cols] = np.broadcast_to(block[k], (n, cols.stop - cols.start))
+    return {k: v.ravel() for k, v in out.items()}
 
 
 def search(problem: Problem, strategy: str = "exact", **options) -> SearchResult:
