@@ -107,14 +107,19 @@ class Domain:
         for kinds, mask in ((self.dense, ~is_moe), (self.moe, is_moe)):
             if kinds is None or not mask.any():
                 continue
-            lo, hi = kinds.at(active_b[mask], conventional)
-            for k in _SIZE_CONDITIONED:
-                if k in lo:
-                    low[k][mask], high[k][mask] = lo[k], hi[k]
-            low["active_params_b"][mask], high["active_params_b"][mask] = kinds.size_range
-        low["compute"][...], high["compute"][...] = self.compute
+            lo, hi = self._bounds(kinds, active_b[mask], conventional)
+            for k in lo:
+                low[k][mask], high[k][mask] = lo[k], hi[k]
+        low["compute"][...], high["compute"][...] = self.compute  # plans of no known kind as well
         low["tokens_t"][...], high["tokens_t"][...] = self.tokens
         return low, high
+
+    def _bounds(self, kinds: KindRanges, active_b, conventional: bool) -> tuple[dict, dict]:
+        """The (low, high) bounds of plans of one kind: its size-conditioned features looked up at
+        ``active_b`` (arrays), its size range and every model's compute and token ranges (numbers)."""
+        lo, hi = kinds.at(active_b, conventional)
+        return ({**lo, "active_params_b": kinds.size_range[0], "compute": self.compute[0], "tokens_t": self.tokens[0]},
+                {**hi, "active_params_b": kinds.size_range[1], "compute": self.compute[1], "tokens_t": self.tokens[1]})
 
     def distance(self, features: dict[str, np.ndarray], active_b, is_moe, names=None,
                  conventional: bool = False) -> np.ndarray:
@@ -122,15 +127,13 @@ class Domain:
         ln(value / high) above the range and ln(low / value) below it (0 inside; a plan with no
         model of its kind: inf), computed as the logarithm of the product of the ratios."""
         active_b, is_moe = np.broadcast_arrays(np.asarray(active_b, dtype=np.float64), np.asarray(is_moe, dtype=bool))
-        one_kind = None if is_moe.size == 0 else (self.moe if is_moe.all() else self.dense if not is_moe.any() else None)
+        one_kind = None  # the table of the one kind every plan is, if they are all one kind and it has models
+        if is_moe.size:
+            one_kind = self.moe if is_moe.all() else self.dense if not is_moe.any() else None
         if one_kind is None:  # both kinds (or none): the ranges per plan
             low, high = self.ranges(active_b, is_moe, conventional)
         else:  # a lattice of one kind: its table looked up once, no per-plan masks
-            lo_at, hi_at = one_kind.at(active_b, conventional)
-            low = {**lo_at, "active_params_b": one_kind.size_range[0], "compute": self.compute[0],
-                   "tokens_t": self.tokens[0]}
-            high = {**hi_at, "active_params_b": one_kind.size_range[1], "compute": self.compute[1],
-                    "tokens_t": self.tokens[1]}
+            low, high = self._bounds(one_kind, active_b, conventional)
         # Σ ln(max(v / high, 1)) + ln(max(low / v, 1)) as the logarithm of one product: one log per plan
         # instead of two per feature (exactly 0 inside, where every factor is exactly 1)
         factor = np.ones(np.shape(active_b), dtype=np.float64)
