@@ -5,10 +5,11 @@ third of a second more; one process does one at a time. A job is ``(stem, draw, 
 the name of a function of ``figures`` (or a module-level function, which pickles by name), the
 figure is ``draw(*args)``, saved as ``stem``.png and .svg.
 
-- ``Drawers`` (the ``run`` command): helpers forked before matplotlib is imported, which import
-  it while the run searches, then draw the jobs they are sent (pickled through a pipe).
-- Otherwise ``save_all`` forks helpers when it draws, one per spare core (Linux and macOS; on one
-  core, or without fork, it draws in turn).
+- ``Drawers`` helpers are forked, import matplotlib and then draw the jobs they are sent (pickled
+  through a pipe). The ``run`` command starts them before matplotlib is imported here, so they
+  import it while the run searches.
+- Otherwise ``save_all`` starts them when it draws, one per spare core, and draws a share itself
+  (Linux and macOS; on one core, or without fork, it draws in turn).
 
 A helper dies with the run (Linux: a parent-death signal), ignores Ctrl-C, which the run handles by
 killing and reaping its helpers before its folder is kept or removed. The files do not depend on
@@ -56,12 +57,6 @@ def _fork() -> int:
     return pid
 
 
-def _reap_wait(pid: int) -> None:
-    """Wait for helper ``pid`` to end without reaping it (Ctrl-C may interrupt the wait; the pid stays
-    this run's until ``os.waitpid`` reaps it under ``_held``)."""
-    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
-
-
 def cores() -> int:
     """CPUs this process may run on."""
     try:
@@ -71,7 +66,9 @@ def cores() -> int:
 
 
 def draw_here(jobs, folder: Path) -> dict[str, bytes]:
-    """Draw and save ``jobs`` in this process; the PNG bytes by stem."""
+    """Draw and save ``jobs`` in this process; the PNG bytes by stem (none: matplotlib is not loaded)."""
+    if not jobs:
+        return {}
     from perflaw.optimizer.report import figures
     return {stem: figures.save((getattr(figures, draw) if isinstance(draw, str) else draw)(*args), folder, stem)
             for stem, draw, args in jobs}
@@ -87,29 +84,11 @@ def save_all(jobs: list[tuple], folder: Path, processes: int | None = None) -> d
     n = max(1, min(len(jobs), cores() if processes is None else processes))
     if n == 1 or not hasattr(os, "fork"):
         return draw_here(jobs, folder)
-    shares = [jobs[k::n] for k in range(n)]
-    helpers: dict[int, list] = {}
-    run = os.getpid()
+    pool = Drawers(n - 1)
     try:
-        for share in shares[1:]:
-            with _held():
-                pid = _fork()
-                if pid == 0:  # the helper: draw, then leave at once (no cleanup of the parent's state)
-                    _helper(share, folder, run)
-                helpers[pid] = share
-        out = draw_here(shares[0], folder)
-        while helpers:
-            pid, share = next(iter(helpers.items()))
-            if hasattr(os, "waitid"):
-                _reap_wait(pid)
-            with _held():
-                _, status = os.waitpid(pid, 0)
-                del helpers[pid]
-            out.update(_collected(share, folder) if status == 0 else draw_here(share, folder))
+        out = pool.draw(jobs, folder, here=True)
     finally:
-        with _held():
-            for pid in helpers:  # interrupted: no helper outlives the run or writes into a removed folder
-                _stop(pid)
+        pool.stop()
     return {stem: out[stem] for stem, _, _ in jobs}
 
 
@@ -117,21 +96,9 @@ def _collected(share, folder: Path) -> dict[str, bytes]:
     return {stem: (folder / f"{stem}.png").read_bytes() for stem, _, _ in share}
 
 
-def _helper(share, folder: Path, run: int) -> None:
-    code = 1
-    try:
-        _die_with(run)
-        draw_here(share, folder)
-        code = 0
-    except BaseException:  # noqa: B902 (any failure: the run draws these figures again itself)
-        pass
-    finally:
-        os._exit(code)
-
-
 class Drawers:
-    """Helper processes forked now, before matplotlib is loaded here: each imports it at once (while
-    this process goes on with its search) and then draws the jobs ``draw`` sends it."""
+    """Helper processes forked now: each imports matplotlib at once (forked before this process has,
+    while it goes on with its search) and then draws the jobs ``draw`` sends it."""
 
     def __init__(self, n: int) -> None:
         self.helpers: list[list] = []  # [pid, job pipe (write end), answer pipe (read end)]
@@ -167,20 +134,24 @@ class Drawers:
             pool, _POOL = _POOL, None
             pool.stop()
 
-    def draw(self, jobs, folder: Path) -> dict[str, bytes]:
-        """Send each helper its share of ``jobs`` and collect the figures; a share a helper does not
-        draw (it failed, or died) is drawn here."""
-        live = [h for h in self.helpers if h[0]][:len(jobs)]
+    def draw(self, jobs, folder: Path, here: bool = False) -> dict[str, bytes]:
+        """Send each helper its share of ``jobs`` (``here``: this process draws one share too, while
+        they draw theirs) and collect the figures; a share a helper does not draw (it failed, or
+        died) is drawn here."""
+        live = [h for h in self.helpers if h[0]][:len(jobs) - here]
         if not live:
             return draw_here(jobs, folder)
-        shares = [jobs[k::len(live)] for k in range(len(live))]
+        k = len(live) + here
+        shares = [jobs[j::k] for j in range(k)]
+        mine, theirs = (shares[0], shares[1:]) if here else ([], shares)
         out, busy = {}, []
         try:
-            for helper, share in zip(live, shares):
+            for helper, share in zip(live, theirs):
                 if self._send(helper, (str(folder), share)):
                     busy.append((helper, share))
                 else:
                     out.update(draw_here(share, folder))
+            out.update(draw_here(mine, folder))
             for helper, share in busy:
                 out.update(_collected(share, folder) if self._answer(helper) else draw_here(share, folder))
         except BaseException:  # interrupted: the helpers still drawing stop before the folder goes
