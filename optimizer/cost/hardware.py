@@ -22,6 +22,7 @@ HBM_GB = Range(0, 1e5, open_low=True)  # memory of one accelerator
 HBM_TBPS = Range(0, 1e4, open_low=True)  # its memory bandwidth
 TDP_W = Range(0, 1e5, open_low=True)  # board power
 SCALEUP_DOMAIN = Range(1, 1_000_000)  # accelerators in one NVLink / ICI domain
+LINK_GBPS = Range(0, 1e6, open_low=True)  # bandwidth of one accelerator's links, GB/s
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,20 @@ class Hardware:
     peak_fp8_tflops: float | None
     hbm_gb: float
     hbm_tbps: float
-    scaleup_gbps: float | None
+    scaleup_gbps: float | None  # NVLink / ICI per GPU, both directions together (GB/s)
     scaleup_domain: int  # accelerators in one scale-up (NVLink / ICI) domain
     tdp_w: float | None  # board power, watts
     year: int
     source: str
+    scaleout_gbps: float | None = None  # network per GPU out of the scale-up domain, one direction (GB/s)
+    network_source: str = ""
 
     def __post_init__(self) -> None:
         who = f"hardware {self.name or '(inline)'}"
         for key, allowed in (("peak_bf16_tflops", PEAK_TFLOPS), ("hbm_gb", HBM_GB), ("hbm_tbps", HBM_TBPS)):
             check_number(f"{who} {key}", getattr(self, key), allowed)
-        for key, allowed in (("peak_fp8_tflops", PEAK_TFLOPS), ("tdp_w", TDP_W)):
+        for key, allowed in (("peak_fp8_tflops", PEAK_TFLOPS), ("tdp_w", TDP_W), ("scaleup_gbps", LINK_GBPS),
+                             ("scaleout_gbps", LINK_GBPS)):
             if getattr(self, key) is not None:
                 check_number(f"{who} {key}", getattr(self, key), allowed)
         check_number(f"{who} scaleup_domain", self.scaleup_domain, SCALEUP_DOMAIN, whole=True)
@@ -101,7 +105,8 @@ def load_catalog() -> dict[str, Hardware]:
                 peak_fp8_tflops=_opt_float(row["peak_fp8_tflops"]), hbm_gb=float(row["hbm_gb"]),
                 hbm_tbps=float(row["hbm_tbps"]), scaleup_gbps=_opt_float(row["scaleup_gbps"]),
                 scaleup_domain=int(row["scaleup_domain"]), tdp_w=_opt_float(row["tdp_w"]), year=int(row["year"]),
-                source=row["source"],
+                source=row["source"], scaleout_gbps=_opt_float(row["scaleout_gbps"]),
+                network_source=row["network_source"],
             )
     return out
 

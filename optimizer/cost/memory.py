@@ -1,7 +1,8 @@
 """Bytes per GPU of a training layout (model states + activations) and of serving on one GPU.
 
 All memory is in bytes (GB in messages = 1e9 bytes). Parallel degrees: ``tp`` tensor, ``pp``
-pipeline, ``dp`` data, ``ep`` expert (inside ``dp``); ``gpus = tp × pp × dp``.
+pipeline, ``dp`` data, ``cp`` context, ``ep`` expert (folded over the tp × cp × dp ranks of a stage,
+experts not tensor-split); ``gpus = tp × cp × pp × dp``.
 
 Model states (Rajbhandari et al. 2020, "ZeRO", arXiv 1910.02054, §3 and Figure 1): mixed-precision
 Adam keeps 2 bytes of weights, 2 of gradients and K = 12 of optimizer state (fp32 master copy 4 +
@@ -13,10 +14,12 @@ lets the caller choose (0 gives the paper's numbers).
 
 Where parameters live: dense weights (attention, dense FFN, shared experts, routers, embedding and
 output projection) are split over ``tp``; routed experts over ``ep`` only (so their ZeRO group is
-``dp / ep``); norm weights are replicated. Layers are split over ``pp`` as evenly as possible, extra
-layers on the first stages; stage 0 holds the input embedding, the last stage the output projection
-(a copy of the embedding when tied and pp > 1, as Megatron-LM does). The reported breakdown is for
-the stage with the largest total.
+the tp × cp × dp / ep replicas of each expert shard); norm weights are replicated. Layers are
+split over ``pp`` as evenly as possible, extra layers on the first stages; stage 0 holds the input
+embedding, the last stage the output projection (a copy of the embedding when tied and pp > 1, as
+Megatron-LM does). The reported breakdown is for the stage with the largest total. With context
+parallelism each GPU keeps the activations of seq_len / cp tokens of each sequence, and the
+optimizer state shards over cp as over dp.
 
 Activations (Korthikanti et al. 2022, "Reducing Activation Recomputation in Large Transformer
 Models", arXiv 2205.05198, §4–5): one GPT-3 layer stores s·b·h·(34 + 5·a·s/h) bytes (16-bit values,
@@ -67,27 +70,33 @@ def _bytes(name: str, value: object, allow_zero: bool = False) -> float:
 
 @dataclass(frozen=True)
 class Layout:
-    """How a training run is spread over GPUs and what it stores; ``gpus = tp × pp × dp``."""
+    """How a training run is spread over GPUs and what it stores; ``gpus = tp × cp × pp × dp``."""
 
     tp: int = 1  # tensor parallel degree
     pp: int = 1  # pipeline stages
     dp: int = 1  # data-parallel replicas
-    ep: int = 1  # expert parallel degree, inside dp (divides dp and the routed experts)
+    ep: int = 1  # expert parallel degree over a stage's tp × cp × dp ranks (divides them and the routed experts)
     zero: int = 0  # ZeRO stage: 1 optimizer, 2 + gradients, 3 + weights (FSDP full sharding)
     recompute: str = "none"  # none | selective | full (activation recomputation)
     micro_batch: int = 1  # sequences per micro-batch per replica
     seq_len: int = 4096  # tokens per sequence
     sequence_parallel: bool | None = None  # default: True when tp > 1 (Megatron-LM sequence parallelism)
+    cp: int = 1  # context parallel degree: each sequence split over cp GPUs (ring attention)
+    vpp: int = 1  # virtual pipeline stages per GPU (interleaved 1F1B schedule); needs pp > 1
 
     def __post_init__(self) -> None:
-        for key in ("tp", "pp", "dp", "ep", "micro_batch", "seq_len"):
+        for key in ("tp", "pp", "dp", "ep", "micro_batch", "seq_len", "cp", "vpp"):
             _whole(key, getattr(self, key))
+        if self.vpp > 1 and self.pp == 1:
+            raise InputError("vpp", "needs pipeline parallelism (pp > 1)", self.vpp)
+        if self.seq_len % self.cp:
+            raise InputError("cp", f"must divide the sequence length ({self.seq_len})", self.cp)
         if isinstance(self.zero, bool) or not isinstance(self.zero, int) or self.zero not in ZERO_STAGES:
             raise InputError("zero", "must be a ZeRO stage 0, 1, 2 or 3 (3 = FSDP full sharding)", self.zero)
         if self.recompute not in RECOMPUTE_MODES:
             raise InputError("recompute", f"must be one of {', '.join(RECOMPUTE_MODES)}", self.recompute)
-        if self.dp % self.ep:
-            raise InputError("ep", f"must divide dp ({self.dp})", self.ep)
+        if (self.tp * self.cp * self.dp) % self.ep:
+            raise InputError("ep", f"must divide tp × cp × dp ({self.tp * self.cp * self.dp})", self.ep)
         if self.sequence_parallel is None:
             object.__setattr__(self, "sequence_parallel", self.tp > 1)
         elif not isinstance(self.sequence_parallel, bool):
@@ -95,25 +104,29 @@ class Layout:
 
     @property
     def gpus(self) -> int:
-        return self.tp * self.pp * self.dp
+        return self.tp * self.cp * self.pp * self.dp
 
     @classmethod
-    def for_gpus(cls, gpus: int, *, tp: int = 1, pp: int = 1, dp: int | None = None, **rest) -> "Layout":
-        """The layout on ``gpus`` GPUs; ``dp`` defaults to gpus / (tp × pp) and must make the product exact."""
+    def for_gpus(cls, gpus: int, *, tp: int = 1, pp: int = 1, dp: int | None = None, cp: int = 1,
+                 **rest) -> "Layout":
+        """The layout on ``gpus`` GPUs; ``dp`` defaults to gpus / (tp × cp × pp) and must make the product exact."""
         _whole("gpus", gpus)
         _whole("tp", tp)
         _whole("pp", pp)
+        _whole("cp", cp)
+        split = tp * cp * pp
         if dp is None:
-            if gpus % (tp * pp):
-                raise InputError("gpus", f"must be a multiple of tp × pp = {tp * pp}", gpus)
-            dp = gpus // (tp * pp)
-        elif _whole("dp", dp) * tp * pp != gpus:
-            raise InputError("dp", f"tp × pp × dp must equal gpus {gpus} (tp {tp}, pp {pp})", dp)
-        return cls(tp=tp, pp=pp, dp=dp, **rest)
+            if gpus % split:
+                raise InputError("gpus", f"must be a multiple of tp × cp × pp = {split}", gpus)
+            dp = gpus // split
+        elif _whole("dp", dp) * split != gpus:
+            raise InputError("dp", f"tp × cp × pp × dp must equal gpus {gpus} (tp {tp}, cp {cp}, pp {pp})", dp)
+        return cls(tp=tp, pp=pp, dp=dp, cp=cp, **rest)
 
     def summary(self) -> str:
         """E.g. 'TP 8, PP 16, DP 128, ZeRO-3, selective recompute'."""
-        parts = [f"TP {self.tp}", f"PP {self.pp}", f"DP {self.dp}"] + ([f"EP {self.ep}"] if self.ep > 1 else [])
+        parts = [f"TP {self.tp}"] + ([f"CP {self.cp}"] if self.cp > 1 else []) + [f"PP {self.pp}"]
+        parts += [f"VPP {self.vpp}"] * (self.vpp > 1) + [f"DP {self.dp}"] + [f"EP {self.ep}"] * (self.ep > 1)
         parts.append(f"ZeRO-{self.zero}" if self.zero else "no ZeRO")
         parts.append("no recompute" if self.recompute == "none" else f"{self.recompute} recompute")
         return ", ".join(parts)
@@ -194,13 +207,14 @@ def layer_activation_bytes(arch: Architecture, layout: Layout, *, moe_layer: boo
     moe = arch.is_moe if moe_layer is None else bool(moe_layer)
     e = _bytes("activation_bytes", activation_bytes)
     s, b, t = layout.seq_len, layout.micro_batch, layout.tp
+    local = s // layout.cp  # tokens of each sequence on this GPU (context parallelism)
     rep_div = t if layout.sequence_parallel else 1
     if layout.recompute == "full":
-        return e * s * b * arch.hidden / rep_div
+        return e * local * b * arch.hidden / rep_div
     rep, split, scores = _activation_terms(arch, e, dropout, moe)
-    out = s * b * (rep / rep_div + split / t)
+    out = local * b * (rep / rep_div + split / t)
     if layout.recompute == "none":
-        out += scores * arch.heads * s * s * b / t
+        out += scores * arch.heads * local * s * b / t
     return out
 
 
@@ -255,8 +269,9 @@ def stage_memory(arch: Architecture, layout: Layout, stage: int, *, microbatches
     unit = max([dense_layer] * bool(n_dense) + [moe_layer] * bool(n_moe) + [emb / tp, out / tp])
     states = dict(weight_bytes=weight_bytes, grad_bytes=grad_bytes, master_bytes=master_bytes,
                   optimizer_bytes=optimizer_bytes)
-    dense_states = model_state_bytes(on_gpu, layout.dp, layout.zero, unit_params=unit, **states)
-    expert_states = model_state_bytes(n_moe * routed / layout.ep, layout.dp // layout.ep, layout.zero,
+    shards = layout.dp * layout.cp  # the optimizer shards over data and context replicas alike
+    dense_states = model_state_bytes(on_gpu, shards, layout.zero, unit_params=unit, **states)
+    expert_states = model_state_bytes(n_moe * routed / layout.ep, tp * shards // layout.ep, layout.zero,
                                       unit_params=routed / layout.ep if n_moe else 0.0, **states)
     kinds = [False] * bool(n_dense) + [True] * bool(n_moe)  # layer kinds present (MoE or not)
 

@@ -61,7 +61,7 @@ def _stage_totals(arch, p, i, tp, pp, dp, ep, zero, mode, flights_cap, s, b, opt
     unit = np.maximum(np.maximum(np.where(n_dense > 0, dense_layer, 0.0), np.where(n_moe > 0, moe_layer, 0.0)),
                       np.maximum(emb / tp, out / tp))
     dw, dg, do = _states(on_gpu, dp, zero, unit, wb, gb, k)
-    ew, eg, eo = _states(n_moe * routed / ep, dp // ep, zero, np.where(n_moe > 0, routed / ep, 0.0), wb, gb, k)
+    ew, eg, eo = _states(n_moe * routed / ep, tp * dp // ep, zero, np.where(n_moe > 0, routed / ep, 0.0), wb, gb, k)
     flight = np.minimum(pp - i, flights_cap)
     dense_act = _per_layer(arch, tp, s, b, e, dropout, False, mode)
     moe_act = _per_layer(arch, tp, s, b, e, dropout, True, mode) if arch.is_moe else dense_act

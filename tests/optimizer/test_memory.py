@@ -176,9 +176,9 @@ def test_unknown_recompute_lists_choices():
 
 def test_for_gpus_checks_the_product():
     assert Layout.for_gpus(64, tp=8, pp=2).dp == 4
-    with pytest.raises(InputError, match="tp × pp × dp must equal gpus 64"):
+    with pytest.raises(InputError, match="tp × cp × pp × dp must equal gpus 64"):
         Layout.for_gpus(64, tp=8, pp=2, dp=8)
-    with pytest.raises(InputError, match="multiple of tp × pp = 16"):
+    with pytest.raises(InputError, match="multiple of tp × cp × pp = 16"):
         Layout.for_gpus(13, tp=8, pp=2)
 
 
