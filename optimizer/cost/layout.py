@@ -1,13 +1,22 @@
-"""Layout search: the cheapest TP × PP × DP (× EP) split, ZeRO stage and recompute mode that fits HBM.
+"""Layout search: the fastest TP × PP (× VPP) × DP (× EP) split, ZeRO stage and recompute mode that fits HBM.
 
 Every layout is enumerated (a few thousand at most) and costed at once with ``training_totals``
 (memory_grid; the chosen and the leanest layouts then get their breakdown from ``training_memory``):
 tp a power of two within the scale-up domain dividing the query heads (and KV heads, except MLA),
 pp dividing the layers, dp = gpus / (tp × pp) whole, ep a power of two dividing dp and the routed
-experts (MoE only), then each ZeRO stage and recompute mode. Among the layouts that fit, the cheapest
-is the one with the least recomputation (it costs compute, ``RECOMPUTE_OVERHEAD``), then the smallest
-tp × pp (less communication), then the lowest ZeRO stage, then the largest margin. Throughput is not
-modelled: a memory-feasible layout may still be slow (e.g. ZeRO-3 over thousands of replicas).
+experts (MoE only), then each ZeRO stage and recompute mode. With the ``time`` objective pp may also
+be a power of two that does not divide the layers (the first stages take one more, as Meta ran
+Llama 3 405B's 126 layers on 16 stages), and each pipeline may interleave vpp 2, 4 or 8 virtual
+stages when the micro-batches per step are a multiple of pp (as Megatron-LM requires).
+
+``objective="time"`` (the default) times the layouts that fit with the step-time model
+(step_time.py) and keeps the one with the most tokens per second, reporting the runners-up with
+their MFU; each split is timed with its least recomputation that fits, at each ZeRO stage that
+fits. Without a global batch the step is ``DEFAULT_BATCH_TOKENS`` tokens, rounded up to whole
+micro-batches on every replica. Where the model cannot time the hardware (no bandwidth in the
+catalog), and with ``objective="memory"``, the rule is the older one: the least recomputation (it
+costs compute, ``RECOMPUTE_OVERHEAD``), then the smallest tp × pp, the lowest ZeRO stage, the
+largest margin.
 """
 
 from __future__ import annotations
@@ -22,12 +31,19 @@ from perflaw.optimizer.cost.hardware import Hardware, get_hardware
 from perflaw.optimizer.cost.memory import (RECOMPUTE_MODES, ZERO_STAGES, Layout, MemoryBreakdown, MemoryFit, _whole,
                                           fits, training_memory)
 from perflaw.optimizer.cost.memory_grid import training_totals
+from perflaw.optimizer.cost.step_time import Stack, StepTime, step_time
 
 # Extra training FLOPs, as a fraction, by recompute mode. Selective: 2.7 % for GPT-3 (Korthikanti et
 # al. 2022, arXiv 2205.05198, §5, "70 % reduction in activation memory at 2.7 % FLOPs overhead").
 # Full: one more forward pass, 2N on top of 6N FLOPs per token = 1/3 (same paper, §2 and §5).
 RECOMPUTE_OVERHEAD = {"none": 0.0, "selective": 0.027, "full": 1.0 / 3.0}
-_MEMORY_OPTIONS = ("weight_bytes", "grad_bytes", "master_bytes", "optimizer_bytes", "activation_bytes", "dropout")
+OBJECTIVES = ("time", "memory")
+# Tokens per step when no global batch is given: Llama 3 405B began at 4M tokens per step (arXiv 2407.21783 §3.4.1).
+DEFAULT_BATCH_TOKENS = 4 * 1024 * 1024
+RUNNERS_UP = 3  # other layouts reported with their MFU
+_VPPS = (2, 4, 8)
+_MEMORY_OPTIONS = ("weight_bytes", "grad_bytes", "master_bytes", "optimizer_bytes", "activation_bytes", "dropout",
+                   "flash_attention")
 
 
 @dataclass(frozen=True)
@@ -46,10 +62,19 @@ class LayoutSearch:
     shortfall_bytes: float  # bytes per GPU over the usable HBM for the leanest layout; 0 when it fits
     recompute_overhead: float | None  # extra training FLOPs fraction of the chosen layout's recompute mode
     explanation: str  # one plain sentence
+    objective: str = "memory"  # what chose the layout: "time" (the step-time model) or "memory" (the older rule)
+    step: StepTime | None = None  # of ``layout``, when timed
+    runners_up: tuple[tuple[Layout, StepTime], ...] = ()  # the next fastest layouts, fastest first
+    timing_note: str = ""  # why the layouts were not timed, when the time objective fell back to the rule
 
     @property
     def ok(self) -> bool:
         return self.layout is not None
+
+    @property
+    def mfu(self) -> float | None:
+        """Model FLOPs utilisation of the chosen layout (None when not timed)."""
+        return None if self.step is None else self.step.mfu
 
     def as_dict(self) -> dict:
         lay = (lambda x: None if x is None else {**x.__dict__, "gpus": x.gpus})
@@ -59,7 +84,11 @@ class LayoutSearch:
             "leanest_memory": self.leanest_memory and self.leanest_memory.as_dict(), "tried": self.tried,
             "feasible": self.feasible, "splits": [list(s) for s in self.splits], "binding": self.binding,
             "shortfall_bytes": self.shortfall_bytes, "recompute_overhead": self.recompute_overhead,
-            "explanation": self.explanation,
+            "explanation": self.explanation, "objective": self.objective,
+            "step": self.step and self.step.as_dict(), "mfu": self.mfu,
+            "runners_up": [{"layout": lay(x), "summary": x.summary(), "mfu": st.mfu, "step_s": st.step_s,
+                            "tokens_per_gpu_s": st.tokens_per_gpu_s} for x, st in self.runners_up],
+            "timing_note": self.timing_note,
         }
 
 
@@ -79,12 +108,15 @@ def _powers_of_two(limit: int) -> list[int]:
 def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, seq_len: int, micro_batch: int = 1,
                   global_batch_tokens: int | None = None, headroom: float = 0.1,
                   zero_stages=ZERO_STAGES, recompute=RECOMPUTE_MODES, max_pp: int | None = None,
-                  **memory_options) -> LayoutSearch:
-    """Cheapest layout of ``arch`` on ``gpus`` GPUs of ``hardware`` that fits (module docstring).
+                  objective: str = "time", precision: str = "bf16", stack: Stack | None = None,
+                  scaleout_gbps: float | None = None, **memory_options) -> LayoutSearch:
+    """Fastest (or, with ``objective="memory"``, cheapest by rule) layout of ``arch`` on ``gpus`` GPUs of
+    ``hardware`` that fits (module docstring).
 
     ``global_batch_tokens`` (optional) must split into whole sequences over dp × micro_batch; it sets
-    the micro-batches per step, which caps the 1F1B in-flight count. ``memory_options`` go to
-    ``training_memory`` (bytes per value, ``dropout``).
+    the micro-batches per step, which caps the 1F1B in-flight count. ``precision``, ``stack`` and
+    ``scaleout_gbps`` go to the step-time model, ``memory_options`` to ``training_memory`` (bytes per
+    value, ``dropout``, ``flash_attention``).
     """
     hw = get_hardware(hardware) if isinstance(hardware, str) else hardware
     if not isinstance(hw, Hardware):
@@ -94,6 +126,8 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
     _whole("micro_batch", micro_batch)
     zero_stages = _choices("zero_stages", zero_stages, ZERO_STAGES)
     modes = _choices("recompute", recompute, RECOMPUTE_MODES)
+    if objective not in OBJECTIVES:
+        raise InputError("objective", f"must be one of {', '.join(OBJECTIVES)}", objective)
     for key in memory_options:
         if key not in _MEMORY_OPTIONS:
             raise InputError(key, f"is not a memory option (valid: {', '.join(_MEMORY_OPTIONS)})", memory_options[key])
@@ -109,12 +143,17 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
         if sequences >= 2 ** 62:  # the layouts are counted in 64-bit integers
             raise InputError("global_batch_tokens", "must be fewer than 2^62 sequences", global_batch_tokens)
     fits(0.0, hw, headroom)  # validates headroom
+    hw.peak_flops(precision)  # validates precision
+    stack = Stack(flash_attention=memory_options.get("flash_attention", True)) if stack is None else stack
+    timed = objective == "time"
 
     mla = arch.attention == "mla"
     tps = [t for t in _powers_of_two(min(hw.scaleup_domain, arch.heads))
            if arch.heads % t == 0 and (mla or arch.kv_heads % t == 0)]
-    pps = [p for p in range(1, arch.layers + 1) if arch.layers % p == 0 and (max_pp is None or p <= max_pp)]
-    splits = []
+    pps = [p for p in range(1, arch.layers + 1) if (arch.layers % p == 0 or timed and p & (p - 1) == 0)
+           and (max_pp is None or p <= max_pp)]  # timed: uneven stages of a power of two too (the first get more)
+    splits, rows = [], []
+    target = max(1, DEFAULT_BATCH_TOKENS // seq_len) if sequences is None else sequences
     for tp in tps:
         for pp in pps:
             if gpus % (tp * pp):
@@ -124,14 +163,16 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
                 continue
             eps = [e for e in _powers_of_two(dp) if dp % e == 0 and arch.experts % e == 0] if arch.is_moe else [1]
             splits += [(tp, pp, dp, ep) for ep in eps]
+            m = -(-target // (dp * micro_batch))  # micro-batches per step and replica
+            vpps = [1] + [v for v in _VPPS if timed and pp > 1 and pp * v <= arch.layers and m % pp == 0]
+            rows += [(tp, pp, dp, ep, v, zero, RECOMPUTE_MODES.index(mode), m) for ep in eps for v in vpps
+                     for zero in zero_stages for mode in modes]
 
-    n_each = len(zero_stages) * len(modes)
-    grid = np.array([(tp, pp, dp, ep, zero, RECOMPUTE_MODES.index(mode)) for tp, pp, dp, ep in splits
-                     for zero in zero_stages for mode in modes], dtype=np.int64).reshape(-1, 6)
-    tp_, pp_, dp_, ep_, zero_, mode_ = grid.T
-    micro = None if sequences is None else sequences // (dp_ * micro_batch)
+    grid = np.array(rows, dtype=np.int64).reshape(-1, 8)
+    tp_, pp_, dp_, ep_, vpp_, zero_, mode_, m_ = grid.T
+    micro = m_ if (sequences is not None or timed) else None
     totals = training_totals(arch, tp_, pp_, dp_, ep_, zero_, mode_, micro_batch=micro_batch, seq_len=seq_len,
-                             microbatches=micro, **memory_options)
+                             microbatches=micro, vpp=vpp_, **memory_options)
     usable = fits(0.0, hw, headroom).usable_bytes
     margin = usable - totals
     feasible = np.flatnonzero(margin >= 0)
@@ -144,31 +185,74 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
                 f"{arch.heads} heads{kv}, PP must divide the {arch.layers} layers"
                 f"{f' (at most {max_pp})' if max_pp else ''}, TP × PP must divide {gpus}{batch}")
         return LayoutSearch(None, None, None, None, None, binding="divisibility", shortfall_bytes=0.0,
-                            recompute_overhead=None, explanation=text, **common)
+                            recompute_overhead=None, explanation=text, objective=objective, **common)
+
+    def layout_of(j: int) -> Layout:
+        return Layout(tp=int(tp_[j]), pp=int(pp_[j]), dp=int(dp_[j]), ep=int(ep_[j]), vpp=int(vpp_[j]),
+                      zero=int(zero_[j]), recompute=RECOMPUTE_MODES[mode_[j]], micro_batch=micro_batch,
+                      seq_len=seq_len)
 
     def costed(j: int) -> tuple[Layout, MemoryBreakdown, MemoryFit]:
-        tp, pp, dp, ep = splits[j // n_each]
-        layout = Layout(tp=tp, pp=pp, dp=dp, ep=ep, zero=int(zero_[j]), recompute=RECOMPUTE_MODES[mode_[j]],
-                        micro_batch=micro_batch, seq_len=seq_len)
+        layout = layout_of(j)
         mem = training_memory(arch, layout, microbatches=None if micro is None else int(micro[j]), **memory_options)
         return layout, mem, fits(mem, hw, headroom)
 
     leanest = costed(int(np.argmin(totals)))  # the first of equal totals, as min() over the tried order
-    if len(feasible):  # least recomputation, then smallest TP × PP, lowest ZeRO stage, largest margin
-        f = feasible
-        lay, mem, fit = costed(int(f[np.lexsort((-margin[f], zero_[f], tp_[f] * pp_[f], mode_[f]))[0]]))
-        text = (f"{lay.summary()}: {mem.total / 1e9:.1f} GB per GPU of the {fit.usable_bytes / 1e9:.1f} GB usable "
-                f"on {hw.name} ({fit.margin_bytes / 1e9:.1f} GB to spare); {len(feasible)} of {len(grid)} "
-                f"layouts fit")
-        return LayoutSearch(lay, mem, fit, leanest[0], leanest[1], binding=None, shortfall_bytes=0.0,
-                            recompute_overhead=RECOMPUTE_OVERHEAD[lay.recompute], explanation=text, **common)
+    if not len(feasible):
+        lay, mem, fit = leanest
+        text = (f"the leanest layout ({lay.summary()}) needs {mem.total / 1e9:.1f} GB per GPU, "
+                f"{-fit.margin_bytes / 1e9:.1f} GB over the {fit.usable_bytes / 1e9:.1f} GB usable on {hw.name}")
+        if len({s[:3] for s in splits}) <= 2:
+            only = " or ".join(sorted({f"TP {t} × PP {p} × DP {d}" for t, p, d, _ in splits}))
+            prime = gpus > 3 and all(gpus % k for k in range(2, int(gpus ** 0.5) + 1))
+            text += f"; {gpus} GPUs{' (a prime number)' if prime else ''} allow only {only}"
+        return LayoutSearch(None, None, fit, lay, mem, binding="memory", shortfall_bytes=-fit.margin_bytes,
+                            recompute_overhead=None, explanation=text, objective=objective, **common)
 
-    lay, mem, fit = leanest
-    text = (f"the leanest layout ({lay.summary()}) needs {mem.total / 1e9:.1f} GB per GPU, "
-            f"{-fit.margin_bytes / 1e9:.1f} GB over the {fit.usable_bytes / 1e9:.1f} GB usable on {hw.name}")
-    if len({s[:3] for s in splits}) <= 2:
-        only = " or ".join(sorted({f"TP {t} × PP {p} × DP {d}" for t, p, d, _ in splits}))
-        prime = gpus > 3 and all(gpus % k for k in range(2, int(gpus ** 0.5) + 1))
-        text += f"; {gpus} GPUs{' (a prime number)' if prime else ''} allow only {only}"
-    return LayoutSearch(None, None, fit, lay, mem, binding="memory", shortfall_bytes=-fit.margin_bytes,
-                        recompute_overhead=None, explanation=text, **common)
+    f = feasible
+    note = ""
+    if timed:
+        try:
+            ranked = _timed(arch, hw, f, layout_of, grid, precision, stack, scaleout_gbps)
+        except InputError as exc:
+            ranked, note = None, f"layouts not timed ({exc}); the least recomputation, then the smallest TP × PP"
+        if ranked:
+            (j, st), others = ranked[0], ranked[1:1 + RUNNERS_UP]
+            lay, mem, fit = costed(j)
+            text = (f"{lay.summary()}: {st.tokens_per_gpu_s:,.0f} tokens/s per GPU, MFU {st.mfu:.1%} "
+                    f"({st.step_s:.2f} s per step of {int(m_[j]) * lay.dp * micro_batch:,} sequences); "
+                    f"{mem.total / 1e9:.1f} GB per GPU of the {fit.usable_bytes / 1e9:.1f} GB usable on {hw.name}; "
+                    f"the fastest of {len(ranked)} timed, {len(feasible)} of {len(grid)} layouts fit")
+            return LayoutSearch(lay, mem, fit, leanest[0], leanest[1], binding=None, shortfall_bytes=0.0,
+                                recompute_overhead=RECOMPUTE_OVERHEAD[lay.recompute], explanation=text,
+                                objective="time", step=st, runners_up=tuple((layout_of(k), t) for k, t in others),
+                                **common)
+    # least recomputation, then smallest TP × PP, lowest ZeRO stage, largest margin
+    lay, mem, fit = costed(int(f[np.lexsort((-margin[f], zero_[f], tp_[f] * pp_[f], mode_[f]))[0]]))
+    text = (f"{lay.summary()}: {mem.total / 1e9:.1f} GB per GPU of the {fit.usable_bytes / 1e9:.1f} GB usable "
+            f"on {hw.name} ({fit.margin_bytes / 1e9:.1f} GB to spare); {len(feasible)} of {len(grid)} "
+            f"layouts fit")
+    return LayoutSearch(lay, mem, fit, leanest[0], leanest[1], binding=None, shortfall_bytes=0.0,
+                        recompute_overhead=RECOMPUTE_OVERHEAD[lay.recompute], explanation=text,
+                        objective="memory", timing_note=note, **common)
+
+
+def _timed(arch: Architecture, hw: Hardware, feasible: np.ndarray, layout_of, grid: np.ndarray, precision: str,
+           stack: Stack, scaleout_gbps) -> list[tuple[int, StepTime]]:
+    """(row, step time) of the layouts worth timing among ``feasible``, fastest (most tokens/s) first: per split
+    (tp, pp, dp, ep, vpp) the least recomputation that fits, at each ZeRO stage that fits with it."""
+    key = grid[feasible][:, :5]
+    mode = grid[feasible, 6]
+    least = {}
+    for k, r in zip(map(tuple, key.tolist()), mode.tolist()):
+        least[k] = min(least.get(k, r), r)
+    out = []
+    for j, k, r in zip(feasible.tolist(), map(tuple, key.tolist()), mode.tolist()):
+        if r != least[k]:
+            continue
+        lay = layout_of(j)
+        st = step_time(arch, lay, hw, global_batch=int(grid[j, 7]) * lay.dp * lay.micro_batch, precision=precision,
+                       stack=stack, scaleout_gbps=scaleout_gbps)
+        out.append((j, st))
+    out.sort(key=lambda x: (-x[1].tokens_per_gpu_s, x[1].gpus, grid[x[0], 0] * grid[x[0], 1], grid[x[0], 5]))
+    return out

@@ -25,11 +25,13 @@ Activations (Korthikanti et al. 2022, "Reducing Activation Recomputation in Larg
 Models", arXiv 2205.05198, §4–5): one GPT-3 layer stores s·b·h·(34 + 5·a·s/h) bytes (16-bit values,
 1-byte dropout masks); with tensor parallelism s·b·h·(10 + 24/t + 5·a·s/(h·t)); with tensor + sequence
 parallelism s·b·h·(34/t + 5·a·s/(h·t)); selective recomputation drops the 5·a·s/h attention-score
-term (as FlashAttention does: with it, "none" overstates memory and "selective" is the realistic
-mode); full recomputation keeps only each layer's input, 2·s·b·h (÷ t with sequence parallelism),
+term, and so does FlashAttention, which never stores the score matrix: with ``flash_attention`` (the
+default) "none" and "selective" keep the same activations, and ``flash_attention=False`` gives the
+paper's rule (its row-wise softmax statistics, 4 bytes per head and token, are not counted); full recomputation keeps only each layer's input, 2·s·b·h (÷ t with sequence parallelism),
 plus one layer's selective activations while it is recomputed. Under the 1F1B schedule stage i holds
 pp − i micro-batches in flight, so the first stage stores L layers' worth whatever pp is (§4.2,
-pipeline parallelism; the interleaved schedule's extra factor is not modelled). ``dropout=True`` reproduces the paper's
+pipeline parallelism); the interleaved schedule with v virtual stages stores 1 + (p − 1)/(p·v) times
+that (§4.2.3), counted here on every stage. ``dropout=True`` reproduces the paper's
 34 exactly (masks after attention and MLP); modern LLMs train without dropout, so it defaults off.
 
 Generalisation beyond GPT-3 is ours and approximate, term by term: Q/K/V/attention-output widths use
@@ -201,7 +203,7 @@ def _activation_terms(arch: Architecture, e: float, dropout: bool, moe: bool) ->
 
 
 def layer_activation_bytes(arch: Architecture, layout: Layout, *, moe_layer: bool | None = None,
-                           activation_bytes: float = 2, dropout: bool = False) -> float:
+                           activation_bytes: float = 2, dropout: bool = False, flash_attention: bool = True) -> float:
     """Bytes one layer keeps for one micro-batch on one GPU under ``layout`` (its recompute mode;
     "full" keeps the layer input only). ``moe_layer`` defaults to the model's typical layer."""
     moe = arch.is_moe if moe_layer is None else bool(moe_layer)
@@ -213,7 +215,7 @@ def layer_activation_bytes(arch: Architecture, layout: Layout, *, moe_layer: boo
         return e * local * b * arch.hidden / rep_div
     rep, split, scores = _activation_terms(arch, e, dropout, moe)
     out = local * b * (rep / rep_div + split / t)
-    if layout.recompute == "none":
+    if layout.recompute == "none" and not flash_attention:
         out += scores * arch.heads * local * s * b / t
     return out
 
@@ -240,7 +242,8 @@ def _stage(layers: int, pp: int, i: int) -> tuple[int, int]:
 
 def stage_memory(arch: Architecture, layout: Layout, stage: int, *, microbatches: int | None = None,
                  weight_bytes: float = 2, grad_bytes: float = 2, master_bytes: float = 4,
-                 optimizer_bytes: float = 8, activation_bytes: float = 2, dropout: bool = False) -> MemoryBreakdown:
+                 optimizer_bytes: float = 8, activation_bytes: float = 2, dropout: bool = False,
+                 flash_attention: bool = True) -> MemoryBreakdown:
     """Bytes per GPU of pipeline stage ``stage`` (0-based; module docstring for every convention).
 
     ``microbatches``: per optimizer step and replica; fewer than pp − stage caps the 1F1B in-flight count.
@@ -251,8 +254,9 @@ def stage_memory(arch: Architecture, layout: Layout, stage: int, *, microbatches
         raise InputError("stage", f"must be below pp ({layout.pp})", stage)
     if microbatches is not None:
         _whole("microbatches", microbatches)
-    if not isinstance(dropout, bool):
-        raise InputError("dropout", "must be true or false", dropout)
+    for key, flag in (("dropout", dropout), ("flash_attention", flash_attention)):
+        if not isinstance(flag, bool):
+            raise InputError(key, "must be true or false", flag)
     p, L, tp, pp, i = arch.params(), arch.layers, layout.tp, layout.pp, stage
     dense_n = arch.dense_layers if arch.is_moe else L  # leading layers with a dense FFN
     moe_n = L - dense_n
@@ -276,9 +280,12 @@ def stage_memory(arch: Architecture, layout: Layout, stage: int, *, microbatches
     kinds = [False] * bool(n_dense) + [True] * bool(n_moe)  # layer kinds present (MoE or not)
 
     def per_layer(moe: bool, lay: Layout = layout) -> float:
-        return layer_activation_bytes(arch, lay, moe_layer=moe, activation_bytes=activation_bytes, dropout=dropout)
+        return layer_activation_bytes(arch, lay, moe_layer=moe, activation_bytes=activation_bytes, dropout=dropout,
+                                      flash_attention=flash_attention)
 
     flight = pp - i if microbatches is None else min(pp - i, microbatches)
+    if layout.vpp > 1:  # interleaved 1F1B: chunks of the next micro-batches are already in flight
+        flight *= 1 + (pp - 1) / (pp * layout.vpp)
     if layout.recompute == "full":  # stored layer inputs + the layer being recomputed (selective level)
         selective = Layout(**{**asdict(layout), "recompute": "selective"})
         acts = (flight * n - 1) * per_layer(False) + max(per_layer(k, selective) for k in kinds)

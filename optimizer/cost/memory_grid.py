@@ -27,11 +27,12 @@ def _states(params, dp, zero, unit, wb, gb, k):
             k * np.where(zero >= 1, shard, params))
 
 
-def _per_layer(arch: Architecture, t, s: int, b: int, e: float, dropout: bool, moe: bool, mode):
+def _per_layer(arch: Architecture, t, s: int, b: int, e: float, dropout: bool, moe: bool, mode, flash: bool):
     """``layer_activation_bytes`` over arrays of tp and recompute mode (sequence parallel when tp > 1)."""
     rep, split, scores = _activation_terms(arch, e, dropout, moe)
     out = s * b * (rep / t + split / t)
-    out = np.where(mode == _NONE, out + scores * arch.heads * s * s * b / t, out)
+    if not flash:
+        out = np.where(mode == _NONE, out + scores * arch.heads * s * s * b / t, out)
     return np.where(mode == _FULL, e * s * b * arch.hidden / t, out)
 
 
@@ -40,9 +41,9 @@ def _selective(arch: Architecture, t, s: int, b: int, e: float, dropout: bool, m
     return s * b * (rep / t + split / t)
 
 
-def _stage_totals(arch, p, i, tp, pp, dp, ep, zero, mode, flights_cap, s, b, options):
+def _stage_totals(arch, p, i, tp, pp, dp, ep, zero, mode, flights_cap, s, b, options, vpp):
     """``stage_memory(...).total`` of stage ``i`` (an array, one stage per layout)."""
-    wb, gb, k, e, dropout = options
+    wb, gb, k, e, dropout, flash = options
     L = arch.layers
     dense_n = arch.dense_layers if arch.is_moe else L
     moe_n = L - dense_n
@@ -63,8 +64,9 @@ def _stage_totals(arch, p, i, tp, pp, dp, ep, zero, mode, flights_cap, s, b, opt
     dw, dg, do = _states(on_gpu, dp, zero, unit, wb, gb, k)
     ew, eg, eo = _states(n_moe * routed / ep, tp * dp // ep, zero, np.where(n_moe > 0, routed / ep, 0.0), wb, gb, k)
     flight = np.minimum(pp - i, flights_cap)
-    dense_act = _per_layer(arch, tp, s, b, e, dropout, False, mode)
-    moe_act = _per_layer(arch, tp, s, b, e, dropout, True, mode) if arch.is_moe else dense_act
+    flight = np.where(vpp > 1, flight * (1 + (pp - 1) / (pp * vpp)), flight)
+    dense_act = _per_layer(arch, tp, s, b, e, dropout, False, mode, flash)
+    moe_act = _per_layer(arch, tp, s, b, e, dropout, True, mode, flash) if arch.is_moe else dense_act
     stored = flight * (n_dense * dense_act + n_moe * moe_act)
     recomputed = np.maximum(np.where(n_dense > 0, _selective(arch, tp, s, b, e, dropout, False), -np.inf),
                             np.where(n_moe > 0, _selective(arch, tp, s, b, e, dropout, True), -np.inf))
@@ -74,20 +76,23 @@ def _stage_totals(arch, p, i, tp, pp, dp, ep, zero, mode, flights_cap, s, b, opt
 
 
 def training_totals(arch: Architecture, tp, pp, dp, ep, zero, recompute, *, micro_batch: int, seq_len: int,
-                    microbatches=None, weight_bytes: float = 2, grad_bytes: float = 2, master_bytes: float = 4,
-                    optimizer_bytes: float = 8, activation_bytes: float = 2, dropout: bool = False) -> np.ndarray:
+                    microbatches=None, vpp=None, weight_bytes: float = 2, grad_bytes: float = 2, master_bytes: float = 4,
+                    optimizer_bytes: float = 8, activation_bytes: float = 2, dropout: bool = False,
+                    flash_attention: bool = True) -> np.ndarray:
     """Bytes per GPU on the fullest pipeline stage of every layout (``training_memory``'s total).
 
     ``tp``, ``pp``, ``dp``, ``ep``, ``zero`` are integer arrays of one length, ``recompute`` the index
-    of each layout's mode in ``RECOMPUTE_MODES``, ``microbatches`` per step and replica (an array or
-    None); the layouts must be valid for ``arch`` (the layout search only makes valid ones)."""
-    if not isinstance(dropout, bool):
-        raise InputError("dropout", "must be true or false", dropout)
+    of each layout's mode in ``RECOMPUTE_MODES``, ``microbatches`` per step and replica and ``vpp`` (virtual
+    stages) arrays or None; the layouts must be valid for ``arch`` (the layout search only makes valid ones)."""
+    for key, flag in (("dropout", dropout), ("flash_attention", flash_attention)):
+        if not isinstance(flag, bool):
+            raise InputError(key, "must be true or false", flag)
     options = (_bytes("weight_bytes", weight_bytes), _bytes("grad_bytes", grad_bytes),
                _bytes("master_bytes", master_bytes, True) + _bytes("optimizer_bytes", optimizer_bytes, True),
-               _bytes("activation_bytes", activation_bytes), dropout)
+               _bytes("activation_bytes", activation_bytes), dropout, flash_attention)
     tp, pp, dp, ep, zero, mode = (np.asarray(x, dtype=np.int64) for x in (tp, pp, dp, ep, zero, recompute))
     cap = np.full(tp.shape, np.iinfo(np.int64).max) if microbatches is None else np.asarray(microbatches, np.int64)
+    v = np.ones_like(tp) if vpp is None else np.asarray(vpp, dtype=np.int64)
     p = arch.params()
     L = arch.layers
     dense_n = arch.dense_layers if arch.is_moe else L
@@ -97,7 +102,7 @@ def training_totals(arch: Architecture, tp, pp, dp, ep, zero, recompute, *, micr
     for stage in (np.zeros_like(pp), b, b + 1, pp - 1):  # the stages that can be the fullest (training_memory)
         valid = stage < pp
         total = _stage_totals(arch, p, np.where(valid, stage, 0), tp, pp, dp, ep, zero, mode, cap, seq_len,
-                              micro_batch, options)
+                              micro_batch, options, v)
         total = np.where(valid, total, -np.inf)
         best = total if best is None else np.maximum(best, total)
     return best

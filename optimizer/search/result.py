@@ -64,7 +64,8 @@ def verify_layouts(problem: Problem, arch: dict, order: np.ndarray, want: int):
                 break
             checks += 1
             layout = search_layout(architecture_of(problem, arch, int(i)), problem.hardware, problem.gpus,
-                                   seq_len=problem.seq_len, headroom=problem.constraints.headroom)
+                                   seq_len=problem.seq_len, headroom=problem.constraints.headroom,
+                                   objective="memory")
             if not layout.ok:
                 last_failure = layout.explanation
                 continue

@@ -49,7 +49,16 @@ def test_zero3_keeps_one_layer_gathered():
 # ------------------------------------------------------------------ activations (Korthikanti et al.)
 def _per_layer(arch, **layout):
     lay = Layout(seq_len=2048, micro_batch=1, **layout)
-    return layer_activation_bytes(arch, lay, dropout=True)
+    return layer_activation_bytes(arch, lay, dropout=True, flash_attention=False)  # the paper's kernels
+
+
+def test_flash_attention_stores_no_scores():
+    # FlashAttention never writes the score matrix, so without recomputation a layer keeps what selective
+    # recomputation keeps (the default); the paper's rule is the unfused kernel's.
+    lay = dict(seq_len=2048, micro_batch=1, tp=8)
+    none = layer_activation_bytes(GPT3_175B, Layout(recompute="none", **lay), dropout=True)
+    assert none == layer_activation_bytes(GPT3_175B, Layout(recompute="selective", **lay), dropout=True)
+    assert none < _per_layer(GPT3_175B, tp=8) / 3
 
 
 def test_korthikanti_per_layer_formulas_by_hand():

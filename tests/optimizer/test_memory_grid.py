@@ -40,7 +40,8 @@ def _valid_layouts(arch, draw, n):
         dp = draw(st.sampled_from([1, 2, 4, 8, 16, 64]))
         ep = draw(st.sampled_from([e for e in (1, 2, 4, 8, 16, 64) if dp % e == 0
                                    and (arch.experts % e == 0 if arch.is_moe else e == 1)]))
-        out.append(Layout(tp=tp, pp=pp, dp=dp, ep=ep, zero=draw(st.sampled_from(ZERO_STAGES)),
+        vpp = draw(st.sampled_from([1, 2, 3, 4])) if pp > 1 else 1
+        out.append(Layout(tp=tp, pp=pp, dp=dp, ep=ep, vpp=vpp, zero=draw(st.sampled_from(ZERO_STAGES)),
                           recompute=draw(st.sampled_from(RECOMPUTE_MODES)), micro_batch=draw(st.integers(1, 4)),
                           seq_len=draw(st.sampled_from([1024, 4096]))))
     return out
@@ -55,13 +56,14 @@ def test_array_totals_equal_the_scalar_totals(data):
                for lay in _valid_layouts(arch, data.draw, 8)]
     capped = data.draw(st.booleans())
     micro = [data.draw(st.integers(1, 40)) for _ in layouts] if capped else None
-    options = data.draw(st.fixed_dictionaries({}, optional={"dropout": st.booleans(),
+    options = data.draw(st.fixed_dictionaries({}, optional={"dropout": st.booleans(), "flash_attention": st.booleans(),
                                                             "activation_bytes": st.sampled_from([1, 2, 4]),
                                                             "optimizer_bytes": st.sampled_from([0, 4, 8])}))
     columns = (np.array([getattr(lay, k) for lay in layouts]) for k in ("tp", "pp", "dp", "ep", "zero"))
     got = training_totals(arch, *columns,
                           np.array([RECOMPUTE_MODES.index(lay.recompute) for lay in layouts]),
-                          micro_batch=micro_batch, seq_len=seq_len, microbatches=micro, **options)
+                          micro_batch=micro_batch, seq_len=seq_len, microbatches=micro,
+                          vpp=np.array([lay.vpp for lay in layouts]), **options)
     want = [training_memory(arch, lay, microbatches=None if micro is None else micro[j], **options).total
             for j, lay in enumerate(layouts)]
     assert got.tolist() == want  # equal floats, not approximately equal
@@ -69,7 +71,7 @@ def test_array_totals_equal_the_scalar_totals(data):
 
 def _one_by_one(arch, hw, gpus, seq_len, headroom=0.1):
     """The layout search's rule applied to every layout costed alone with training_memory."""
-    found = search_layout(arch, hw, gpus, seq_len=seq_len, headroom=headroom)
+    found = search_layout(arch, hw, gpus, seq_len=seq_len, headroom=headroom, objective="memory")
     tried = []
     for tp, pp, dp, ep in found.splits:
         for zero in ZERO_STAGES:
