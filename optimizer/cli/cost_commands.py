@@ -9,8 +9,9 @@ from perflaw.optimizer.cost.plan_cost import GRID_SOURCE, plan_cost
 from perflaw.law.architecture import Architecture
 from perflaw.law.errors import InputError
 from perflaw.optimizer.cost.hardware import Hardware, Utilization, default_utilization, get_hardware, load_catalog
-from perflaw.optimizer.cost.layout import RECOMPUTE_OVERHEAD, search_layout
+from perflaw.optimizer.cost.layout import DEFAULT_BATCH_TOKENS, RECOMPUTE_OVERHEAD, search_layout
 from perflaw.optimizer.cost.memory import Layout, fits, fits_one_gpu, inference_memory, training_memory
+from perflaw.optimizer.cost.step_time import step_time
 from perflaw.optimizer.cli.quantities import format_quantity
 from perflaw.optimizer.cli.textfmt import table
 
@@ -28,6 +29,7 @@ def hardware_payload() -> dict:
 def hardware_text(d: dict) -> str:
     cols = [("name", "name", ""), ("peak_bf16_tflops", "BF16 TF/s", ".1f"), ("peak_fp8_tflops", "FP8 TF/s", ".1f"),
             ("hbm_gb", "HBM GB", ".0f"), ("hbm_tbps", "TB/s", ".2f"), ("scaleup_domain", "domain", "d"),
+            ("scaleup_gbps", "NVLink GB/s", ".0f"), ("scaleout_gbps", "net GB/s", ".0f"),
             ("tdp_w", "W", ".0f"), ("default_mfu", "MFU", ".3f"), ("default_goodput", "goodput", ".3f")]
     notes = sorted({r["utilization_source"] for r in d["hardware"]})
     rows = [{**r, "aliases": ", ".join(r["aliases"]) or "—"} for r in d["hardware"]]
@@ -87,34 +89,67 @@ def cost_text(d: dict) -> str:
     return "\n".join(lines)
 
 
-# Layout fields without a flag of their own: DP and EP follow from --gpus. The others are renamed
-# to their flags by the command line's edge (cli.main).
-_LAYOUT_FLAGS = {"dp": "--gpus", "ep": "--gpus"}
+# Layout fields without a flag of their own: DP follows from --gpus. The others are renamed to their
+# flags by the command line's edge (cli.main).
+_LAYOUT_FLAGS = {"dp": "--gpus", "global_batch": "--global-batch"}
+
+
+def _step_lines(st, layout, runners_up=()) -> list[str]:
+    parts = ", ".join(f"{k} {v / st.step_s:.0%}" for k, v in st.breakdown().items() if v / st.step_s >= 0.005)
+    micro = f"{st.microbatches} micro-batch{'es' if st.microbatches != 1 else ''} per replica"
+    lines = [f"Step time       {st.step_s:.2f} s for {st.tokens_per_step // layout.seq_len:,} sequences ({micro}): "
+             f"{parts}; {st.tokens_per_gpu_s:,.0f} tokens/s per GPU, MFU {st.mfu:.1%}"]
+    if runners_up:
+        lines.append("Runners-up      " + "; ".join(f"{lay.summary()} MFU {t.mfu:.1%}" for lay, t in runners_up))
+    return lines
+
+
+def _step_payload(st, runners_up=()) -> dict:
+    return {"step": st.as_dict(), "mfu_model": st.mfu,
+            "runners_up": [{"layout": {**lay.__dict__, "gpus": lay.gpus}, "summary": lay.summary(), "mfu": t.mfu,
+                            "step_s": t.step_s} for lay, t in runners_up]}
 
 
 def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq_len: int, micro_batch: int,
-                   headroom: float, explicit: dict | None, zero=None, recompute=None) -> dict:
-    """Memory per GPU and the layout: the one given (``explicit``: tp, pp, zero, recompute) or the
-    cheapest that fits, found by search; when none fits, which limit binds and by how much."""
+                   headroom: float, explicit: dict | None, zero=None, recompute=None, *, global_batch: int | None = None,
+                   precision: str = "bf16", scaleout_gbps: float | None = None, rule: str = "time") -> dict:
+    """Memory per GPU, the layout and its step time: the layout given (``explicit``: tp, pp, cp, vpp, ep,
+    zero, recompute) or the fastest that fits (``rule`` "memory": the older rule), found by search; when
+    none fits, which limit binds and by how much. ``global_batch`` is in sequences."""
     if gpus is None:
         return {"layout_feasible": None, "layout_text": ["Layout          — (give --gpus to size the layout)"]}
     gb = 1e9
     if explicit:
         try:
-            layout = Layout.for_gpus(gpus, tp=explicit["tp"], pp=explicit["pp"], zero=explicit["zero"],
-                                     recompute=explicit["recompute"], micro_batch=micro_batch, seq_len=seq_len)
-            mem = training_memory(arch, layout)
+            layout = Layout.for_gpus(gpus, micro_batch=micro_batch, seq_len=seq_len, **explicit)
+            per_step = layout.dp * micro_batch
+            seqs = global_batch or -(-max(1, DEFAULT_BATCH_TOKENS // seq_len) // per_step) * per_step
+            if seqs % per_step:
+                raise InputError("global_batch", f"must be a multiple of DP {layout.dp} × micro-batch {micro_batch}",
+                                 seqs)
+            mem = training_memory(arch, layout, microbatches=seqs // per_step)
         except InputError as exc:
             raise exc.renamed(_LAYOUT_FLAGS) from None
         fit = fits(mem, hardware, headroom)
         verdict = "fits" if fit.fits else f"does NOT fit: {-fit.margin_bytes / gb:.1f} GB over"
-        return {
+        out = {
             "memory_per_gpu_gb": mem.total / gb, "layout": {**layout.__dict__, "gpus": layout.gpus},
             "memory": mem.as_dict(), "layout_feasible": fit.fits, "binding": None if fit.fits else "memory",
+            "global_batch": seqs,
             "layout_text": [f"Layout          {layout.summary()} (given)",
                             f"Memory per GPU  {mem.total / gb:.1f} GB of {fit.usable_bytes / gb:.1f} GB usable "
                             f"({hardware.hbm_gb:g} GB less {headroom:.0%} headroom): {verdict}"],
         }
+        try:
+            st = step_time(arch, layout, hardware, global_batch=seqs, precision=precision, scaleout_gbps=scaleout_gbps)
+        except InputError as exc:
+            if exc.input_name in ("global_batch", "tp", "ep", "pp"):
+                raise exc.renamed(_LAYOUT_FLAGS) from None
+            out["layout_text"].append(f"Step time       — not modelled: {exc}")
+            return out
+        out.update(_step_payload(st))
+        out["layout_text"] += _step_lines(st, layout)
+        return out
     filters = {}
     if zero is not None:
         filters["zero_stages"] = (zero,)
@@ -122,9 +157,10 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
         filters["recompute"] = (recompute,)
     try:
         found = search_layout(arch, hardware, gpus, seq_len=seq_len, micro_batch=micro_batch, headroom=headroom,
-                              **filters)
+                              global_batch_tokens=None if global_batch is None else global_batch * seq_len,
+                              objective=rule, precision=precision, scaleout_gbps=scaleout_gbps, **filters)
     except InputError as exc:
-        raise exc.renamed(_LAYOUT_FLAGS) from None
+        raise exc.renamed({**_LAYOUT_FLAGS, "global_batch_tokens": "--global-batch"}) from None
     if not found.ok:
         return {
             "memory_per_gpu_gb": found.leanest_memory.total / gb if found.leanest_memory else None, "layout": None,
@@ -132,18 +168,27 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
             "layout_text": [f"Layout          none fits ({found.tried} tried): {found.explanation}"],
         }
     lay, mem = found.layout, found.memory
-    return {
+    out = {
         "memory_per_gpu_gb": mem.total / gb, "layout": {**lay.__dict__, "gpus": lay.gpus}, "memory": mem.as_dict(),
         "layout_feasible": True, "binding": None, "recompute_overhead": RECOMPUTE_OVERHEAD[lay.recompute],
+        "layout_objective": found.objective, "layout_explanation": found.explanation,
         "layout_text": [
-            f"Layout          {lay.summary()} (cheapest of {found.feasible} feasible / {found.tried} tried)",
+            f"Layout          {lay.summary()} ({'fastest' if found.step else 'cheapest by the memory rule'} of "
+            f"{found.feasible} feasible / {found.tried} tried)" + (f"; {found.timing_note}" if found.timing_note
+                                                                   else ""),
             f"Memory per GPU  {mem.total / gb:.1f} GB of {found.fit.usable_bytes / gb:.1f} GB usable: weights "
             f"{mem.weights / gb:.1f}, gradients {mem.gradients / gb:.1f}, optimizer {mem.optimizer / gb:.1f}, "
-            f"activations {mem.activations / gb:.1f}"
-            + (f"; {lay.recompute} recompute costs about {RECOMPUTE_OVERHEAD[lay.recompute]:.1%} extra hardware "
-               f"FLOPs, which the MFU is taken to include" if lay.recompute != "none" else ""),
+            f"activations {mem.activations / gb:.1f}",
         ],
     }
+    if found.step is not None:
+        out["global_batch"] = found.step.tokens_per_step // seq_len
+        out.update(_step_payload(found.step, found.runners_up))
+        out["layout_text"] += _step_lines(found.step, lay, found.runners_up)
+    elif lay.recompute != "none":
+        out["layout_text"][-1] += (f"; {lay.recompute} recompute costs about {RECOMPUTE_OVERHEAD[lay.recompute]:.1%} "
+                                   "extra hardware FLOPs, which the MFU is taken to include")
+    return out
 
 
 def serve_section(arch: Architecture, serve_hardware: str | None, serve_hbm_gb: float | None, context: int,
@@ -196,28 +241,50 @@ def cost_from_args(args) -> dict:
     from perflaw.optimizer.cli.arch_args import architecture_from_args, parse_int_flag, seq_len_from_args, tokens_t_from_args
     from perflaw.optimizer.cli.hardware_args import gpus_from_args, hardware_from_args, price_from_args, utilization_from_args
     from perflaw.law.rules import check_number
+    from perflaw.optimizer.cost.hardware import LINK_GBPS
     from perflaw.optimizer.search.problem import HEADROOM, SERVE_BATCH, SERVE_CONTEXT
     choice = architecture_from_args(args)
     tokens_t = tokens_t_from_args(args)
     hardware = hardware_from_args(args)
-    util = utilization_from_args(args, hardware)
     gpus, seq_len = gpus_from_args(args), seq_len_from_args(args)
     check_number("headroom", args.headroom, HEADROOM)
     for flag, value in (("--params", args.params), ("--active-params", args.active_params)):
         if value is not None:
             raise InputError(flag, "applies to predict only; cost counts the architecture's own parameters", value)
     explicit = None
+    extra = {"cp": args.cp, "vpp": args.vpp, "ep": args.ep}
     if args.tp is not None or args.pp is not None:
         explicit = {"tp": parse_int_flag(args.tp or "1", "--tp", 1, 1 << 20),
                     "pp": parse_int_flag(args.pp or "1", "--pp", 1, 1 << 20),
                     "zero": args.zero or 0, "recompute": args.recompute or "selective"}
+        explicit.update({k: parse_int_flag(v, f"--{k}", 1, 1 << 20) for k, v in extra.items() if v is not None})
+    else:
+        for k, v in extra.items():
+            if v is not None:
+                raise InputError(f"--{k}", "applies to a layout given with --tp/--pp (the search sets it)", v)
+    global_batch = None if args.global_batch is None else parse_int_flag(args.global_batch, "--global-batch", 1,
+                                                                         1 << 60)
+    if args.scaleout_gbps is not None:
+        check_number("--scaleout-gbps", args.scaleout_gbps, LINK_GBPS)
     sections = layout_section(choice.arch, hardware, gpus, seq_len,
                               parse_int_flag(args.micro_batch, "--micro-batch", 1, 1 << 20), args.headroom, explicit,
-                              zero=args.zero, recompute=args.recompute)
+                              zero=args.zero, recompute=args.recompute, global_batch=global_batch,
+                              precision=args.precision, scaleout_gbps=args.scaleout_gbps, rule=args.layout_rule)
     sections.update(serve_section(choice.arch, args.serve_hardware, args.serve_hbm_gb,
                                   parse_int_flag(args.serve_context, "--serve-context", SERVE_CONTEXT.low,
                                                  SERVE_CONTEXT.high),
                                   parse_int_flag(args.serve_batch, "--serve-batch", SERVE_BATCH.low, SERVE_BATCH.high),
                                   args.headroom))
+    if args.mfu is None and sections.get("mfu_model") is not None:
+        base = default_utilization(hardware)
+        goodput = base.goodput if args.goodput is None else args.goodput
+        run = base.source.split(":")[0]
+        util = Utilization(sections["mfu_model"], goodput,
+                           f"MFU from the step-time model of the layout, goodput "
+                           f"{'given' if args.goodput is not None else 'from ' + run}")
+        sections["mfu_source"] = "model"
+    else:
+        util = utilization_from_args(args, hardware)
+        sections["mfu_source"] = "given" if args.mfu is not None else "published run"
     return cost_payload(choice, tokens_t, hardware, util, gpus, seq_len, args.flops_rule, args.precision,
                         price_from_args(args), args.pue, args.grid_co2, sections)

@@ -23,8 +23,9 @@ def add_hardware_arguments(parser: argparse.ArgumentParser, gpus_required: bool 
     g.add_argument("--tdp-w", type=float, metavar="W", help="inline hardware: board power in watts")
     g.add_argument("--scaleup-domain", type=str, metavar="N", help="inline hardware: GPUs per NVLink domain (8)")
     g.add_argument("--gpus", type=str, metavar="N", required=gpus_required, help="number of GPUs")
-    g.add_argument("--mfu", type=float, help="steady-state model FLOPs utilization in (0, 1] "
-                                             "(default: the hardware family's published run)")
+    g.add_argument("--mfu", type=float, help="steady-state model FLOPs utilization in (0, 1] (default: cost "
+                                             "predicts it from the layout when --gpus is given; otherwise the "
+                                             "hardware family's published run)")
     g.add_argument("--goodput", type=float, help="share of GPU-hours in steady-state training, (0, 1] "
                                                  "(default: from the same run; 1 ignores restarts and evaluation)")
     g.add_argument("--precision", choices=PRECISIONS, default="bf16", help="tensor precision of the peak (bf16)")

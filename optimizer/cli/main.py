@@ -131,9 +131,18 @@ def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
         p.add_argument("--flops-rule", choices=FLOPS_RULES, default="attention",
                        help="attention: 6 x matmul weights + attention at --seq-len (default); "
                             "6N: 6 x activated params")
-        g = p.add_argument_group("parallel layout (searched unless --tp/--pp are given)")
+        g = p.add_argument_group("parallel layout (the fastest that fits is searched unless --tp/--pp are given)")
         g.add_argument("--tp", type=str, help="tensor-parallel degree")
         g.add_argument("--pp", type=str, help="pipeline-parallel degree")
+        g.add_argument("--vpp", type=str, help="virtual pipeline stages per GPU, interleaved (with --pp; default 1)")
+        g.add_argument("--cp", type=str, help="context-parallel degree (with --tp/--pp; default 1)")
+        g.add_argument("--ep", type=str, help="expert-parallel degree (MoE, with --tp/--pp; default 1)")
+        g.add_argument("--global-batch", type=str, metavar="SEQ",
+                       help="sequences per optimizer step (default: 4M tokens, whole micro-batches on every replica)")
+        g.add_argument("--scaleout-gbps", type=float, metavar="GB/s",
+                       help="network per GPU out of the NVLink domain, one direction (default: the catalog's)")
+        g.add_argument("--layout-rule", choices=("time", "memory"), default="time",
+                       help="search for the fastest layout (time, default) or by the older memory rule")
         g.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=None, help="ZeRO stage (3 = FSDP)")
         g.add_argument("--recompute", choices=("none", "selective", "full"), default=None, help="activation recompute")
         g.add_argument("--micro-batch", type=str, default="1", help="sequences per micro-batch (default 1)")

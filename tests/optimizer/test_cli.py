@@ -224,3 +224,59 @@ def test_fit_compares_the_law_forms_and_writes_the_chosen_one(capsys, tmp_path):
     assert logistic["scored_after"] is None and len(logistic["candidates"]) == 1
     assert main(["fit", "--form", "cubic"]) == 2
     assert capsys.readouterr().err.startswith("error: --form: must be auto or one of")
+
+
+def test_cost_predicts_the_mfu_from_the_layout(capsys):
+    # No --mfu: the step-time model of the fastest layout gives it; goodput stays the published run's.
+    d = run_json(capsys, ["cost", *LLAMA31_405B, "--tokens", "15.6T", "--hardware", "H100-SXM", "--gpus", "16384",
+                          "--seq-len", "8192", "--global-batch", "2048"])
+    assert d["mfu_source"] == "model" and d["mfu"] == d["mfu_model"] == d["step"]["mfu"]
+    assert 0.3 < d["mfu"] < 0.5 and d["goodput"] == pytest.approx(0.8542, abs=1e-4)
+    assert d["global_batch"] == 2048 and d["layout_objective"] == "time"
+    assert sum(d["step"]["breakdown"].values()) == pytest.approx(d["step"]["step_s"])
+    assert len(d["runners_up"]) == 3 and all(r["mfu"] <= d["mfu"] for r in d["runners_up"])
+    steady = d["train_flops"] / (3600 * 989.4e12 * d["mfu"])
+    assert d["gpu_hours_steady"] == pytest.approx(steady)
+    # --mfu wins, and the model's figure is still shown beside it.
+    given = run_json(capsys, ["cost", *LLAMA31_405B, "--tokens", "15.6T", "--hardware", "H100-SXM", "--gpus",
+                              "16384", "--seq-len", "8192", "--global-batch", "2048", "--mfu", "0.4"])
+    assert given["mfu_source"] == "given" and given["mfu"] == 0.4 and given["mfu_model"] == d["mfu"]
+    # Without GPUs there is no layout: the published run's MFU.
+    assert run_json(capsys, ["cost", *LLAMA3_8B, "--tokens", "15T", "--hardware", "H100"])["mfu_source"] == \
+        "published run"
+
+
+def test_cost_times_a_given_layout_with_its_stages_and_batch(capsys):
+    d = run_json(capsys, ["cost", *LLAMA31_405B, "--tokens", "15.6T", "--hardware", "H100-SXM", "--gpus", "16384",
+                          "--seq-len", "8192", "--tp", "8", "--pp", "16", "--vpp", "4", "--zero", "1",
+                          "--recompute", "none", "--global-batch", "2048"])
+    assert d["layout"]["vpp"] == 4 and d["layout"]["dp"] == 128 and d["step"]["microbatches"] == 16
+    assert d["mfu_source"] == "model" and d["step"]["bubble_s"] > 0
+    # FP8 needs no --mfu when the model times it.
+    fp8 = run_json(capsys, ["cost", *LLAMA3_8B, "--tokens", "15T", "--hardware", "H100", "--gpus", "64",
+                            "--precision", "fp8"])
+    assert fp8["mfu_source"] == "model" and fp8["precision"] == "fp8"
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--gpus", "64", "--vpp", "2"], "--vpp"),
+    (["--gpus", "64", "--tp", "8", "--global-batch", "12"], "--global-batch"),
+    (["--gpus", "64", "--global-batch", "0"], "--global-batch"),
+    (["--gpus", "64", "--tp", "8", "--cp", "0"], "--cp"),
+    (["--gpus", "48", "--tp", "8", "--cp", "3"], "--cp"),
+    (["--gpus", "64", "--scaleout-gbps", "-1"], "--scaleout-gbps"),
+])
+def test_cost_layout_flags_are_checked(capsys, argv, flag):
+    assert main(["cost", *LLAMA3_8B, "--tokens", "15T", "--hardware", "H100", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flag}") and "Traceback" not in err
+
+
+def test_cost_on_hardware_without_a_network_figure(capsys):
+    # MI300X has no network bandwidth in the catalog: past one node the layouts are not timed (the rule picks,
+    # and the published run's MFU stands) until --scaleout-gbps gives it.
+    base = ["cost", *LLAMA3_8B, "--tokens", "15T", "--hardware", "MI300X", "--gpus", "64"]
+    d = run_json(capsys, base)
+    assert d["mfu_source"] == "published run" and d["layout_objective"] == "memory"
+    assert "scaleout" in d["layout_text"][0]
+    assert run_json(capsys, base + ["--scaleout-gbps", "50"])["mfu_source"] == "model"
