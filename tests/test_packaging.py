@@ -62,7 +62,8 @@ def test_a_built_wheel_works_in_a_fresh_virtual_environment(tmp_path):
     assert {n.split("/")[0] for n in names if not n.startswith("perflaw-")} == {"perflaw"}
     for data in ("perflaw/law/data/models.csv", "perflaw/optimizer/cost/data/hardware.csv",
                  "perflaw/optimizer/cost/data/training_runs.csv", "perflaw/optimizer/cost/data/throughput_models.json",
-                 "perflaw/optimizer/cost/data/throughput_runs.csv", "perflaw/scenarios/7b-512xh100-30d.toml"):
+                 "perflaw/optimizer/cost/data/throughput_runs.csv", "perflaw/optimizer/cost/data/end_to_end_runs.json",
+                 "perflaw/scenarios/7b-512xh100-30d.toml"):
         assert data in names
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

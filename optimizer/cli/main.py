@@ -123,6 +123,10 @@ def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
     if want("hardware"):
         p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = sub.add_parser("throughput", help="the step-time model's MFU against published runs, row by row")
+    if want("throughput"):
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+
     p = sub.add_parser("cost", help="FLOPs, GPU-hours, days, dollars, energy and layout of one plan")
     if want("cost"):
         add_architecture_arguments(p)
@@ -207,8 +211,12 @@ def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
     if args.command == "cost":
         payload = cc.cost_from_args(args)
         return payload, cc.cost_text(payload)
+    if args.command == "throughput":
+        from perflaw.optimizer.cli import throughput_commands as tc
+        payload = tc.throughput_payload()
+        return payload, tc.throughput_text(payload)
     raise UsageError("perflaw: a command is required (run, optimize, plan, predict, cost, fit, validate, "
-                     "hardware); see perflaw --help")
+                     "hardware, throughput); see perflaw --help")
 
 
 #: Library fields whose flag is not ``--`` + the field with dashes (the rest follow from the parser).

@@ -93,15 +93,18 @@ def layer_work(arch: Architecture, layout: Layout, hw: Hardware, *, precision: s
         if layout.cp > 1:
             sent = (layout.cp - 1) * T * kv_width / t * E / cp_bandwidth
             cp_f, cp_b = max(0.0, sent - attn_f), max(0.0, 2 * sent - attn_b)
-        ep_pass = 0.0
+        ep_f = ep_b = 0.0
         if ep_bytes:
             near, far, share = ep_bandwidths
-            ep_pass = max(ep_bytes * (1 - share) / near, ep_bytes * share / far if share else 0.0)
-        forward = gemm + attn_f + elementwise + tp_pass + cp_f + ep_pass
-        backward = 2 * gemm + attn_b + 2 * elementwise + tp_pass + cp_b + ep_pass
+            ep_f = ep_b = max(ep_bytes * (1 - share) / near, ep_bytes * share / far if share else 0.0)
+            if stack.ep_overlap:  # hidden behind the compute of the other micro-batch in flight
+                ep_f = max(0.0, ep_f - (gemm + attn_f + elementwise))
+                ep_b = max(0.0, ep_b - (2 * gemm + attn_b + 2 * elementwise))
+        forward = gemm + attn_f + elementwise + tp_pass + cp_f + ep_f
+        backward = 2 * gemm + attn_b + 2 * elementwise + tp_pass + cp_b + ep_b
         recompute = {"none": 0.0, "selective": attn_f, "full": forward}[layout.recompute]
         return LayerWork(compute=3 * gemm + attn_f + attn_b + 3 * elementwise, recompute=recompute,
-                         tp=2 * tp_pass, cp=cp_f + cp_b, ep=2 * ep_pass, forward=forward, backward=backward,
+                         tp=2 * tp_pass, cp=cp_f + cp_b, ep=ep_f + ep_b, forward=forward, backward=backward,
                          logits=logits)
 
     dense = layer(ffn(arch.ffn, T, t), T * arch.ffn / t, 0.0, 0.0) if arch.ffn else None

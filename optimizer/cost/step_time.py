@@ -52,9 +52,10 @@ class Stack:
     dp_overlap: bool = True  # gradient reduce and parameter gather overlapped (--overlap-grad-reduce/-param-gather)
     grad_reduce_bytes: float = 4.0  # bytes per gradient value reduced over data parallelism (fp32 main grads)
     fused_kernels: bool = True  # norms, activations and residuals fused (Transformer Engine); False: eager PyTorch
+    ep_overlap: bool = False  # expert all-to-all hidden behind another micro-batch's compute (DeepSeek's DualPipe)
 
     def __post_init__(self) -> None:
-        for key in ("flash_attention", "tp_overlap", "dp_overlap", "fused_kernels"):
+        for key in ("flash_attention", "tp_overlap", "dp_overlap", "fused_kernels", "ep_overlap"):
             if not isinstance(getattr(self, key), bool):
                 raise InputError(key, "must be true or false", getattr(self, key))
         g = self.grad_reduce_bytes

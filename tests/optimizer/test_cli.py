@@ -280,3 +280,13 @@ def test_cost_on_hardware_without_a_network_figure(capsys):
     assert d["mfu_source"] == "published run" and d["layout_objective"] == "memory"
     assert "scaleout" in d["layout_text"][0]
     assert run_json(capsys, base + ["--scaleout-gbps", "50"])["mfu_source"] == "model"
+
+
+def test_throughput_command_reports_the_check(capsys):
+    d = run_json(capsys, ["throughput"])
+    assert d["summary"]["test"]["rows"] == sum(r["split"] == "test" for r in d["rows"])
+    assert {r["run"] for r in d["end_to_end"]} >= {"Llama-3.1-405B", "BLOOM-176B", "DeepSeek-V3"}
+    assert set(d["fitted"]) <= set(d["constants"])
+    assert main(["throughput"]) == 0
+    text = capsys.readouterr().out
+    assert "held-out rows" in text and "end to end" in text
