@@ -62,7 +62,7 @@ def optimize(*, flops=None, gpu_hours=None, usd=None, days=None,
     points, sensitivity per axis, the best conventional shape, the law's terms).
     """
     given = {k: v for k, v in locals().items() if k in _SECTIONS and v is not None}
-    scenario = _scenario(given, "perflaw.optimize")
+    scenario = _scenario(given, "perflaw.optimize").settled()
     problem = scenario.problems()[0]
     result = search(problem, scenario.strategy, trials=scenario.trials, seed=scenario.seed, top=scenario.top,
                     storage=storage, study_name=study_name)
@@ -120,6 +120,9 @@ def run_scenario(scenario: Scenario | str | Path, out: str | Path | None = None,
         scenario = load_scenario(scenario)
     folder = Path(out) if out is not None else Path(reports) / scenario.name
     check_report_folder(folder, force)
+    if scenario.model_mfu and progress:
+        progress("  the MFU of the best plan's fastest layout (step-time model)")
+    scenario = scenario.settled()
     data = build_report(list(zip(scenario.labels, scenario.problems())), strategy=scenario.strategy,
                         trials=scenario.trials, seed=scenario.seed, top=scenario.top, fronts=scenario.fronts,
                         target_mmlu=scenario.target_mmlu, reference_models=scenario.reference_models,

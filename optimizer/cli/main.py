@@ -142,7 +142,7 @@ def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
         g.add_argument("--cp", type=str, help="context-parallel degree (with --tp/--pp; default 1)")
         g.add_argument("--ep", type=str, help="expert-parallel degree (MoE, with --tp/--pp; default 1)")
         g.add_argument("--global-batch", type=str, metavar="SEQ",
-                       help="sequences per optimizer step (default: 4M tokens, whole micro-batches on every replica)")
+                       help="sequences per optimizer step (default: 1,024 tokens per GPU, 4M to 16M tokens)")
         g.add_argument("--scaleout-gbps", type=float, metavar="GB/s",
                        help="network per GPU out of the NVLink domain, one direction (default: the catalog's)")
         g.add_argument("--layout-rule", choices=("time", "memory"), default="time",

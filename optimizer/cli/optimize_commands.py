@@ -131,7 +131,9 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
     check_gamma(args.gamma)
     problem = Problem(space, budget.flops, budget.hardware, budget.gpus, budget.utilization, constraints,
                       coefficients_from_args(args), args.gamma, seq_len_from_args(args), args.flops_rule,
-                      budget.precision, budget.price_usd_per_gpu_hour, args.data_vintage, args.trust, args.objective)
+                      budget.precision, budget.price_usd_per_gpu_hour, args.data_vintage, args.trust, args.objective,
+                      model_mfu=args.mfu is None and budget.hardware is not None and budget.gpus is not None
+                      and budget.precision != "fp8", flops_fixed=budget.kind == "flops")
     return problem, budget
 
 
@@ -156,6 +158,12 @@ def optimize_payload(args: argparse.Namespace, progress: bool, words=lambda text
                                        "--strategy optuna)", strategy)
     if args.front not in FRONTS:
         raise InputError("--front", f"must be one of {', '.join(FRONTS)}", args.front)
+    if problem.model_mfu:  # no --mfu: the best plan's fastest layout sets it (search.modelled_mfu)
+        from dataclasses import replace
+
+        from perflaw.optimizer.search.modelled_mfu import settle_mfu
+        problem = settle_mfu(problem)
+        budget = replace(budget, utilization=problem.utilization)
     result: SearchResult = search(problem, strategy, trials=trials, seed=seed, top=top, storage=args.storage,
                                   study_name=args.study_name, progress=progress)
     iv = interval_for(problem.coefficients)

@@ -12,8 +12,9 @@ stages when the micro-batches per step are a multiple of pp (as Megatron-LM requ
 ``objective="time"`` (the default) times the layouts that fit with the step-time model
 (step_time.py) and keeps the one with the most tokens per second, reporting the runners-up with
 their MFU; each split is timed with its least recomputation that fits, at each ZeRO stage that
-fits. Without a global batch the step is ``DEFAULT_BATCH_TOKENS`` tokens, rounded up to whole
-micro-batches on every replica. Where the model cannot time the hardware (no bandwidth in the
+fits. Without a global batch the step is ``default_batch_sequences`` (1,024 tokens per GPU, 4M to
+16M tokens), on the layouts whose data-parallel degree splits it evenly (rounded up to whole
+micro-batches only where none does). Where the model cannot time the hardware (no bandwidth in the
 catalog), and with ``objective="memory"``, the rule is the older one: the least recomputation (it
 costs compute, ``RECOMPUTE_OVERHEAD``), then the smallest tp × pp, the lowest ZeRO stage, the
 largest margin.
@@ -38,8 +39,16 @@ from perflaw.optimizer.cost.step_time import Stack, StepTime, step_time
 # Full: one more forward pass, 2N on top of 6N FLOPs per token = 1/3 (same paper, §2 and §5).
 RECOMPUTE_OVERHEAD = {"none": 0.0, "selective": 0.027, "full": 1.0 / 3.0}
 OBJECTIVES = ("time", "memory")
-# Tokens per step when no global batch is given: Llama 3 405B began at 4M tokens per step (arXiv 2407.21783 §3.4.1).
-DEFAULT_BATCH_TOKENS = 4 * 1024 * 1024
+# Tokens per step when no global batch is given: 1,024 per GPU, at least 4M and at most 16M. Llama 3 405B
+# trained at 4M tokens per step, then 8M and 16M, the last on 16,384 GPUs (arXiv 2407.21783 §3.4.1).
+BATCH_TOKENS_PER_GPU = 1024
+BATCH_TOKENS_RANGE = (4 * 1024 * 1024, 16 * 1024 * 1024)
+
+
+def default_batch_sequences(gpus: int, seq_len: int) -> int:
+    """Sequences per step when no global batch is given (``BATCH_TOKENS_PER_GPU``, within ``BATCH_TOKENS_RANGE``)."""
+    low, high = BATCH_TOKENS_RANGE
+    return max(1, min(high, max(low, gpus * BATCH_TOKENS_PER_GPU)) // seq_len)
 RUNNERS_UP = 3  # other layouts reported with their MFU
 _VPPS = (2, 4, 8)
 _MEMORY_OPTIONS = ("weight_bytes", "grad_bytes", "master_bytes", "optimizer_bytes", "activation_bytes", "dropout",
@@ -153,20 +162,20 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
     pps = [p for p in range(1, arch.layers + 1) if (arch.layers % p == 0 or timed and p & (p - 1) == 0)
            and (max_pp is None or p <= max_pp)]  # timed: uneven stages of a power of two too (the first get more)
     splits, rows = [], []
-    target = max(1, DEFAULT_BATCH_TOKENS // seq_len) if sequences is None else sequences
-    for tp in tps:
-        for pp in pps:
-            if gpus % (tp * pp):
-                continue
-            dp = gpus // (tp * pp)
-            if sequences is not None and sequences % (dp * micro_batch):
-                continue
-            eps = [e for e in _powers_of_two(dp) if dp % e == 0 and arch.experts % e == 0] if arch.is_moe else [1]
-            splits += [(tp, pp, dp, ep) for ep in eps]
-            m = -(-target // (dp * micro_batch))  # micro-batches per step and replica
-            vpps = [1] + [v for v in _VPPS if timed and pp > 1 and pp * v <= arch.layers and m % pp == 0]
-            rows += [(tp, pp, dp, ep, v, zero, RECOMPUTE_MODES.index(mode), m) for ep in eps for v in vpps
-                     for zero in zero_stages for mode in modes]
+    target = default_batch_sequences(gpus, seq_len) if sequences is None else sequences
+    shapes = [(tp, pp, gpus // (tp * pp)) for tp in tps for pp in pps if gpus % (tp * pp) == 0]
+    # Timed without a global batch: the default batch, on the layouts it splits over evenly; a larger data-
+    # parallel degree would only look faster by training on a larger batch. Rounded up where none splits it.
+    even = timed and sequences is None and any(target % (dp * micro_batch) == 0 for _, _, dp in shapes)
+    for tp, pp, dp in shapes:
+        if (sequences is not None or even) and target % (dp * micro_batch):
+            continue
+        eps = [e for e in _powers_of_two(dp) if dp % e == 0 and arch.experts % e == 0] if arch.is_moe else [1]
+        splits += [(tp, pp, dp, ep) for ep in eps]
+        m = -(-target // (dp * micro_batch))  # micro-batches per step and replica
+        vpps = [1] + [v for v in _VPPS if timed and pp > 1 and pp * v <= arch.layers and m % pp == 0]
+        rows += [(tp, pp, dp, ep, v, zero, RECOMPUTE_MODES.index(mode), m) for ep in eps for v in vpps
+                 for zero in zero_stages for mode in modes]
 
     grid = np.array(rows, dtype=np.int64).reshape(-1, 8)
     tp_, pp_, dp_, ep_, vpp_, zero_, mode_, m_ = grid.T

@@ -69,12 +69,26 @@ class Scenario:
     reference_models: tuple[str, ...]
     top: int
     tolerance: float  # near-optimal plans lie within this many points of the best
+    model_mfu: bool = False  # no MFU given: it is to come from the best plan's fastest layout (``settled``)
 
     def problems(self) -> list[Problem]:
         """One problem per budget, built as ``perflaw optimize`` builds it from flags."""
         return [Problem(self.space, b.flops, b.hardware, b.gpus, b.utilization, self.constraints,
                         self.coefficients, self.gamma, self.seq_len, self.flops_rule, b.precision,
-                        b.price_usd_per_gpu_hour, self.vintage, self.trust, self.objective) for b in self.budgets]
+                        b.price_usd_per_gpu_hour, self.vintage, self.trust, self.objective,
+                        model_mfu=self.model_mfu, flops_fixed=b.kind == "flops") for b in self.budgets]
+
+    def settled(self) -> "Scenario":
+        """The scenario with each budget at the MFU of its best plan's fastest layout (search.modelled_mfu),
+        when the MFU is to be modelled; else itself. This searches, once or a few times per budget."""
+        if not self.model_mfu:
+            return self
+        from dataclasses import replace
+
+        from perflaw.optimizer.search.modelled_mfu import settle_mfu
+        budgets = tuple(replace(b, utilization=settle_mfu(p).utilization) for b, p in zip(self.budgets, self.problems()))
+        labels = self.labels if self.review else tuple(f"{b.flops:.3g} FLOPs" for b in budgets)
+        return replace(self, budgets=budgets, labels=labels, utilization=budgets[0].utilization, model_mfu=False)
 
 
 def _read(path: str | Path) -> tuple[dict, str]:
@@ -288,4 +302,5 @@ def scenario_from_tables(doc: dict, file: Source, base_dir: Path, path: Path | N
         seed=search["seed"], trust=search["trust"], objective=search["objective"],
         fronts=report["fronts"], target_mmlu=report["target_mmlu"], reference_models=report["reference_models"],
         top=report["top"], tolerance=report["tolerance"],
+        model_mfu=h.get("mfu") is None and hardware is not None and bool(h["gpus"]) and h["precision"] != "fp8",
     )

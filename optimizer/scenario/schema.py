@@ -126,7 +126,8 @@ HARDWARE = Section("hardware", "A catalog entry (`name`, see `perflaw hardware`)
     Field.bounded("gpus", "integer", "number of GPUs of the run", None, GPUS),
     Field.bounded("mfu", "number", "steady-state model FLOPs utilization, a fraction (required with precision "
                   "fp8: the published runs were measured against BF16 peaks)", None, UTILIZATION,
-                  default_doc="the family's published run"),
+                  default_doc="with gpus: the step-time model's, for the best plan's fastest layout; "
+                              "else the family's published run"),
     Field.bounded("goodput", "number", "share of GPU-hours in steady-state training, a fraction", None,
                   UTILIZATION, default_doc="the family's published run"),
     Field("precision", "string", "tensor precision of the peak", "bf16", choices=PRECISIONS),

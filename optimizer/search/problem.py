@@ -85,6 +85,8 @@ class Problem:
     data_vintage: str | None = None  # YYYY-MM the data's quality matches; None: the law's reference month
     trust: str = "data"  # TRUST
     objective: str = "mean"  # OBJECTIVES
+    model_mfu: bool = False  # the MFU is to come from the best plan's fastest layout (search.modelled_mfu)
+    flops_fixed: bool = True  # the budget was stated in FLOPs (else it buys FLOPs in proportion to the MFU)
 
     def __post_init__(self) -> None:
         check_number("budget_flops", self.budget_flops, BUDGET_FLOPS)

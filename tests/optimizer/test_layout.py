@@ -7,7 +7,7 @@ from perflaw.law.architecture import Architecture
 from perflaw.law.errors import InputError
 from perflaw.law.hf_config import load_hf_config
 from perflaw.optimizer.cost.hardware import Hardware, get_hardware
-from perflaw.optimizer.cost.layout import DEFAULT_BATCH_TOKENS, RECOMPUTE_OVERHEAD, search_layout
+from perflaw.optimizer.cost.layout import RECOMPUTE_OVERHEAD, default_batch_sequences, search_layout
 from perflaw.optimizer.cost.memory import Layout, fits, training_memory
 from perflaw.optimizer.cost.step_time import step_time
 
@@ -134,7 +134,7 @@ def test_no_layout_that_fits_is_faster_than_the_chosen_one(hf_config, stem, hard
     arch, hw = load_hf_config(hf_config(stem)), get_hardware(hardware)
     found = search_layout(arch, hw, gpus, seq_len=seq_len)
     best = found.step.tokens_per_gpu_s
-    target = DEFAULT_BATCH_TOKENS // seq_len
+    target = default_batch_sequences(gpus, seq_len)
     timed = 0
     for tp, pp, dp, ep in found.splits:
         m = -(-target // dp)
@@ -148,3 +148,12 @@ def test_no_layout_that_fits_is_faster_than_the_chosen_one(hf_config, stem, hard
                     st = step_time(arch, lay, hw, global_batch=m * dp)
                     assert st.tokens_per_gpu_s <= best * (1 + 1e-12), lay.summary()
     assert timed > len(found.runners_up)
+
+
+def test_the_default_batch_follows_the_gpu_count_and_splits_evenly():
+    # 1,024 tokens per GPU within 4M..16M (Llama 3 405B: 4M tokens at first, 16M on 16,384 GPUs).
+    assert default_batch_sequences(512, 4096) == 1024  # 4M tokens
+    assert default_batch_sequences(8192, 4096) == 2048  # 8M
+    assert default_batch_sequences(65536, 8192) == 2048  # 16M
+    found = search_layout(LLAMA3_70B, H100, 16384, seq_len=8192)
+    assert found.step.tokens_per_step == 16 * 1024 * 1024 and 2048 % found.layout.dp == 0
