@@ -47,6 +47,16 @@ class ReportData:
     infeasible: list = field(default_factory=list)  # (label, reason) of the budgets with no feasible plan
 
 
+def _layout_label(row: dict) -> str:
+    """E.g. 'TP4 PP2 VPP8 DP2048 ZeRO-1' (VPP, CP and EP only when above 1; recomputation when any)."""
+    def extra(key: str, name: str) -> str:
+        value = row.get(key, 1)
+        return f" {name}{value:g}" if value == value and value > 1 else ""
+    return (f"TP{row['tp']:g}" + extra("cp", "CP") + f" PP{row['pp']:g}" + extra("vpp", "VPP") + f" DP{row['dp']:g}"
+            + extra("ep", "EP") + f" ZeRO-{row['zero']:g}"
+            + ("" if row["recompute"] == "none" else f" {row['recompute']}"))
+
+
 def _rows(label: str, problem: Problem, plans: list[Plan], optimum: Plan | None = None) -> list[dict]:
     """Plan rows with their interval, layout and costs, ranked as given (``optimum``: the law's own
     best plan at this budget, to say where the domain binds the first row)."""
@@ -57,10 +67,7 @@ def _rows(label: str, problem: Problem, plans: list[Plan], optimum: Plan | None 
                                                 domain=rank == 0 and optimum is not None))
         row["data_note"] = data_note(problem, plan)
         row["budget_share"] = row["train_flops"] / (row.get("budget_flops") or problem.budget_flops)
-        row["layout"] = (f"TP{row['tp']:g} PP{row['pp']:g} DP{row['dp']:g}" + (f" EP{row['ep']:g}" if row.get("ep", 1)
-                                                                            and row["ep"] > 1 else "")
-                         + f" ZeRO-{row['zero']:g}" + ("" if row["recompute"] == "none" else f" {row['recompute']}")
-                         if row.get("tp") is not None and row["tp"] == row["tp"] else None)
+        row["layout"] = _layout_label(row) if row.get("tp") is not None and row["tp"] == row["tp"] else None
     return rows
 
 

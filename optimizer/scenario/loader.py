@@ -70,13 +70,16 @@ class Scenario:
     top: int
     tolerance: float  # near-optimal plans lie within this many points of the best
     model_mfu: bool = False  # no MFU given: it is to come from the best plan's fastest layout (``settled``)
+    timed_layouts: tuple = ()  # per budget, once settled: (Architecture, LayoutSearch) that set its MFU
 
     def problems(self) -> list[Problem]:
         """One problem per budget, built as ``perflaw optimize`` builds it from flags."""
         return [Problem(self.space, b.flops, b.hardware, b.gpus, b.utilization, self.constraints,
                         self.coefficients, self.gamma, self.seq_len, self.flops_rule, b.precision,
                         b.price_usd_per_gpu_hour, self.vintage, self.trust, self.objective,
-                        model_mfu=self.model_mfu, flops_fixed=b.kind == "flops") for b in self.budgets]
+                        model_mfu=self.model_mfu, flops_fixed=b.kind == "flops",
+                        timed_layout=self.timed_layouts[i] if self.timed_layouts else None)
+                for i, b in enumerate(self.budgets)]
 
     def settled(self) -> "Scenario":
         """The scenario with each budget at the MFU of its best plan's fastest layout (search.modelled_mfu),
@@ -86,9 +89,11 @@ class Scenario:
         from dataclasses import replace
 
         from perflaw.optimizer.search.modelled_mfu import settle_mfu
-        budgets = tuple(replace(b, utilization=settle_mfu(p).utilization) for b, p in zip(self.budgets, self.problems()))
+        settled = [settle_mfu(p) for p in self.problems()]
+        budgets = tuple(replace(b, utilization=p.utilization) for b, p in zip(self.budgets, settled))
         labels = self.labels if self.review else tuple(f"{b.flops:.3g} FLOPs" for b in budgets)
-        return replace(self, budgets=budgets, labels=labels, utilization=budgets[0].utilization, model_mfu=False)
+        return replace(self, budgets=budgets, labels=labels, utilization=budgets[0].utilization, model_mfu=False,
+                       timed_layouts=tuple(p.timed_layout for p in settled))
 
 
 def _read(path: str | Path) -> tuple[dict, str]:

@@ -46,7 +46,7 @@ def settle_mfu(problem: Problem) -> Problem:
                   f"({found.layout.summary()}, {round_} round{'s' if round_ > 1 else ''}); goodput as before "
                   f"({base.source})")
         flops = current.budget_flops if current.flops_fixed else current.budget_flops * mfu / old
-        current = replace(current, budget_flops=flops,
+        current = replace(current, budget_flops=flops, timed_layout=(best.architecture, found),
                           utilization=Utilization(mfu, current.utilization.goodput, source))
         if current.flops_fixed or abs(mfu - old) <= AGREE * old:
             break

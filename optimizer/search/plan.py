@@ -16,7 +16,7 @@ from perflaw.optimizer.search.candidates import ARCH_FIELDS, architecture_of, la
 from perflaw.optimizer.search.problem import Problem
 
 _MOE_FIELDS = ("experts", "active_experts", "shared_experts", "expert_ffn")
-LAYOUT_COLUMNS = ("tp", "pp", "dp", "ep", "zero", "recompute")
+LAYOUT_COLUMNS = ("tp", "cp", "pp", "vpp", "dp", "ep", "zero", "recompute")
 _LAW_FIELDS = ("params_b", "active_params_b", "tokens_t", "effective_tokens_t", "discount", "mmlu", "train_flops",
                "flops_per_token")
 

@@ -87,6 +87,7 @@ class Problem:
     objective: str = "mean"  # OBJECTIVES
     model_mfu: bool = False  # the MFU is to come from the best plan's fastest layout (search.modelled_mfu)
     flops_fixed: bool = True  # the budget was stated in FLOPs (else it buys FLOPs in proportion to the MFU)
+    timed_layout: object = None  # (Architecture, LayoutSearch) whose MFU the utilization is (search.modelled_mfu)
 
     def __post_init__(self) -> None:
         check_number("budget_flops", self.budget_flops, BUDGET_FLOPS)

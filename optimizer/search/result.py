@@ -63,9 +63,13 @@ def verify_layouts(problem: Problem, arch: dict, order: np.ndarray, want: int):
             if checks >= MAX_LAYOUT_CHECKS:
                 break
             checks += 1
-            layout = search_layout(architecture_of(problem, arch, int(i)), problem.hardware, problem.gpus,
-                                   seq_len=problem.seq_len, headroom=problem.constraints.headroom,
-                                   objective="memory")
+            candidate = architecture_of(problem, arch, int(i))
+            timed = problem.timed_layout
+            if timed is not None and timed[0] == candidate:  # the plan whose layout set the MFU: that layout
+                layout = timed[1]
+            else:
+                layout = search_layout(candidate, problem.hardware, problem.gpus, seq_len=problem.seq_len,
+                                       headroom=problem.constraints.headroom, objective="memory")
             if not layout.ok:
                 last_failure = layout.explanation
                 continue
