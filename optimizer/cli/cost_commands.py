@@ -112,7 +112,8 @@ def _step_payload(st, runners_up=()) -> dict:
 
 def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq_len: int, micro_batch: int,
                    headroom: float, explicit: dict | None, zero=None, recompute=None, *, global_batch: int | None = None,
-                   precision: str = "bf16", scaleout_gbps: float | None = None, rule: str = "time") -> dict:
+                   precision: str = "bf16", scaleout_gbps: float | None = None, rule: str = "time",
+                   flops_rule: str = "attention") -> dict:
     """Memory per GPU, the layout and its step time: the layout given (``explicit``: tp, pp, cp, vpp, ep,
     zero, recompute) or the fastest that fits (``rule`` "memory": the older rule), found by search; when
     none fits, which limit binds and by how much. ``global_batch`` is in sequences."""
@@ -141,9 +142,10 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
                             f"({hardware.hbm_gb:g} GB less {headroom:.0%} headroom): {verdict}"],
         }
         try:
-            st = step_time(arch, layout, hardware, global_batch=seqs, precision=precision, scaleout_gbps=scaleout_gbps)
+            st = step_time(arch, layout, hardware, global_batch=seqs, precision=precision, scaleout_gbps=scaleout_gbps,
+                           flops_rule=flops_rule)
         except InputError as exc:
-            if exc.input_name in ("global_batch", "tp", "ep", "pp"):
+            if exc.input_name in ("global_batch", "ep", "pp"):
                 raise exc.renamed(_LAYOUT_FLAGS) from None
             out["layout_text"].append(f"Step time       — not modelled: {exc}")
             return out
@@ -158,7 +160,8 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
     try:
         found = search_layout(arch, hardware, gpus, seq_len=seq_len, micro_batch=micro_batch, headroom=headroom,
                               global_batch_tokens=None if global_batch is None else global_batch * seq_len,
-                              objective=rule, precision=precision, scaleout_gbps=scaleout_gbps, **filters)
+                              objective=rule, precision=precision, scaleout_gbps=scaleout_gbps, flops_rule=flops_rule,
+                              **filters)
     except InputError as exc:
         raise exc.renamed({**_LAYOUT_FLAGS, "global_batch_tokens": "--global-batch"}) from None
     if not found.ok:
@@ -256,7 +259,7 @@ def cost_from_args(args) -> dict:
     if args.tp is not None or args.pp is not None:
         explicit = {"tp": parse_int_flag(args.tp or "1", "--tp", 1, 1 << 20),
                     "pp": parse_int_flag(args.pp or "1", "--pp", 1, 1 << 20),
-                    "zero": args.zero or 0, "recompute": args.recompute or "selective"}
+                    "zero": args.zero or 0, "recompute": args.recompute or "none"}
         explicit.update({k: parse_int_flag(v, f"--{k}", 1, 1 << 20) for k, v in extra.items() if v is not None})
     else:
         for k, v in extra.items():
@@ -269,7 +272,8 @@ def cost_from_args(args) -> dict:
     sections = layout_section(choice.arch, hardware, gpus, seq_len,
                               parse_int_flag(args.micro_batch, "--micro-batch", 1, 1 << 20), args.headroom, explicit,
                               zero=args.zero, recompute=args.recompute, global_batch=global_batch,
-                              precision=args.precision, scaleout_gbps=args.scaleout_gbps, rule=args.layout_rule)
+                              precision=args.precision, scaleout_gbps=args.scaleout_gbps, rule=args.layout_rule,
+                              flops_rule=args.flops_rule)
     sections.update(serve_section(choice.arch, args.serve_hardware, args.serve_hbm_gb,
                                   parse_int_flag(args.serve_context, "--serve-context", SERVE_CONTEXT.low,
                                                  SERVE_CONTEXT.high),

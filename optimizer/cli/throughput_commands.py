@@ -24,7 +24,7 @@ def throughput_text(d: dict) -> str:
     s = d["summary"]
     lines = [f"Step-time model against {s['all']['rows']} published runs (tokens/s per GPU; the error is the same "
              "for the MFU):"]
-    for split, what in (("fit", "fitting rows (even positions)"), ("test", "held-out rows (odd positions)")):
+    for split, what in (("fit", "fitting rows (even groups)"), ("test", "held-out rows (odd groups)")):
         lines.append(f"  {what:<31} {s[split]['rows']:>3} rows: median |error| {s[split]['median_abs_error']:.1%}, "
                      f"{s[split]['over_25pct']:.1%} off by more than 25 %")
     cols = [("row", "row", "d"), ("name", "run", lambda n: n[:72]), ("split", "split", ""),

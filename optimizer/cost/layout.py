@@ -118,14 +118,16 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
                   global_batch_tokens: int | None = None, headroom: float = 0.1,
                   zero_stages=ZERO_STAGES, recompute=RECOMPUTE_MODES, max_pp: int | None = None,
                   objective: str = "time", precision: str = "bf16", stack: Stack | None = None,
-                  scaleout_gbps: float | None = None, **memory_options) -> LayoutSearch:
+                  scaleout_gbps: float | None = None, flops_rule: str = "attention",
+                  **memory_options) -> LayoutSearch:
     """Fastest (or, with ``objective="memory"``, cheapest by rule) layout of ``arch`` on ``gpus`` GPUs of
     ``hardware`` that fits (module docstring).
 
     ``global_batch_tokens`` (optional) must split into whole sequences over dp × micro_batch; it sets
     the micro-batches per step, which caps the 1F1B in-flight count. ``precision``, ``stack`` and
-    ``scaleout_gbps`` go to the step-time model, ``memory_options`` to ``training_memory`` (bytes per
-    value, ``dropout``, ``flash_attention``).
+    ``scaleout_gbps`` go to the step-time model, ``flops_rule`` counts the model FLOPs of its MFU,
+    ``memory_options`` go to ``training_memory`` (bytes per value, ``dropout``, ``flash_attention``,
+    which defaults to the stack's).
     """
     hw = get_hardware(hardware) if isinstance(hardware, str) else hardware
     if not isinstance(hw, Hardware):
@@ -154,6 +156,11 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
     fits(0.0, hw, headroom)  # validates headroom
     hw.peak_flops(precision)  # validates precision
     stack = Stack(flash_attention=memory_options.get("flash_attention", True)) if stack is None else stack
+    if not isinstance(stack, Stack):
+        raise InputError("stack", "must be a Stack", type(stack).__name__)
+    if memory_options.setdefault("flash_attention", stack.flash_attention) != stack.flash_attention:
+        raise InputError("flash_attention", "must match the stack's (memory and time assume the same kernels)",
+                         memory_options["flash_attention"])
     timed = objective == "time"
 
     mla = arch.attention == "mla"
@@ -222,7 +229,7 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
     note = ""
     if timed:
         try:
-            ranked = _timed(arch, hw, f, layout_of, grid, precision, stack, scaleout_gbps)
+            ranked = _timed(arch, hw, f, layout_of, grid, precision, stack, scaleout_gbps, flops_rule)
         except InputError as exc:
             ranked, note = None, f"layouts not timed ({exc}); the least recomputation, then the smallest TP × PP"
         if ranked:
@@ -247,7 +254,7 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
 
 
 def _timed(arch: Architecture, hw: Hardware, feasible: np.ndarray, layout_of, grid: np.ndarray, precision: str,
-           stack: Stack, scaleout_gbps) -> list[tuple[int, StepTime]]:
+           stack: Stack, scaleout_gbps, flops_rule: str) -> list[tuple[int, StepTime]]:
     """(row, step time) of the layouts worth timing among ``feasible``, fastest (most tokens/s) first: per split
     (tp, pp, dp, ep, vpp) the least recomputation that fits, at each ZeRO stage that fits with it."""
     key = grid[feasible][:, :5]
@@ -261,7 +268,7 @@ def _timed(arch: Architecture, hw: Hardware, feasible: np.ndarray, layout_of, gr
             continue
         lay = layout_of(j)
         st = step_time(arch, lay, hw, global_batch=int(grid[j, 7]) * lay.dp * lay.micro_batch, precision=precision,
-                       stack=stack, scaleout_gbps=scaleout_gbps)
+                       stack=stack, scaleout_gbps=scaleout_gbps, flops_rule=flops_rule)
         out.append((j, st))
     out.sort(key=lambda x: (-x[1].tokens_per_gpu_s, x[1].gpus, grid[x[0], 0] * grid[x[0], 1], grid[x[0], 5]))
     return out

@@ -15,12 +15,12 @@ class StepConstants:
     """Efficiencies and overheads of the step-time model (fractions of a datasheet peak, seconds)."""
 
     # Fitted on the published runs (throughput_check.fit_constants).
-    gemm_bf16: float = 0.7208  # share of the BF16 dense peak a large matmul reaches
-    gemm_fp8: float = 0.7342  # share of the FP8 dense peak a large matmul reaches
-    matmul_overhead_s: float = 48.48e-6  # fixed time per matmul: launch, fill, last wave, small kernels beside it
-    attention: float = 0.186  # share of the BF16 peak FlashAttention reaches (causal, both passes)
-    tp_hidden: float = 0.8969  # share of tensor-parallel communication hidden behind matmuls when overlapped
-    unfused_traffic: float = 2.265  # HBM traffic of eager (unfused) norms, activations and residuals, × the fused
+    gemm_bf16: float = 0.6972  # share of the BF16 dense peak a large matmul reaches
+    gemm_fp8: float = 0.6986  # share of the FP8 dense peak a large matmul reaches
+    matmul_overhead_s: float = 28.79e-6  # fixed time per matmul: launch, fill, last wave, small kernels beside it
+    attention: float = 0.1779  # share of the BF16 peak FlashAttention reaches (causal, both passes)
+    tp_hidden: float = 0.8465  # share of tensor-parallel communication hidden behind matmuls when overlapped
+    unfused_traffic: float = 2.235  # HBM traffic of eager (unfused) norms, activations and residuals, × the fused
     # Taken from sources.
     hbm: float = 0.8  # share of HBM bandwidth memory-bound kernels reach (assumed, as STREAM-like copies)
     scaleup: float = 0.65  # NVLink ring efficiency (Calculon systems/*.json, "efficiency": 0.65)
@@ -37,3 +37,5 @@ class StepConstants:
 
 
 DEFAULT_CONSTANTS = StepConstants()
+#: Hardware families of the published runs the constants were fitted on (cost.hardware.Hardware.family).
+FITTED_FAMILIES = ("ampere", "hopper", "blackwell")

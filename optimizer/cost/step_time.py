@@ -22,7 +22,9 @@ A step is then the 1F1B pipeline over the slowest stage, ``m + (p − 1)/v`` mic
 bubble is (p − 1)/(m·v) of the work), plus pipeline sends; the data-parallel gradient
 reduce-scatter and parameter all-gather (all-reduce without ZeRO; per micro-batch under ZeRO-3)
 over the network, hidden behind the last backward and first forward micro-batch when the stack
-overlaps them; and the Adam step's HBM traffic. Ranks are ordered TP, CP, DP, PP (Megatron-LM),
+overlaps them (ZeRO-2, which keeps a shard of the gradients, reduce-scatters every micro-batch's);
+and the Adam step's HBM traffic. Only hardware of the families the constants were fitted on
+(``FITTED_FAMILIES``) is timed; other hardware is refused, and its callers fall back. Ranks are ordered TP, CP, DP, PP (Megatron-LM),
 so a group leaves the scale-up domain when the ranks it spans do not fit in one.
 """
 
@@ -33,10 +35,11 @@ from dataclasses import asdict, dataclass
 
 from perflaw.law.architecture import Architecture
 from perflaw.law.errors import InputError
-from perflaw.optimizer.cost.hardware import Hardware
+from perflaw.law.rules import check_number
+from perflaw.optimizer.cost.hardware import LINK_GBPS, Hardware
 from perflaw.optimizer.cost.layer_work import LayerWork, layer_work
-from perflaw.optimizer.cost.memory import Layout, _stage, _whole
-from perflaw.optimizer.cost.step_constants import DEFAULT_CONSTANTS, StepConstants
+from perflaw.optimizer.cost.memory import Layout, _check_fit, _stage, _whole
+from perflaw.optimizer.cost.step_constants import DEFAULT_CONSTANTS, FITTED_FAMILIES, StepConstants
 
 # Adam on an fp32 master copy, per parameter: gradient 4, master, m and v read and written 24, weight 2, norm 2.
 OPTIMIZER_BYTES_PER_PARAM = 32
@@ -121,11 +124,11 @@ def _ring_bandwidth(hw: Hardware, c: StepConstants, stride: int, size: int, scal
     """Bytes/s of a ring collective over ``size`` ranks ``stride`` apart, counted against the (size − 1)/size
     share of the message each GPU moves. When the ring leaves the domain and g of its ranks share one, the data
     enters each domain once, through g network ports, and NVLink spreads it: g × the network (at most NVLink)."""
-    nvlink = _bandwidth(hw, c, 1, scaleout_gbps)
     if stride * size <= hw.scaleup_domain:
-        return nvlink
+        return _bandwidth(hw, c, 1, scaleout_gbps)
     g = max(1, min(size, hw.scaleup_domain // stride))
-    return min(nvlink, g * _bandwidth(hw, c, stride * size, scaleout_gbps))
+    net = _bandwidth(hw, c, stride * size, scaleout_gbps)
+    return net if g == 1 else min(_bandwidth(hw, c, 1, scaleout_gbps), g * net)
 
 
 def _stage_params(arch: Architecture, layout: Layout, i: int) -> tuple[float, float, int, int]:
@@ -139,7 +142,8 @@ def _stage_params(arch: Architecture, layout: Layout, i: int) -> tuple[float, fl
     attn = p.attention / L
     dense = n_dense * (attn + (p.ffn_dense / dense_n if dense_n else 0.0))
     moe = n_moe * (attn + ((p.experts_shared + p.router) / moe_n if moe_n else 0.0))
-    edges = (p.embedding if i == 0 else 0) + ((p.output or arch.vocab * arch.hidden) if i == layout.pp - 1 else 0)
+    out = (p.output if layout.pp == 1 else arch.vocab * arch.hidden) if i == layout.pp - 1 else 0  # as memory.py
+    edges = (p.embedding if i == 0 else 0) + out
     routed = n_moe * (p.experts_routed / moe_n if moe_n else 0.0)
     norms = n * p.norms / L  # replicated over tp
     return (dense + moe + edges) / layout.tp + norms, routed / layout.ep, n_dense, n_moe
@@ -153,6 +157,17 @@ def step_time(arch: Architecture, layout: Layout, hardware: Hardware, *, global_
         raise InputError("layout", "must be a Layout", layout)
     if not isinstance(hardware, Hardware):
         raise InputError("hardware", "must be a Hardware", hardware)
+    if not isinstance(stack, Stack):
+        raise InputError("stack", "must be a Stack", type(stack).__name__)
+    if not isinstance(constants, StepConstants):
+        raise InputError("constants", "must be StepConstants", type(constants).__name__)
+    if scaleout_gbps is not None:
+        check_number("scaleout_gbps", scaleout_gbps, LINK_GBPS)
+    if hardware.family not in FITTED_FAMILIES:
+        raise InputError("hardware", f"is not timed: the step-time model's constants were fitted on NVIDIA "
+                                     f"{', '.join(FITTED_FAMILIES)} runs, and {hardware.name} is {hardware.family}",
+                         hardware.name)
+    _check_fit(arch, layout)
     _whole("global_batch", global_batch)
     per_step = layout.dp * layout.micro_batch
     if global_batch % per_step:
@@ -170,7 +185,7 @@ def step_time(arch: Architecture, layout: Layout, hardware: Hardware, *, global_
     m = global_batch // per_step
     tp_cp = layout.tp * layout.cp
     work = layer_work(arch, layout, hardware, precision=precision, stack=stack, constants=c,
-                      tp_bandwidth=_bandwidth(hardware, c, layout.tp, scaleout_gbps),
+                      tp_bandwidth=_bandwidth(hardware, c, layout.tp, scaleout_gbps) if layout.tp > 1 else 0.0,
                       cp_bandwidth=_bandwidth(hardware, c, tp_cp, scaleout_gbps) if layout.cp > 1 else 0.0,
                       ep_bandwidths=_ep_bandwidths(hardware, c, layout, scaleout_gbps))
 
@@ -240,6 +255,8 @@ def _data_parallel(arch: Architecture, layout: Layout, hw: Hardware, c: StepCons
         reduce, gather = ring * 2 * g, 0.0
     else:  # reduce-scatter behind the last backward, all-gather of the new weights behind the first forward
         reduce, gather = ring * g, ring * w
+    # ZeRO-2 keeps only a shard of the gradients, so every micro-batch's are reduce-scattered, each behind its backward
+    times = m if layout.zero == 2 else 1
     if not stack.dp_overlap:
-        return reduce + gather, opt
-    return max(0.0, reduce - slow["backward"]) + max(0.0, gather - slow["forward"]), opt
+        return times * reduce + gather, opt
+    return times * max(0.0, reduce - slow["backward"]) + max(0.0, gather - slow["forward"]), opt

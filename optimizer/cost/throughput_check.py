@@ -12,15 +12,17 @@ recomputation; llm-foundry (MPT) trains with FSDP and FlashAttention; Megatron-C
 Megatron-Bridge overlap their collectives (their distributed optimizer is ZeRO-1). Where a row does
 not state the micro-batch it is 1; recomputation not stated is none.
 
-Rows are split by position among the usable rows: even positions fit the constants (``FIT_ROWS``),
-odd positions test them, so both halves cover every source.
+Rows are split by configuration, not by row: rows of one model on the same hardware, precision and
+layout (the same recipe at other GPU counts or in other releases) form a group, and the groups,
+in the order they first appear, alternate between fitting the constants and testing them. No
+tested row has a twin among the fitting rows, and both halves cover every source.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 import numpy as np
@@ -35,7 +37,7 @@ from perflaw.optimizer.cost.step_constants import DEFAULT_CONSTANTS, StepConstan
 from perflaw.optimizer.cost.step_time import Stack, step_time
 from perflaw.optimizer.cost.throughput_runs import load_throughput_runs
 
-FIT_ROWS = "even"  # positions among the usable rows that fit the constants; the odd ones test them
+FIT_GROUPS = "even"  # groups (by first appearance) that fit the constants; the odd ones test them
 #: Bounds of the fitted constants while fitting.
 BOUNDS = {"gemm_bf16": (0.3, 1.0), "gemm_fp8": (0.2, 1.0), "matmul_overhead_s": (0.0, 1e-3),
           "attention": (0.1, 1.0), "tp_hidden": (0.0, 1.0),
@@ -57,6 +59,7 @@ class Case:
     stack: Stack
     published_tokens_per_gpu_s: float
     published_mfu: float | None  # as the source states or implies it, against the peak at its precision
+    split: str = "fit"  # "fit" or "test" (module docstring)
 
 
 def _models() -> list[tuple[list[str], Architecture]]:
@@ -138,7 +141,7 @@ def cases(table: pd.DataFrame | None = None) -> tuple[list[Case], list[tuple[int
             continue
         usable.append(Case(int(i), r["name"], family, arch, layout, r["catalog"], int(r["global_batch_sequences"]),
                            precision, STACKS[family], published, mfu))
-    return usable, skipped
+    return _with_splits(usable), skipped
 
 
 def _published(r, arch: Architecture, family: str, precision: str) -> tuple[float | None, float | None]:
@@ -173,7 +176,7 @@ def predict(rows: list[Case], constants: StepConstants = DEFAULT_CONSTANTS) -> p
         st = step_time(case.arch, case.layout, get_hardware(case.hardware), global_batch=case.global_batch,
                        precision=case.precision, stack=case.stack, constants=constants)
         err = st.tokens_per_gpu_s / case.published_tokens_per_gpu_s - 1.0
-        out.append({"row": case.row, "name": case.name, "source": case.source, "split": _split(k),
+        out.append({"row": case.row, "name": case.name, "source": case.source, "split": case.split,
                     "hardware": case.hardware, "precision": case.precision, "layout": case.layout.summary(),
                     "published_tokens_per_gpu_s": case.published_tokens_per_gpu_s,
                     "predicted_tokens_per_gpu_s": st.tokens_per_gpu_s, "published_mfu": case.published_mfu,
@@ -182,8 +185,16 @@ def predict(rows: list[Case], constants: StepConstants = DEFAULT_CONSTANTS) -> p
     return pd.DataFrame(out)
 
 
-def _split(position: int) -> str:
-    return "fit" if (position % 2 == 0) == (FIT_ROWS == "even") else "test"
+def _with_splits(rows: list[Case]) -> list[Case]:
+    groups: dict[tuple, int] = {}
+    out = []
+    for c in rows:
+        lay = c.layout
+        key = (c.arch.summary(), c.hardware, c.precision, lay.tp, lay.cp, lay.pp, lay.vpp, lay.ep,
+               lay.zero, lay.recompute, lay.micro_batch, lay.seq_len)
+        g = groups.setdefault(key, len(groups))
+        out.append(replace(c, split="fit" if (g % 2 == 0) == (FIT_GROUPS == "even") else "test"))
+    return out
 
 
 def summary(table: pd.DataFrame) -> dict:
@@ -203,7 +214,7 @@ def fit_constants(rows: list[Case] | None = None, start: StepConstants = DEFAULT
     from scipy.optimize import least_squares
 
     rows = cases()[0] if rows is None else rows
-    fit = [c for k, c in enumerate(rows) if _split(k) == "fit"]
+    fit = [c for c in rows if c.split == "fit"]
     if not fit:
         raise InputError("rows", "must hold at least one fitting row", 0)
     names = StepConstants.FITTED

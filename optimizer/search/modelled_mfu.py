@@ -34,7 +34,8 @@ def settle_mfu(problem: Problem) -> Problem:
         if best is None:
             break
         found = search_layout(best.architecture, current.hardware, current.gpus, seq_len=current.seq_len,
-                              headroom=current.constraints.headroom, precision=current.precision)
+                              headroom=current.constraints.headroom, precision=current.precision,
+                              flops_rule=current.flops_rule)
         if found.step is None:  # nothing fits, or the hardware cannot be timed: the published run's MFU stays
             why = found.timing_note or found.explanation
             return replace(current, model_mfu=False, utilization=replace(

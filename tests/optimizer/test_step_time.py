@@ -133,14 +133,56 @@ def test_bad_input_names_the_input(kwargs, name):
 
 
 def test_a_network_the_catalog_lacks_is_asked_for():
-    mi300 = get_hardware("MI300X")
+    no_network = replace(H100, scaleout_gbps=None)
     lay = Layout(tp=8, dp=4, seq_len=8192, zero=1)
     with pytest.raises(InputError) as err:
-        step_time(LLAMA70, lay, mi300, global_batch=4)
+        step_time(LLAMA70, lay, no_network, global_batch=4)
     assert err.value.input_name == "scaleout_gbps"
-    assert step_time(LLAMA70, lay, mi300, global_batch=4, scaleout_gbps=50).step_s > 0
+    assert step_time(LLAMA70, lay, no_network, global_batch=4, scaleout_gbps=50).step_s == \
+        pytest.approx(step_time(LLAMA70, lay, H100, global_batch=4).step_s, rel=1e-12)
     inside = Layout(tp=8, dp=1, seq_len=8192, zero=1)  # one domain: no network needed
-    assert step_time(LLAMA70, inside, mi300, global_batch=1).step_s > 0
+    assert step_time(LLAMA70, inside, no_network, global_batch=1).step_s > 0
+    # Pure data parallelism over the network needs no NVLink figure.
+    no_nvlink = replace(H100, scaleup_gbps=None, scaleup_domain=1)
+    assert step_time(LLAMA70, Layout(dp=4, seq_len=8192, zero=3), no_nvlink, global_batch=4).dp_s >= 0
+
+
+def test_only_the_fitted_hardware_families_are_timed():
+    for name in ("MI300X", "TPU-v5p", "V100-SXM2-32GB", "Gaudi3"):
+        with pytest.raises(InputError) as err:
+            step_time(LLAMA70, Layout(tp=8, seq_len=8192), get_hardware(name), global_batch=1)
+        assert err.value.input_name == "hardware" and "fitted" in err.value.rule
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(scaleout_gbps=0), "scaleout_gbps"), (dict(scaleout_gbps=-5), "scaleout_gbps"),
+    (dict(scaleout_gbps="50"), "scaleout_gbps"), (dict(stack={}), "stack"), (dict(constants=1), "constants"),
+])
+def test_bad_options_are_refused(kwargs, name):
+    with pytest.raises(InputError) as err:
+        step_time(LLAMA70, Layout(tp=8, dp=4, seq_len=8192), H100, global_batch=4, **kwargs)
+    assert err.value.input_name == name
+
+
+def test_tp_must_divide_the_heads():
+    twelve = Architecture(layers=12, hidden=768, ffn=3072, heads=12, vocab=50257)
+    with pytest.raises(InputError) as err:
+        step_time(twelve, Layout(tp=8, seq_len=1024), H100, global_batch=1)
+    assert err.value.input_name == "tp"
+
+
+def test_zero2_reduces_every_micro_batch_and_tied_embeddings_count_once():
+    z1 = step_time(LLAMA70, Layout(tp=8, pp=4, dp=16, seq_len=8192, zero=1), H100, global_batch=512,
+                   stack=Stack(dp_overlap=False))
+    z2 = step_time(LLAMA70, Layout(tp=8, pp=4, dp=16, seq_len=8192, zero=2), H100, global_batch=512,
+                   stack=Stack(dp_overlap=False))
+    ring = z1.dp_s / 6  # fp32 gradients reduce-scattered (4 bytes), bf16 weights gathered (2)
+    assert z2.dp_s == pytest.approx(ring * (4 * z2.microbatches + 2), rel=1e-9)
+    tied = Architecture(layers=16, hidden=2048, ffn=8192, heads=16, vocab=128256, tied_embeddings=True)
+    lay = Layout(dp=64, seq_len=4096, zero=1)
+    st = step_time(tied, lay, H100, global_batch=64, stack=Stack(dp_overlap=False))
+    per_value = 63 / 64 / (450e9 * DEFAULT_CONSTANTS.scaleup) * (4 + 2)
+    assert st.dp_s == pytest.approx(tied.params().total * per_value, rel=1e-9)
 
 
 def test_layout_checks_cp_and_vpp():

@@ -17,13 +17,24 @@ def checked():
 
 
 def test_held_out_rows_meet_the_targets(checked):
-    # Issue target: median absolute error <= 10 % of the published throughput (= of the MFU), and at most one
-    # row in ten off by more than 25 %, on rows the constants were not fitted on.
+    # The issue's targets on rows the constants were not fitted on (no twin of a tested row is fitted, next
+    # test): median absolute error <= 10 % of the published throughput (= of the MFU), and at most one row in
+    # ten off by more than 25 %.
     _, _, table = checked
     test = tc.summary(table)["test"]
-    assert test["rows"] >= 50
+    assert test["rows"] >= 45
     assert test["median_abs_error"] <= 0.10
     assert test["over_25pct"] <= 0.10
+
+
+def test_no_held_out_row_has_a_twin_among_the_fitting_rows(checked):
+    rows, _, _ = checked
+    def key(c):
+        lay = c.layout
+        return (c.arch.summary(), c.hardware, c.precision, lay.tp, lay.cp, lay.pp, lay.vpp, lay.ep, lay.zero,
+                lay.recompute, lay.micro_batch, lay.seq_len)
+    fitted = {key(c) for c in rows if c.split == "fit"}
+    assert not [c.name for c in rows if c.split == "test" and key(c) in fitted]
 
 
 def test_both_halves_cover_every_source(checked):
