@@ -124,6 +124,9 @@ def cases(table: pd.DataFrame | None = None) -> tuple[list[Case], list[tuple[int
             continue
         tp, pp, cp = int(r["tp"]), int(r["pp"]), int(_num(r["cp"], 1))
         gpus = int(r["n_gpus"])
+        if gpus % (tp * pp * cp):
+            skipped.append((int(i), r["name"], f"{gpus} GPUs do not split into TP {tp} × PP {pp} × CP {cp}"))
+            continue
         dp = gpus // (tp * pp * cp)
         ep = int(_num(r["ep"], 1)) if arch.is_moe else 1
         zero = int(_num(r["zero"], 0 if family in ("megatron-2021", "korthikanti-2022") else 1))

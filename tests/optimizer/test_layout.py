@@ -157,3 +157,14 @@ def test_the_default_batch_follows_the_gpu_count_and_splits_evenly():
     assert default_batch_sequences(65536, 8192) == 2048  # 16M
     found = search_layout(LLAMA3_70B, H100, 16384, seq_len=8192)
     assert found.step.tokens_per_step == 16 * 1024 * 1024 and 2048 % found.layout.dp == 0
+
+
+def test_memory_and_time_assume_the_same_attention_kernels():
+    from perflaw.optimizer.cost.step_time import Stack
+    unfused = search_layout(LLAMA3_70B, H100, 64, seq_len=8192, stack=Stack(flash_attention=False))
+    lay = unfused.layout
+    assert training_memory(LLAMA3_70B, lay, microbatches=unfused.step.microbatches,
+                           flash_attention=False).total == unfused.memory.total
+    with pytest.raises(InputError) as err:
+        search_layout(LLAMA3_70B, H100, 64, seq_len=8192, stack=Stack(flash_attention=False), flash_attention=True)
+    assert err.value.input_name == "flash_attention"

@@ -103,11 +103,17 @@ def test_fp8_is_faster_than_bf16_but_not_twice():
     assert fp8.mfu < bf16.mfu  # measured against a peak twice as high
 
 
-def test_context_parallelism_splits_the_attention():
-    one = run(tp=8, cp=1, pp=1, dp=2, gb=2)
-    two = run(tp=8, cp=2, pp=1, dp=1, gb=1)
+def test_context_parallelism_splits_the_work_and_reduces_gradients_like_data_parallelism():
+    one = run(tp=8, cp=1, pp=1, dp=2, gb=2)  # two sequences, one per replica
+    two = run(tp=8, cp=2, pp=1, dp=1, gb=1)  # one sequence split over two groups
     assert two.tokens_per_step * 2 == one.tokens_per_step
-    assert two.step_s < one.step_s  # half the tokens of each sequence per GPU
+    # Each GPU computes half a sequence against the whole context: half the work of a whole one.
+    assert two.compute_s == pytest.approx(one.compute_s / 2, rel=0.05)
+    # The two context ranks hold the same weights, so their gradients are reduced as two replicas' are, with
+    # half the backward to hide behind.
+    assert two.dp_s > one.dp_s >= 0
+    # At 8K tokens the K/V ring hides behind attention.
+    assert two.cp_s == 0
 
 
 def test_expert_all_to_all_leaves_the_domain_past_eight_ranks():
