@@ -171,11 +171,10 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
     splits, rows = [], []
     target = default_batch_sequences(gpus, seq_len) if sequences is None else sequences
     shapes = [(tp, pp, gpus // (tp * pp)) for tp in tps for pp in pps if gpus % (tp * pp) == 0]
-    # Timed without a global batch: the default batch, on the layouts it splits over evenly; a larger data-
-    # parallel degree would only look faster by training on a larger batch. Rounded up where none splits it.
-    even = timed and sequences is None and any(target % (dp * micro_batch) == 0 for _, _, dp in shapes)
+    # Timed without a global batch: the default batch, on the layouts that fit and split it evenly (a larger
+    # data-parallel degree would only look faster by training on a larger batch); rounded up where none does.
     for tp, pp, dp in shapes:
-        if (sequences is not None or even) and target % (dp * micro_batch):
+        if sequences is not None and target % (dp * micro_batch):
             continue
         eps = [e for e in _powers_of_two(dp) if dp % e == 0 and arch.experts % e == 0] if arch.is_moe else [1]
         splits += [(tp, pp, dp, ep) for ep in eps]
@@ -191,8 +190,12 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
                              microbatches=micro, vpp=vpp_, **memory_options)
     usable = fits(0.0, hw, headroom).usable_bytes
     margin = usable - totals
-    feasible = np.flatnonzero(margin >= 0)
-    common = dict(tried=len(grid), feasible=len(feasible), splits=tuple(splits))
+    fitting = np.flatnonzero(margin >= 0)
+    feasible = fitting
+    if timed and sequences is None:  # among the layouts that fit, those the default batch splits evenly
+        even = fitting[(target % (dp_[fitting] * micro_batch)) == 0]
+        feasible = even if len(even) else fitting
+    common = dict(tried=len(grid), feasible=len(fitting), splits=tuple(splits))
     if not len(grid):
         batch = (f", and the {sequences} sequences of the global batch must split evenly over DP × micro-batch "
                  f"{micro_batch}" if sequences is not None else "")
@@ -238,7 +241,7 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
             text = (f"{lay.summary()}: {st.tokens_per_gpu_s:,.0f} tokens/s per GPU, MFU {st.mfu:.1%} "
                     f"({st.step_s:.2f} s per step of {int(m_[j]) * lay.dp * micro_batch:,} sequences); "
                     f"{mem.total / 1e9:.1f} GB per GPU of the {fit.usable_bytes / 1e9:.1f} GB usable on {hw.name}; "
-                    f"the fastest of {len(ranked)} timed, {len(feasible)} of {len(grid)} layouts fit")
+                    f"the fastest of {len(ranked)} timed, {len(fitting)} of {len(grid)} layouts fit")
             return LayoutSearch(lay, mem, fit, leanest[0], leanest[1], binding=None, shortfall_bytes=0.0,
                                 recompute_overhead=RECOMPUTE_OVERHEAD[lay.recompute], explanation=text,
                                 objective="time", step=st, runners_up=tuple((layout_of(k), t) for k, t in others),
@@ -246,7 +249,7 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
     # least recomputation, then smallest TP × PP, lowest ZeRO stage, largest margin
     lay, mem, fit = costed(int(f[np.lexsort((-margin[f], zero_[f], tp_[f] * pp_[f], mode_[f]))[0]]))
     text = (f"{lay.summary()}: {mem.total / 1e9:.1f} GB per GPU of the {fit.usable_bytes / 1e9:.1f} GB usable "
-            f"on {hw.name} ({fit.margin_bytes / 1e9:.1f} GB to spare); {len(feasible)} of {len(grid)} "
+            f"on {hw.name} ({fit.margin_bytes / 1e9:.1f} GB to spare); {len(fitting)} of {len(grid)} "
             f"layouts fit")
     return LayoutSearch(lay, mem, fit, leanest[0], leanest[1], binding=None, shortfall_bytes=0.0,
                         recompute_overhead=RECOMPUTE_OVERHEAD[lay.recompute], explanation=text,
