@@ -32,13 +32,13 @@ class LayerWork:
     ep: float  # expert all-to-all
     forward: float  # the whole forward pass (what gradient and parameter traffic can hide behind)
     backward: float
-    logits: float  # output projection and loss, both passes (last stage, once per micro-batch)
 
 
 def layer_work(arch: Architecture, layout: Layout, hw: Hardware, *, precision: str, stack, constants: StepConstants,
                tp_bandwidth: float, cp_bandwidth: float,
-               ep_bandwidths: tuple[float, float, float]) -> tuple[LayerWork, LayerWork]:
-    """(dense layer, MoE layer) of ``arch`` under ``layout``; for a dense model both are the dense layer."""
+               ep_bandwidths: tuple[float, float, float]) -> tuple[LayerWork, LayerWork, float]:
+    """(dense layer, MoE layer, logits) of ``arch`` under ``layout``: for a dense model both layers are the dense
+    one; logits are the output projection and loss, both passes (last stage, once per micro-batch)."""
     c = constants
     peak, peak16 = hw.peak_flops(precision), hw.peak_flops("bf16")
     eta = c.gemm_fp8 if precision == "fp8" else c.gemm_bf16
@@ -104,16 +104,15 @@ def layer_work(arch: Architecture, layout: Layout, hw: Hardware, *, precision: s
         backward = 2 * gemm + attn_b + 2 * elementwise + tp_pass + cp_b + ep_b
         recompute = {"none": 0.0, "selective": attn_f, "full": forward}[layout.recompute]
         return LayerWork(compute=3 * gemm + attn_f + attn_b + 3 * elementwise, recompute=recompute,
-                         tp=2 * tp_pass, cp=cp_f + cp_b, ep=ep_f + ep_b, forward=forward, backward=backward,
-                         logits=logits)
+                         tp=2 * tp_pass, cp=cp_f + cp_b, ep=ep_f + ep_b, forward=forward, backward=backward)
 
     dense = layer(ffn(arch.ffn, T, t), T * arch.ffn / t, 0.0, 0.0) if arch.ffn else None
     if not arch.is_moe:
-        return dense, dense
+        return dense, dense, logits
     k, fe, S = arch.active_experts, arch.expert_ffn, arch.shared_experts
     routed = mm(2 * Tt * k * h * fe * (mats - 1)) + mm(2 * Tt * k * h * fe)  # grouped matmuls over local experts
     router = mm(2 * Tt * h * arch.experts)
     shared = ffn(S * fe, T, t) if S else 0.0
     ep_bytes = 2 * Tt * k * h * E * (layout.ep - 1) / layout.ep  # dispatch and combine
     moe = layer(routed + router + shared, Tt * k * fe + T * S * fe / t, 4 * Tt * k * h, ep_bytes)
-    return dense or moe, moe
+    return dense or moe, moe, logits

@@ -25,10 +25,11 @@ Activations (Korthikanti et al. 2022, "Reducing Activation Recomputation in Larg
 Models", arXiv 2205.05198, §4–5): one GPT-3 layer stores s·b·h·(34 + 5·a·s/h) bytes (16-bit values,
 1-byte dropout masks); with tensor parallelism s·b·h·(10 + 24/t + 5·a·s/(h·t)); with tensor + sequence
 parallelism s·b·h·(34/t + 5·a·s/(h·t)); selective recomputation drops the 5·a·s/h attention-score
-term, and so does FlashAttention, which never stores the score matrix: with ``flash_attention`` (the
-default) "none" and "selective" keep the same activations, and ``flash_attention=False`` gives the
-paper's rule (its row-wise softmax statistics, 4 bytes per head and token, are not counted); full recomputation keeps only each layer's input, 2·s·b·h (÷ t with sequence parallelism),
-plus one layer's selective activations while it is recomputed. Under the 1F1B schedule stage i holds
+term, and so does FlashAttention, which never stores the score matrix (only row-wise softmax
+statistics, 4 bytes per head and token, not counted): with ``flash_attention`` (the default) "none"
+and "selective" keep the same activations, and ``flash_attention=False`` gives the paper's rule;
+full recomputation keeps only each layer's input, 2·s·b·h (÷ t with sequence parallelism), plus
+one layer's selective activations while it is recomputed. Under the 1F1B schedule stage i holds
 pp − i micro-batches in flight, so the first stage stores L layers' worth whatever pp is (§4.2,
 pipeline parallelism); the interleaved schedule with v virtual stages stores 1 + (p − 1)/(p·v) times
 that (§4.2.3), counted here on every stage. ``dropout=True`` reproduces the paper's
@@ -107,6 +108,10 @@ class Layout:
     @property
     def gpus(self) -> int:
         return self.tp * self.cp * self.pp * self.dp
+
+    def as_dict(self) -> dict:
+        """The fields and the GPU count, as JSON payloads and tables show a layout."""
+        return {**self.__dict__, "gpus": self.gpus}
 
     @classmethod
     def for_gpus(cls, gpus: int, *, tp: int = 1, pp: int = 1, dp: int | None = None, cp: int = 1,
@@ -240,6 +245,42 @@ def _stage(layers: int, pp: int, i: int) -> tuple[int, int]:
     return i * q + min(i, r), q + (1 if i < r else 0)
 
 
+@dataclass(frozen=True)
+class StageParameters:
+    """Parameters of pipeline stage i on one of its GPUs (dense weights split over tp, norms replicated)."""
+
+    layers: int
+    n_dense: int  # layers with a dense FFN (the leading ones of a MoE model)
+    n_moe: int
+    dense_layer: float  # one dense layer, per GPU
+    moe_layer: float  # one MoE layer without its routed experts, per GPU
+    routed_layer: float  # one MoE layer's routed experts, all of them
+    embedding: float  # the input embedding (stage 0), whole
+    output: float  # the output projection (last stage; a copy of a tied embedding when pp > 1), whole
+    tp: int  # what embedding and output are split over
+
+    @property
+    def on_gpu(self) -> float:
+        """Every parameter of the stage but the routed experts, per GPU."""
+        return self.n_dense * self.dense_layer + self.n_moe * self.moe_layer + (self.embedding + self.output) / self.tp
+
+
+def stage_parameters(arch: Architecture, layout: Layout, i: int) -> StageParameters:
+    """The parameters of stage ``i`` of ``layout`` (layers split as ``_stage`` splits them)."""
+    p, L, tp, pp = arch.params(), arch.layers, layout.tp, layout.pp
+    dense_n = arch.dense_layers if arch.is_moe else L  # leading layers with a dense FFN
+    moe_n = L - dense_n
+    attn, norms = p.attention / L, p.norms / L
+    routed = p.experts_routed / moe_n if moe_n else 0.0
+    dense_layer = (attn + (p.ffn_dense / dense_n if dense_n else 0.0)) / tp + norms  # per GPU
+    moe_layer = (attn + ((p.experts_shared + p.router) / moe_n if moe_n else 0.0)) / tp + norms
+    start, n = _stage(L, pp, i)
+    n_dense = min(max(dense_n - start, 0), n)
+    emb = p.embedding if i == 0 else 0
+    out = (p.output if pp == 1 else arch.vocab * arch.hidden) if i == pp - 1 else 0
+    return StageParameters(n, n_dense, n - n_dense, dense_layer, moe_layer, routed, emb, out, tp)
+
+
 def stage_memory(arch: Architecture, layout: Layout, stage: int, *, microbatches: int | None = None,
                  weight_bytes: float = 2, grad_bytes: float = 2, master_bytes: float = 4,
                  optimizer_bytes: float = 8, activation_bytes: float = 2, dropout: bool = False,
@@ -257,24 +298,14 @@ def stage_memory(arch: Architecture, layout: Layout, stage: int, *, microbatches
     for key, flag in (("dropout", dropout), ("flash_attention", flash_attention)):
         if not isinstance(flag, bool):
             raise InputError(key, "must be true or false", flag)
-    p, L, tp, pp, i = arch.params(), arch.layers, layout.tp, layout.pp, stage
-    dense_n = arch.dense_layers if arch.is_moe else L  # leading layers with a dense FFN
-    moe_n = L - dense_n
-    attn, norms = p.attention / L, p.norms / L
-    routed = p.experts_routed / moe_n if moe_n else 0.0
-    dense_layer = (attn + (p.ffn_dense / dense_n if dense_n else 0.0)) / tp + norms  # per GPU
-    moe_layer = (attn + ((p.experts_shared + p.router) / moe_n if moe_n else 0.0)) / tp + norms
-    start, n = _stage(L, pp, i)
-    n_dense = min(max(dense_n - start, 0), n)
-    n_moe = n - n_dense
-    emb = p.embedding if i == 0 else 0
-    out = (p.output if pp == 1 else arch.vocab * arch.hidden) if i == pp - 1 else 0
-    on_gpu = n_dense * dense_layer + n_moe * moe_layer + (emb + out) / tp
-    unit = max([dense_layer] * bool(n_dense) + [moe_layer] * bool(n_moe) + [emb / tp, out / tp])
+    tp, pp, i = layout.tp, layout.pp, stage
+    sp = stage_parameters(arch, layout, stage)
+    n, n_dense, n_moe, routed = sp.layers, sp.n_dense, sp.n_moe, sp.routed_layer
+    unit = max([sp.dense_layer] * bool(n_dense) + [sp.moe_layer] * bool(n_moe) + [sp.embedding / tp, sp.output / tp])
     states = dict(weight_bytes=weight_bytes, grad_bytes=grad_bytes, master_bytes=master_bytes,
                   optimizer_bytes=optimizer_bytes)
     shards = layout.dp * layout.cp  # the optimizer shards over data and context replicas alike
-    dense_states = model_state_bytes(on_gpu, shards, layout.zero, unit_params=unit, **states)
+    dense_states = model_state_bytes(sp.on_gpu, shards, layout.zero, unit_params=unit, **states)
     expert_states = model_state_bytes(n_moe * routed / layout.ep, tp * shards // layout.ep, layout.zero,
                                       unit_params=routed / layout.ep if n_moe else 0.0, **states)
     kinds = [False] * bool(n_dense) + [True] * bool(n_moe)  # layer kinds present (MoE or not)

@@ -76,9 +76,9 @@ def _stage_totals(arch, p, i, tp, pp, dp, ep, zero, mode, flights_cap, s, b, opt
 
 
 def training_totals(arch: Architecture, tp, pp, dp, ep, zero, recompute, *, micro_batch: int, seq_len: int,
-                    microbatches=None, vpp=None, weight_bytes: float = 2, grad_bytes: float = 2, master_bytes: float = 4,
-                    optimizer_bytes: float = 8, activation_bytes: float = 2, dropout: bool = False,
-                    flash_attention: bool = True) -> np.ndarray:
+                    microbatches=None, vpp=None, weight_bytes: float = 2, grad_bytes: float = 2,
+                    master_bytes: float = 4, optimizer_bytes: float = 8, activation_bytes: float = 2,
+                    dropout: bool = False, flash_attention: bool = True) -> np.ndarray:
     """Bytes per GPU on the fullest pipeline stage of every layout (``training_memory``'s total).
 
     ``tp``, ``pp``, ``dp``, ``ep``, ``zero`` are integer arrays of one length, ``recompute`` the index

@@ -23,9 +23,10 @@ bubble is (p − 1)/(m·v) of the work), plus pipeline sends; the data-parallel 
 reduce-scatter and parameter all-gather (all-reduce without ZeRO; per micro-batch under ZeRO-3)
 over the network, hidden behind the last backward and first forward micro-batch when the stack
 overlaps them (ZeRO-2, which keeps a shard of the gradients, reduce-scatters every micro-batch's);
-and the Adam step's HBM traffic. Only hardware of the families the constants were fitted on
-(``FITTED_FAMILIES``) is timed; other hardware is refused, and its callers fall back. Ranks are ordered TP, CP, DP, PP (Megatron-LM),
-so a group leaves the scale-up domain when the ranks it spans do not fit in one.
+and the Adam step's HBM traffic. Ranks are ordered TP, CP, DP, PP (Megatron-LM), so a group leaves
+the scale-up domain when the ranks it spans do not fit in one. Only hardware of the families the
+constants were fitted on (``FITTED_FAMILIES``) is timed; other hardware is refused, and its callers
+fall back.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from perflaw.law.errors import InputError
 from perflaw.law.rules import check_number
 from perflaw.optimizer.cost.hardware import LINK_GBPS, Hardware
 from perflaw.optimizer.cost.layer_work import LayerWork, layer_work
-from perflaw.optimizer.cost.memory import Layout, _check_fit, _stage, _whole
+from perflaw.optimizer.cost.memory import Layout, StageParameters, _check_fit, _whole, stage_parameters
 from perflaw.optimizer.cost.step_constants import DEFAULT_CONSTANTS, FITTED_FAMILIES, StepConstants
 
 # Adam on an fp32 master copy, per parameter: gradient 4, master, m and v read and written 24, weight 2, norm 2.
@@ -131,24 +132,6 @@ def _ring_bandwidth(hw: Hardware, c: StepConstants, stride: int, size: int, scal
     return net if g == 1 else min(_bandwidth(hw, c, 1, scaleout_gbps), g * net)
 
 
-def _stage_params(arch: Architecture, layout: Layout, i: int) -> tuple[float, float, int, int]:
-    """(dense parameters on one GPU, routed-expert parameters on one GPU, dense layers, MoE layers) of stage i."""
-    p, L = arch.params(), arch.layers
-    dense_n = arch.dense_layers if arch.is_moe else L
-    moe_n = L - dense_n
-    start, n = _stage(L, layout.pp, i)
-    n_dense = min(max(dense_n - start, 0), n)
-    n_moe = n - n_dense
-    attn = p.attention / L
-    dense = n_dense * (attn + (p.ffn_dense / dense_n if dense_n else 0.0))
-    moe = n_moe * (attn + ((p.experts_shared + p.router) / moe_n if moe_n else 0.0))
-    out = (p.output if layout.pp == 1 else arch.vocab * arch.hidden) if i == layout.pp - 1 else 0  # as memory.py
-    edges = (p.embedding if i == 0 else 0) + out
-    routed = n_moe * (p.experts_routed / moe_n if moe_n else 0.0)
-    norms = n * p.norms / L  # replicated over tp
-    return (dense + moe + edges) / layout.tp + norms, routed / layout.ep, n_dense, n_moe
-
-
 def step_time(arch: Architecture, layout: Layout, hardware: Hardware, *, global_batch: int,
               precision: str = "bf16", stack: Stack = Stack(), constants: StepConstants = DEFAULT_CONSTANTS,
               scaleout_gbps: float | None = None, flops_rule: str = "attention") -> StepTime:
@@ -176,8 +159,6 @@ def step_time(arch: Architecture, layout: Layout, hardware: Hardware, *, global_
     if layout.tp > hardware.scaleup_domain:
         raise InputError("tp", f"must fit {hardware.name}'s scale-up domain of {hardware.scaleup_domain} GPUs",
                          layout.tp)
-    if arch.is_moe and arch.experts % layout.ep or not arch.is_moe and layout.ep != 1:
-        raise InputError("ep", "must divide the routed experts (1 for a dense model)", layout.ep)
     if layout.pp * layout.vpp > arch.layers:
         raise InputError("pp", f"× vpp must be at most the {arch.layers} layers", layout.pp * layout.vpp)
     peak = hardware.peak_flops(precision)
@@ -189,8 +170,8 @@ def step_time(arch: Architecture, layout: Layout, hardware: Hardware, *, global_
                       cp_bandwidth=_bandwidth(hardware, c, tp_cp, scaleout_gbps) if layout.cp > 1 else 0.0,
                       ep_bandwidths=_ep_bandwidths(hardware, c, layout, scaleout_gbps))
 
-    stages = [_stage_time(arch, layout, work, i) for i in range(layout.pp)]
-    slow = max(stages, key=lambda s: s["total"])
+    params = [stage_parameters(arch, layout, i) for i in range(layout.pp)]
+    slow = max((_stage_time(work, sp, i == layout.pp - 1) for i, sp in enumerate(params)), key=lambda s: s["total"])
     v, p = layout.vpp, layout.pp
     bubble = (p - 1) / v * slow["total"]
     pp_s = 0.0
@@ -200,7 +181,7 @@ def step_time(arch: Architecture, layout: Layout, hardware: Hardware, *, global_
         bw = _bandwidth(hardware, c, tp_cp * layout.dp * 2, scaleout_gbps)  # neighbouring stages
         pp_s = (m + (p - 1) / v) * 2 * v * sent / bw
 
-    dp_s, opt_s = _data_parallel(arch, layout, hardware, c, stack, m, slow, scaleout_gbps)
+    dp_s, opt_s = _data_parallel(params, layout, hardware, c, stack, m, slow, scaleout_gbps)
     tokens = global_batch * layout.seq_len
     return StepTime(
         step_s=m * slow["total"] + bubble + pp_s + dp_s + opt_s, compute_s=m * slow["compute"],
@@ -222,23 +203,23 @@ def _ep_bandwidths(hw: Hardware, c: StepConstants, layout: Layout, scaleout_gbps
     return near, _bandwidth(hw, c, ep, scaleout_gbps), (ep - local) / (ep - 1)
 
 
-def _stage_time(arch: Architecture, layout: Layout, work: tuple[LayerWork, LayerWork], i: int) -> dict:
-    """Seconds of one micro-batch (forward, backward and recomputation) on pipeline stage i, by kind."""
-    dense, moe = work
-    _, _, n_dense, n_moe = _stage_params(arch, layout, i)
+def _stage_time(work: tuple[LayerWork, LayerWork, float], sp: StageParameters, last: bool) -> dict:
+    """Seconds of one micro-batch (forward, backward and recomputation) on the stage of ``sp``, by kind."""
+    dense, moe, logits = work
+    n_dense, n_moe = sp.n_dense, sp.n_moe
     out = {k: n_dense * getattr(dense, k) + n_moe * getattr(moe, k) for k in ("compute", "recompute", "tp", "cp", "ep")}
-    if i == layout.pp - 1:
-        out["compute"] += dense.logits
+    if last:
+        out["compute"] += logits
     out["total"] = sum(out.values())
     out["backward"] = n_dense * dense.backward + n_moe * moe.backward
     out["forward"] = n_dense * dense.forward + n_moe * moe.forward
     return out
 
 
-def _data_parallel(arch: Architecture, layout: Layout, hw: Hardware, c: StepConstants, stack: Stack, m: int,
-                   slow: dict, scaleout_gbps) -> tuple[float, float]:
-    """(exposed data-parallel communication, Adam step) seconds per step on the slowest stage."""
-    dense_p, routed_p = max((_stage_params(arch, layout, i)[:2] for i in range(layout.pp)), key=sum)
+def _data_parallel(params: list[StageParameters], layout: Layout, hw: Hardware, c: StepConstants, stack: Stack,
+                   m: int, slow: dict, scaleout_gbps) -> tuple[float, float]:
+    """(exposed data-parallel communication, Adam step) seconds per step on the stage with the most parameters."""
+    dense_p, routed_p = max(((sp.on_gpu, sp.n_moe * sp.routed_layer / layout.ep) for sp in params), key=sum)
     d = layout.dp * layout.cp
     d_e = layout.tp * d // layout.ep  # replicas of each expert shard (experts are not tensor-split)
     bw = _ring_bandwidth(hw, c, layout.tp, d, scaleout_gbps) if d > 1 else math.inf
