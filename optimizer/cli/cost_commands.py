@@ -9,7 +9,8 @@ from perflaw.optimizer.cost.plan_cost import GRID_SOURCE, plan_cost
 from perflaw.law.architecture import Architecture
 from perflaw.law.errors import InputError
 from perflaw.optimizer.cost.hardware import Hardware, Utilization, default_utilization, get_hardware, load_catalog
-from perflaw.optimizer.cost.layout import RECOMPUTE_OVERHEAD, default_batch_sequences, search_layout
+from perflaw.optimizer.cost.layout import (RECOMPUTE_OVERHEAD, default_batch_sequences, runner_up_rows,
+                                          search_layout)
 from perflaw.optimizer.cost.memory import Layout, fits, fits_one_gpu, inference_memory, training_memory
 from perflaw.optimizer.cost.step_time import step_time
 from perflaw.optimizer.cli.quantities import format_quantity
@@ -105,13 +106,12 @@ def _step_lines(st, layout, runners_up=()) -> list[str]:
 
 
 def _step_payload(st, runners_up=()) -> dict:
-    return {"step": st.as_dict(), "mfu_model": st.mfu,
-            "runners_up": [{"layout": {**lay.__dict__, "gpus": lay.gpus}, "summary": lay.summary(), "mfu": t.mfu,
-                            "step_s": t.step_s} for lay, t in runners_up]}
+    return {"step": st.as_dict(), "mfu_model": st.mfu, "runners_up": runner_up_rows(runners_up)}
 
 
 def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq_len: int, micro_batch: int,
-                   headroom: float, explicit: dict | None, zero=None, recompute=None, *, global_batch: int | None = None,
+                   headroom: float, explicit: dict | None, zero=None, recompute=None, *,
+                   global_batch: int | None = None,
                    precision: str = "bf16", scaleout_gbps: float | None = None, rule: str = "time",
                    flops_rule: str = "attention") -> dict:
     """Memory per GPU, the layout and its step time: the layout given (``explicit``: tp, pp, cp, vpp, ep,
@@ -134,7 +134,7 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
         fit = fits(mem, hardware, headroom)
         verdict = "fits" if fit.fits else f"does NOT fit: {-fit.margin_bytes / gb:.1f} GB over"
         out = {
-            "memory_per_gpu_gb": mem.total / gb, "layout": {**layout.__dict__, "gpus": layout.gpus},
+            "memory_per_gpu_gb": mem.total / gb, "layout": layout.as_dict(),
             "memory": mem.as_dict(), "layout_feasible": fit.fits, "binding": None if fit.fits else "memory",
             "global_batch": seqs,
             "layout_text": [f"Layout          {layout.summary()} (given)",
@@ -172,7 +172,7 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
         }
     lay, mem = found.layout, found.memory
     out = {
-        "memory_per_gpu_gb": mem.total / gb, "layout": {**lay.__dict__, "gpus": lay.gpus}, "memory": mem.as_dict(),
+        "memory_per_gpu_gb": mem.total / gb, "layout": lay.as_dict(), "memory": mem.as_dict(),
         "layout_feasible": True, "binding": None, "recompute_overhead": RECOMPUTE_OVERHEAD[lay.recompute],
         "layout_objective": found.objective, "layout_explanation": found.explanation,
         "layout_text": [

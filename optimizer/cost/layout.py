@@ -86,7 +86,7 @@ class LayoutSearch:
         return None if self.step is None else self.step.mfu
 
     def as_dict(self) -> dict:
-        lay = (lambda x: None if x is None else {**x.__dict__, "gpus": x.gpus})
+        lay = (lambda x: None if x is None else x.as_dict())
         return {
             "ok": self.ok, "layout": lay(self.layout), "memory": self.memory and self.memory.as_dict(),
             "fit": self.fit and self.fit.as_dict(), "leanest": lay(self.leanest),
@@ -95,10 +95,15 @@ class LayoutSearch:
             "shortfall_bytes": self.shortfall_bytes, "recompute_overhead": self.recompute_overhead,
             "explanation": self.explanation, "objective": self.objective,
             "step": self.step and self.step.as_dict(), "mfu": self.mfu,
-            "runners_up": [{"layout": lay(x), "summary": x.summary(), "mfu": st.mfu, "step_s": st.step_s,
-                            "tokens_per_gpu_s": st.tokens_per_gpu_s} for x, st in self.runners_up],
+            "runners_up": runner_up_rows(self.runners_up),
             "timing_note": self.timing_note,
         }
+
+
+def runner_up_rows(runners_up) -> list[dict]:
+    """(layout, step time) pairs as JSON rows: the layout, its summary, MFU, step time and throughput."""
+    return [{"layout": lay.as_dict(), "summary": lay.summary(), "mfu": st.mfu, "step_s": st.step_s,
+             "tokens_per_gpu_s": st.tokens_per_gpu_s} for lay, st in runners_up]
 
 
 def _choices(name: str, values, allowed: tuple) -> tuple:
@@ -171,8 +176,6 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
     splits, rows = [], []
     target = default_batch_sequences(gpus, seq_len) if sequences is None else sequences
     shapes = [(tp, pp, gpus // (tp * pp)) for tp in tps for pp in pps if gpus % (tp * pp) == 0]
-    # Timed without a global batch: the default batch, on the layouts that fit and split it evenly (a larger
-    # data-parallel degree would only look faster by training on a larger batch); rounded up where none does.
     for tp, pp, dp in shapes:
         if sequences is not None and target % (dp * micro_batch):
             continue
@@ -192,7 +195,9 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
     margin = usable - totals
     fitting = np.flatnonzero(margin >= 0)
     feasible = fitting
-    if timed and sequences is None:  # among the layouts that fit, those the default batch splits evenly
+    # Timed without a global batch: among the layouts that fit, those the default batch splits evenly (a larger
+    # data-parallel degree would only look faster by training on a larger batch); rounded up where none does.
+    if timed and sequences is None:
         even = fitting[(target % (dp_[fitting] * micro_batch)) == 0]
         feasible = even if len(even) else fitting
     common = dict(tried=len(grid), feasible=len(fitting), splits=tuple(splits))
@@ -273,5 +278,5 @@ def _timed(arch: Architecture, hw: Hardware, feasible: np.ndarray, layout_of, gr
         st = step_time(arch, lay, hw, global_batch=int(grid[j, 7]) * lay.dp * lay.micro_batch, precision=precision,
                        stack=stack, scaleout_gbps=scaleout_gbps, flops_rule=flops_rule)
         out.append((j, st))
-    out.sort(key=lambda x: (-x[1].tokens_per_gpu_s, x[1].gpus, grid[x[0], 0] * grid[x[0], 1], grid[x[0], 5]))
+    out.sort(key=lambda x: (-x[1].tokens_per_gpu_s, grid[x[0], 0] * grid[x[0], 1], grid[x[0], 5]))
     return out

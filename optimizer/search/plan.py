@@ -63,7 +63,7 @@ class Plan:
         row = {k: int(getattr(a, k)) for k in ARCH_FIELDS if a.is_moe or k not in _MOE_FIELDS}
         row.update({k: float(getattr(self, k)) for k in _LAW_FIELDS})
         if self.layout is not None:
-            row["layout"] = {**self.layout.__dict__, "gpus": self.layout.gpus}
+            row["layout"] = self.layout.as_dict()
             row["memory_per_gpu_gb"] = self.memory_per_gpu_gb
         if self.budget_flops is not None:
             row["budget_flops"] = self.budget_flops
