@@ -32,7 +32,8 @@ def throughput_text(d: dict) -> str:
             ("error", "error", lambda e: f"{e:+.1%}")]
     lines += ["", table(d["rows"], cols), "", f"{len(d['skipped'])} rows not predicted:"]
     lines += [f"  {x['row']:>3} {x['name'][:70]}: {x['why']}" for x in d["skipped"]]
-    e2e = [{**r, "pred": r["predicted_gpu_hours"] / 1e6, "pub": r["published_gpu_hours"] / 1e6} for r in d["end_to_end"]]
+    e2e = [{**r, "pred": r["predicted_gpu_hours"] / 1e6, "pub": r["published_gpu_hours"] / 1e6}
+           for r in d["end_to_end"]]
     lines += ["", "Published runs end to end (GPU-hours, millions):",
               table(e2e, [("run", "run", ""), ("layout", "layout", ""), ("mfu", "MFU", ".3f"),
                           ("goodput", "goodput", ".2f"), ("pred", "predicted", ".3f"), ("pub", "published", ".3f"),

@@ -1,4 +1,4 @@
-"""Published pretraining runs end to end: GPU-hours from each report's layout, the step-time model and a goodput, against the hours reported.
+"""Published runs end to end: GPU-hours from each report's layout, the step-time model and goodput, against its own.
 
 ``data/end_to_end_runs.json`` lists each run with the layout its report states (or none, when the
 report states none: the fastest layout is searched), its batch, precision, stack, goodput and the
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from importlib import resources
 
 from perflaw.law.architecture import Architecture
-from perflaw.law.hf_config import from_hf_config
 from perflaw.optimizer.cost.hardware import get_hardware
 from perflaw.optimizer.cost.layout import search_layout
 from perflaw.optimizer.cost.memory import Layout, fits, training_memory
 from perflaw.optimizer.cost.step_time import Stack, StepTime, step_time
+from perflaw.optimizer.cost.throughput_check import named_models
 
 
 @dataclass(frozen=True)
@@ -57,27 +57,26 @@ def _data(name: str) -> dict:
 
 def end_to_end_runs() -> list[EndToEnd]:
     """Every run of ``data/end_to_end_runs.json``, predicted."""
-    models = {k: v for k, v in _data("throughput_models.json").items() if not k.startswith("_")}
+    models = named_models()
     out = []
     for name, r in _data("end_to_end_runs.json").items():
         if name.startswith("_"):
             continue
         m = r["model"]
-        arch = from_hf_config(models[m]["config"]) if isinstance(m, str) else Architecture(name=name, **m)
+        arch = models[m][1] if isinstance(m, str) else Architecture(name=name, **m)
         hw = get_hardware(r["hardware"])
         stack = Stack(**r["stack"])
         lay = r["layout"]
-        if lay is None:
+        if lay is None:  # the search times the layout it picks, at this batch
             found = search_layout(arch, hw, r["gpus"], seq_len=r["seq_len"], precision=r["precision"], stack=stack,
                                   global_batch_tokens=r["global_batch"] * r["seq_len"],
                                   scaleout_gbps=r["scaleout_gbps"])
-            layout = found.layout
+            layout, st, mem = found.layout, found.step, found.memory
         else:
             layout = Layout(seq_len=r["seq_len"], **lay)
-        st = step_time(arch, layout, hw, global_batch=r["global_batch"], precision=r["precision"], stack=stack,
-                       scaleout_gbps=r["scaleout_gbps"])
-        mem = training_memory(arch, layout, microbatches=st.microbatches,
-                              flash_attention=stack.flash_attention)
+            st = step_time(arch, layout, hw, global_batch=r["global_batch"], precision=r["precision"], stack=stack,
+                           scaleout_gbps=r["scaleout_gbps"])
+            mem = training_memory(arch, layout, microbatches=st.microbatches, flash_attention=stack.flash_attention)
         goodput = 1.0 if r["goodput"] is None else r["goodput"]
         hours = r["tokens_t"] * 1e12 / (st.tokens_per_gpu_s * 3600.0 * goodput)
         out.append(EndToEnd(name, layout, lay is not None, st, goodput, r["goodput"] is not None, hours,

@@ -2,9 +2,11 @@
 
 Every row of ``throughput_runs.csv`` that states its hardware (in the catalog), its model (columns,
 or a named model in ``data/throughput_models.json``), its layout and its throughput is predicted from
-that layout alone. Throughput is compared as tokens per second per GPU, so the error is the same
-whatever FLOPs each source counts; the published MFU is shown as each source states it, and the
-predicted MFU in perflaw's count.
+that layout alone. Throughput is compared as tokens per second per GPU. Where a source gives only
+TFLOP/s or an MFU, its throughput is recovered with perflaw's count of FLOPs (the attention rule,
+which is the formula of Megatron-LM 2021 and Megatron-Core, the 2021 one also counting the
+recomputed forward); the published MFU is shown as each source states it, the predicted MFU in
+perflaw's count.
 
 The rows are the source's and the stack follows each source: Megatron-LM 2021 and Korthikanti et
 al. 2022 ran without FlashAttention and without overlapping communication, 2021 with full
@@ -34,7 +36,7 @@ from perflaw.law.hf_config import from_hf_config
 from perflaw.optimizer.cost.hardware import get_hardware
 from perflaw.optimizer.cost.memory import Layout
 from perflaw.optimizer.cost.step_constants import DEFAULT_CONSTANTS, StepConstants
-from perflaw.optimizer.cost.step_time import Stack, step_time
+from perflaw.optimizer.cost.step_time import Stack, StepTime, step_time
 from perflaw.optimizer.cost.throughput_runs import load_throughput_runs
 
 FIT_GROUPS = "even"  # groups (by first appearance) that fit the constants; the odd ones test them
@@ -61,11 +63,17 @@ class Case:
     published_mfu: float | None  # as the source states or implies it, against the peak at its precision
     split: str = "fit"  # "fit" or "test" (module docstring)
 
+    def timed(self, constants: StepConstants = DEFAULT_CONSTANTS) -> StepTime:
+        """The step-time model's step for this run's stated layout."""
+        return step_time(self.arch, self.layout, get_hardware(self.hardware), global_batch=self.global_batch,
+                         precision=self.precision, stack=self.stack, constants=constants)
 
-def _models() -> list[tuple[list[str], Architecture]]:
+
+def named_models() -> dict[str, tuple[list[str], Architecture]]:
+    """The models of ``data/throughput_models.json``: key -> (the run names that mean it, its architecture)."""
     path = resources.files("perflaw.optimizer.cost") / "data" / "throughput_models.json"
     data = json.loads(path.read_text(encoding="utf-8"))
-    return [(v["match"], from_hf_config(v["config"])) for k, v in data.items() if not k.startswith("_")]
+    return {k: (v["match"], from_hf_config(v["config"])) for k, v in data.items() if not k.startswith("_")}
 
 
 def _family(name: str) -> str | None:
@@ -105,7 +113,7 @@ def _arch(r, models) -> Architecture | None:
 def cases(table: pd.DataFrame | None = None) -> tuple[list[Case], list[tuple[int, str, str]]]:
     """(the rows the model can predict, the others as (row, name, why not))."""
     t = load_throughput_runs() if table is None else table
-    models = _models()
+    models = list(named_models().values())
     usable, skipped = [], []
     for i, r in t.iterrows():
         family = _family(r["name"])
@@ -175,16 +183,15 @@ def _published(r, arch: Architecture, family: str, precision: str) -> tuple[floa
 def predict(rows: list[Case], constants: StepConstants = DEFAULT_CONSTANTS) -> pd.DataFrame:
     """One line per case: published and predicted tokens/s/GPU, MFU, the error and the step's breakdown."""
     out = []
-    for k, case in enumerate(rows):
-        st = step_time(case.arch, case.layout, get_hardware(case.hardware), global_batch=case.global_batch,
-                       precision=case.precision, stack=case.stack, constants=constants)
+    for case in rows:
+        st = case.timed(constants)
         err = st.tokens_per_gpu_s / case.published_tokens_per_gpu_s - 1.0
         out.append({"row": case.row, "name": case.name, "source": case.source, "split": case.split,
                     "hardware": case.hardware, "precision": case.precision, "layout": case.layout.summary(),
                     "published_tokens_per_gpu_s": case.published_tokens_per_gpu_s,
                     "predicted_tokens_per_gpu_s": st.tokens_per_gpu_s, "published_mfu": case.published_mfu,
-                    "predicted_mfu": st.mfu, "error": err, **{f"{k2}_share": v / st.step_s
-                                                              for k2, v in st.breakdown().items()}})
+                    "predicted_mfu": st.mfu, "error": err, **{f"{k}_share": v / st.step_s
+                                                              for k, v in st.breakdown().items()}})
     return pd.DataFrame(out)
 
 
@@ -225,12 +232,7 @@ def fit_constants(rows: list[Case] | None = None, start: StepConstants = DEFAULT
 
     def residuals(x: np.ndarray) -> np.ndarray:
         c = start.with_values(**dict(zip(names, (x * scale).tolist())))
-        out = []
-        for case in fit:
-            st = step_time(case.arch, case.layout, get_hardware(case.hardware), global_batch=case.global_batch,
-                           precision=case.precision, stack=case.stack, constants=c)
-            out.append(math.log(st.tokens_per_gpu_s / case.published_tokens_per_gpu_s))
-        return np.array(out)
+        return np.array([math.log(case.timed(c).tokens_per_gpu_s / case.published_tokens_per_gpu_s) for case in fit])
 
     x0 = np.array([getattr(start, n) for n in names]) / scale
     lo = np.array([BOUNDS[n][0] for n in names]) / scale

@@ -1,11 +1,8 @@
 """Step-time model against published runs: error targets on held-out rows; the shipped constants are the fit."""
 
-import json
-from importlib import resources
-
 import pytest
 
-from perflaw.law.hf_config import from_hf_config, load_hf_config
+from perflaw.law.hf_config import load_hf_config
 from perflaw.optimizer.cost import throughput_check as tc
 from perflaw.optimizer.cost.step_constants import DEFAULT_CONSTANTS, StepConstants
 
@@ -73,7 +70,6 @@ def test_megatron_2021_throughput_follows_the_paper_formula(checked):
 @pytest.mark.parametrize("name, fixture", [("llama3-8b", "llama-3-8b"), ("llama3-70b", "llama-3-70b"),
                                            ("deepseek-v3", "deepseek-v3"), ("qwen3-30b-a3b", "qwen3-30b-a3b")])
 def test_named_models_are_their_hugging_face_configs(hf_config, name, fixture):
-    data = json.loads((resources.files("perflaw.optimizer.cost") / "data" / "throughput_models.json").read_text())
-    ours, theirs = from_hf_config(data[name]["config"]), load_hf_config(hf_config(fixture))
+    ours, theirs = tc.named_models()[name][1], load_hf_config(hf_config(fixture))
     assert ours.params() == theirs.params()
     assert ours.flops_per_token(4096) == theirs.flops_per_token(4096)
