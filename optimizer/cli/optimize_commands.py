@@ -97,6 +97,7 @@ def _int_range(text: str, name: str) -> tuple[int, int]:
 def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
     budget = budget_from_args(args)
     from perflaw.law.predict import check_gamma
+    from perflaw.optimizer.search.modelled_mfu import mfu_is_modelled
     from perflaw.optimizer.search.problem import SERVE_BATCH, SERVE_CONTEXT, Constraints, Problem
     from perflaw.optimizer.search.space import FFN_MULTIPLE, HEAD_DIM, HEADS, VOCAB, SearchSpace
     moe = any(getattr(args, k) for k in ("experts", "active_experts", "expert_ffn"))
@@ -132,8 +133,8 @@ def problem_from_args(args: argparse.Namespace) -> tuple[Problem, Budget]:
     problem = Problem(space, budget.flops, budget.hardware, budget.gpus, budget.utilization, constraints,
                       coefficients_from_args(args), args.gamma, seq_len_from_args(args), args.flops_rule,
                       budget.precision, budget.price_usd_per_gpu_hour, args.data_vintage, args.trust, args.objective,
-                      model_mfu=args.mfu is None and budget.hardware is not None and budget.gpus is not None
-                      and budget.precision != "fp8", flops_fixed=budget.kind == "flops")
+                      model_mfu=mfu_is_modelled(args.mfu, budget.hardware, budget.gpus, budget.precision),
+                      flops_fixed=budget.kind == "flops")
     return problem, budget
 
 

@@ -21,6 +21,7 @@ from perflaw.optimizer.cost.budget import LIMITS as BUDGET_LIMITS, Budget
 from perflaw.optimizer.cost.hardware import Hardware, Utilization, get_hardware, resolve_utilization
 from perflaw.optimizer.scenario.schema import (BUDGET_KINDS, INLINE_HARDWARE, REVIEW, TOP, TOP_SECTIONS, Source,
                                                check_section, fmt_number, rule)
+from perflaw.optimizer.search.modelled_mfu import mfu_is_modelled
 from perflaw.optimizer.search.problem import Constraints, Problem
 from perflaw.optimizer.search.space import SearchSpace
 
@@ -307,5 +308,5 @@ def scenario_from_tables(doc: dict, file: Source, base_dir: Path, path: Path | N
         seed=search["seed"], trust=search["trust"], objective=search["objective"],
         fronts=report["fronts"], target_mmlu=report["target_mmlu"], reference_models=report["reference_models"],
         top=report["top"], tolerance=report["tolerance"],
-        model_mfu=h.get("mfu") is None and hardware is not None and bool(h["gpus"]) and h["precision"] != "fp8",
+        model_mfu=mfu_is_modelled(h.get("mfu"), hardware, h["gpus"], h["precision"]),
     )

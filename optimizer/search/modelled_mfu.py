@@ -1,4 +1,4 @@
-"""The MFU of the best plan's fastest layout, put into the problem: search, time that layout, search again at its MFU until the two agree.
+"""A budget at the MFU of its best plan's fastest layout: search, time that layout, search again until they agree.
 
 A problem whose MFU is to be modelled (``Problem.model_mfu``: no MFU given, hardware and GPUs
 known) starts at the published run's MFU. Each round finds the best plan with the exact strategy,
@@ -18,6 +18,12 @@ from perflaw.optimizer.search.problem import Problem
 
 MAX_ROUNDS = 4
 AGREE = 0.005  # relative change of the MFU at which the rounds stop
+
+
+def mfu_is_modelled(mfu: float | None, hardware, gpus: int | None, precision: str) -> bool:
+    """Whether a run's MFU comes from the step-time model: none given, hardware and GPUs known, not FP8 (whose
+    budgets still state their MFU)."""
+    return mfu is None and hardware is not None and bool(gpus) and precision != "fp8"
 
 
 def settle_mfu(problem: Problem) -> Problem:
