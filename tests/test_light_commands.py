@@ -3,6 +3,7 @@ an input error load none of numpy, scipy, pandas, optuna or matplotlib, an exact
 but numpy, and `run` of the default scenario (exact search) neither scipy nor optuna, nor matplotlib
 where there are two cores: its figure helpers import and draw it (report.drawing)."""
 
+import pickle
 import subprocess
 import sys
 
@@ -34,3 +35,27 @@ def _loaded(argv: list[str]) -> tuple[int, list[str]]:
 def test_a_light_command_loads_no_heavy_library(argv, code, allowed, tmp_path):
     rc, loaded = _loaded([a.format(tmp=tmp_path) for a in argv])
     assert rc == code and [m for m in loaded if m not in allowed] == [], loaded
+
+
+def test_the_figures_draw_from_columns_without_pandas(tmp_path, monkeypatch):
+    """The figure helper imports matplotlib only: the report's three figures are drawn and saved from
+    the columns the run sends it (report.data.columns) in a process that never imports pandas."""
+    import perflaw.optimizer.report.writer as writer
+    from perflaw.optimizer.cli.run_commands import run_payload
+    sent = []
+
+    def keep(jobs, folder, processes=None):
+        sent.extend(jobs)
+        return {stem: b"" for stem, _, _ in jobs}
+
+    monkeypatch.setattr(writer, "save_all", keep)
+    run_payload([], str(tmp_path / "report"))
+    jobs = tmp_path / "jobs.pickle"
+    jobs.write_bytes(pickle.dumps(sent))
+    code = ("import pickle, sys\nfrom pathlib import Path\nfrom perflaw.optimizer.report.drawing import draw_here\n"
+            f"jobs = pickle.loads(Path({str(jobs)!r}).read_bytes())\n"
+            f"pngs = draw_here(jobs, Path({str(tmp_path)!r}))\n"
+            "print('DREW', len(pngs), 'pandas' in sys.modules, 'matplotlib' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["DREW", "3", "False", "True"], done.stderr[-400:]
+    assert sorted(p.name for p in tmp_path.glob("*.svg")) == ["allocation.svg", "landscape.svg", "pareto.svg"]

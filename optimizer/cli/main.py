@@ -182,11 +182,9 @@ def _run(args: argparse.Namespace, names: dict[str, str]) -> tuple[dict, str]:
         payload = lc.validate_payload(args.data, coefficients_from_args(args), args.exclude)
         return payload, lc.validate_text(payload)
     if args.command == "run":
-        import importlib
-
         from perflaw.optimizer.report.drawing import Drawers, cores
-        importlib.import_module("pandas")  # before the fork: the figure helpers share it and import matplotlib
-        with Drawers.started(min(3, cores()) if cores() > 1 else 0):
+        # forked first: the figure helper imports matplotlib while this process imports pandas and searches
+        with Drawers.started(1 if cores() > 1 else 0, spread=True):
             from perflaw.optimizer.cli.run_commands import run_payload, run_text
             show = (lambda msg: print(msg, file=sys.stderr, flush=True)) if not args.json and sys.stderr.isatty() \
                 else None

@@ -47,6 +47,11 @@ class ReportData:
     infeasible: list = field(default_factory=list)  # (label, reason) of the budgets with no feasible plan
 
 
+def columns(table: pd.DataFrame) -> dict:
+    """A table as ``{column: numpy array}``: what the figures are drawn from (report.figures)."""
+    return {c: table[c].to_numpy() for c in table.columns}
+
+
 def _layout_label(row: dict) -> str:
     """E.g. 'TP4 PP2 VPP8 DP2048 ZeRO-1' (VPP, CP and EP only when above 1; recomputation when any)."""
     def extra(key: str, name: str) -> str:

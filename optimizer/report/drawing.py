@@ -6,8 +6,9 @@ the name of a function of ``figures`` (or a module-level function, which pickles
 figure is ``draw(*args)``, saved as ``stem``.png and .svg.
 
 - ``Drawers`` helpers are forked, import matplotlib and then draw the jobs they are sent (pickled
-  through a pipe). The ``run`` command starts them before matplotlib is imported here, so they
-  import it while the run searches.
+  through a pipe). The ``run`` command starts one before matplotlib is imported here, so it imports
+  it while the run searches; sent the figures, it forks one copy of itself per spare core (matplotlib
+  already imported, the jobs already read) and they draw them together.
 - Otherwise ``save_all`` starts them when it draws, one per spare core, and draws a share itself
   (Linux and macOS; on one core, or without fork, it draws in turn).
 
@@ -100,7 +101,7 @@ class Drawers:
     """Helper processes forked now: each imports matplotlib at once (forked before this process has,
     while it goes on with its search) and then draws the jobs ``draw`` sends it."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, spread: bool = False) -> None:
         self.helpers: list[list] = []  # [pid, job pipe (write end), answer pipe (read end)]
         run = os.getpid()
         for _ in range(n):
@@ -114,20 +115,21 @@ class Drawers:
                         answers.close()
                     os.close(jobs_w)
                     os.close(answers_r)
-                    _serve(jobs_r, answers_w, run)
+                    _serve(jobs_r, answers_w, run, spread)
                 self.helpers.append([pid, os.fdopen(jobs_w, "wb"), os.fdopen(answers_r, "rb")])
             os.close(jobs_r)
             os.close(answers_w)
 
     @classmethod
     @contextmanager
-    def started(cls, n: int):
-        """``n`` helpers for the block (none: ``save_all`` forks as usual); stopped when it ends."""
+    def started(cls, n: int, spread: bool = False):
+        """``n`` helpers for the block (none: ``save_all`` forks as usual); stopped when it ends.
+        ``spread``: each helper draws what it is sent with ``save_all``, over forks of itself."""
         global _POOL
         if n < 1 or not hasattr(os, "fork") or _POOL is not None:
             yield None
             return
-        _POOL = cls(n)
+        _POOL = cls(n, spread)
         try:
             yield _POOL
         finally:
@@ -194,7 +196,7 @@ class Drawers:
             self._end(helper)
 
 
-def _serve(jobs_fd: int, answers_fd: int, run: int) -> None:
+def _serve(jobs_fd: int, answers_fd: int, run: int, spread: bool) -> None:
     code = 1
     try:
         _die_with(run)
@@ -205,7 +207,7 @@ def _serve(jobs_fd: int, answers_fd: int, run: int) -> None:
                     folder, share = pickle.load(jobs)
                 except EOFError:
                     break
-                draw_here(share, Path(folder))
+                (save_all if spread else draw_here)(share, Path(folder))
                 pickle.dump(True, answers)
                 answers.flush()
         code = 0

@@ -1,11 +1,13 @@
-"""Draw the report's figures from its tables (matplotlib's object API; no global pyplot state)."""
+"""Draw the report's figures from its tables (matplotlib's object API; no global pyplot state).
+
+A table arrives as its columns, ``{name: numpy array}`` (report.data.columns): the figure helpers
+that draw them (report.drawing) import matplotlib, not pandas."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
-import pandas as pd
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -19,6 +21,33 @@ _LAW_WORDS = {"chinchilla": "Chinchilla approach 3, rounded constants",
               "chinchilla-unrounded": "Chinchilla approach 3, unrounded constants",
               "epoch": "Epoch AI refit of approach 3"}
 RULE_OF_THUMB = 20.0  # tokens per parameter of Chinchilla's approaches 1 and 2 (Hoffmann et al. 2022)
+
+
+Columns = dict  # {column name: numpy array}, every array of one length
+
+
+def _rows(cols: Columns):
+    """Each row as a dict."""
+    for i in range(_length(cols)):
+        yield {c: v[i] for c, v in cols.items()}
+
+
+def _length(cols: Columns) -> int:
+    return len(next(iter(cols.values()))) if cols else 0
+
+
+def _sorted(cols: Columns, *keys: str) -> Columns:
+    """The rows sorted by ``keys`` (the first one first)."""
+    if not _length(cols):
+        return cols
+    order = np.argsort(cols[keys[0]], kind="quicksort") if len(keys) == 1 \
+        else np.lexsort([np.asarray(cols[k]) for k in reversed(keys)])
+    return {c: np.asarray(v)[order] for c, v in cols.items()}
+
+
+def _known(values) -> np.ndarray:
+    """Which entries hold a value (not None, not NaN)."""
+    return np.array([v is not None and v == v for v in values], dtype=bool)
 
 
 def _literal(text) -> str:
@@ -77,12 +106,13 @@ def _figure() -> tuple[Figure, object]:
     return fig, fig.add_subplot()
 
 
-def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool, title: str = "") -> Figure:
+def pareto(front: Columns, refs: Columns, review: bool, title: str = "") -> Figure:
     """Predicted MMLU against training compute, the interval as a band, zoo models overlaid."""
     fig, ax = _figure()
-    f = front.sort_values("train_flops")
-    if len(f):
-        if review or len(f) == 1:  # separate budgets (or one point): an interval bar each, not a band
+    f = _sorted(front, "train_flops")
+    n = _length(f)
+    if n:
+        if review or n == 1:  # separate budgets (or one point): an interval bar each, not a band
             ax.errorbar(f["train_flops"], f["mmlu"], yerr=[f["mmlu"] - f["mmlu_low"], f["mmlu_high"] - f["mmlu"]],
                         fmt="o", color="#1f4e79", ecolor="#4f81bd", capsize=4,
                         label="best plan per budget (predicted, with interval)")
@@ -91,18 +121,19 @@ def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool, title: str = "
                             label="prediction interval")
             ax.plot(f["train_flops"], f["mmlu"], "o-", color="#1f4e79", label="best plan (predicted)")
         if review:
-            last = len(f) - 1
-            for k, (_, r) in enumerate(f.iterrows()):  # the rightmost label goes left, inside the axes
+            last = n - 1
+            for k, r in enumerate(_rows(f)):  # the rightmost label goes left, inside the axes
                 ax.annotate(_literal(r["budget"]), (r["train_flops"], r["mmlu"]), textcoords="offset points",
                             xytext=(-7 if k == last and last else 5, -12), fontsize=8,
                             ha="right" if k == last and last else "left")
-    if len(refs):
+    if _length(refs):
         ax.scatter(refs["train_flops"], refs["reported_mmlu"], marker="s", color="#c0504d", zorder=3,
                    label="published model (reported MMLU)")
-        span = float(np.nanmax(refs["reported_mmlu"]) - np.nanmin(refs["reported_mmlu"])) or 10.0
-        ordered = refs.sort_values(["train_flops", "reported_mmlu"])
+        reported = np.asarray(refs["reported_mmlu"], dtype=float)
+        span = float(np.nanmax(reported) - np.nanmin(reported)) or 10.0
+        ordered = _sorted(refs, "train_flops", "reported_mmlu")
         offsets = _label_offsets(ordered["train_flops"], ordered["reported_mmlu"], max(span, 10.0))
-        for (_, r), (dx, dy) in zip(ordered.iterrows(), offsets):
+        for r, (dx, dy) in zip(_rows(ordered), offsets):
             ax.annotate(r["name"], (r["train_flops"], r["reported_mmlu"]), textcoords="offset points",
                         xytext=(dx, dy), fontsize=7, ha="right" if dx < 0 else "left", annotation_clip=True)
     ax.set_xscale("log")
@@ -110,8 +141,8 @@ def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool, title: str = "
     ax.set_ylabel("5-shot MMLU (percentage points)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    if "usd" in f and f["usd"].notna().any():  # a price was given: the same axis in dollars on top
-        per_flop = float(np.nanmedian(f["usd"] / f["train_flops"]))
+    if "usd" in f and _known(f["usd"]).any():  # a price was given: the same axis in dollars on top
+        per_flop = float(np.nanmedian(np.asarray(f["usd"], dtype=float) / f["train_flops"]))
         top = ax.secondary_xaxis("top", functions=(lambda x: x * per_flop, lambda x: x / per_flop))
         top.set_xlabel("cost (US dollars at the stated price, log scale)", fontsize=8)
         top.tick_params(labelsize=8)
@@ -122,25 +153,26 @@ def pareto(front: pd.DataFrame, refs: pd.DataFrame, review: bool, title: str = "
     return fig
 
 
-def allocation(plans: pd.DataFrame, baselines: pd.DataFrame, at_flops: float | None = None,
-               title: str = "") -> Figure:
+def allocation(plans: Columns, baselines: Columns, at_flops: float | None = None, title: str = "") -> Figure:
     """Parameters against tokens of the best plans, with the loss laws' compute-optimal lines
     (each named with what it implies at ``at_flops``) and the 20-tokens-per-parameter rule."""
     fig, ax = _figure()
-    for name, b in baselines.groupby("law", sort=False):
+    laws = baselines.get("law", np.array([]))
+    for name in dict.fromkeys(laws):  # each law's line, in the table's order
+        b = {c: v[laws == name] for c, v in baselines.items()}
         words = _LAW_WORDS.get(name, name)
-        if at_flops is not None and len(b):
-            i = int(np.argmin(np.abs(np.log(b["flops"].to_numpy(dtype=float) / at_flops))))
-            words += f": {1e3 * b['tokens_t'].iloc[i] / b['params_b'].iloc[i]:.0f} tokens per parameter at {at_flops:.2g}"
+        if at_flops is not None:
+            i = int(np.argmin(np.abs(np.log(np.asarray(b["flops"], dtype=float) / at_flops))))
+            words += f": {1e3 * b['tokens_t'][i] / b['params_b'][i]:.0f} tokens per parameter at {at_flops:.2g}"
         ax.plot(b["params_b"], b["tokens_t"], "-", color=_COLORS.get(name, "#777777"), label=words)
-    if len(baselines):
-        n = np.geomspace(baselines["params_b"].min(), baselines["params_b"].max(), 20)
+    if len(laws):
+        n = np.geomspace(np.min(baselines["params_b"]), np.max(baselines["params_b"]), 20)
         ax.plot(n, RULE_OF_THUMB * n / 1e3, ":", color="#333333",
                 label="20 tokens per parameter (Chinchilla approaches 1 and 2)")
-    if len(plans):
+    if _length(plans):
         ax.scatter(plans["params_b"], plans["tokens_t"], color="#1f4e79", zorder=3, label="best plans (Performance Law)")
-        if "budget" in plans and len(plans) <= 5:  # few plans: say which budget each is
-            for _, r in plans.iterrows():
+        if "budget" in plans and _length(plans) <= 5:  # few plans: say which budget each is
+            for r in _rows(plans):
                 ax.annotate(_literal(r["budget"]), (r["params_b"], r["tokens_t"]), textcoords="offset points",
                             xytext=(6, -3), fontsize=8)
     ax.set_xscale("log")
@@ -156,13 +188,14 @@ def allocation(plans: pd.DataFrame, baselines: pd.DataFrame, at_flops: float | N
     return fig
 
 
-def landscape(grid: pd.DataFrame, best: dict | None, title: str = "") -> Figure:
+def landscape(grid: Columns, best: dict | None, title: str = "") -> Figure:
     """Best predicted MMLU over layers × hidden size at the budget; the best plan marked."""
     fig, ax = _figure()
-    table = grid.pivot(index="hidden", columns="layers", values="mmlu")
-    x, y = table.columns.to_numpy(), table.index.to_numpy()
-    mesh = ax.pcolormesh(x, y, table.to_numpy(dtype=float), shading="nearest", cmap="viridis",
-                         rasterized=True)
+    x, col = np.unique(grid["layers"], return_inverse=True)
+    y, row = np.unique(grid["hidden"], return_inverse=True)
+    table = np.full((len(y), len(x)), np.nan)
+    table[row, col] = np.asarray(grid["mmlu"], dtype=float)
+    mesh = ax.pcolormesh(x, y, table, shading="nearest", cmap="viridis", rasterized=True)
     fig.colorbar(mesh, ax=ax, label="predicted MMLU (points)")
     if best is not None:
         ax.plot([best["layers"]], [best["hidden"]], marker="*", color="white", markersize=16,

@@ -20,7 +20,7 @@ from perflaw.law.errors import InputError
 from perflaw.law.predict import interval_for
 from perflaw.law.uncertainty import interval_sentence
 from perflaw.optimizer.report.drawing import save_all
-from perflaw.optimizer.report.data import ReportData
+from perflaw.optimizer.report.data import ReportData, columns
 from perflaw.optimizer.report.target import check_report_folder, os_error
 from perflaw.optimizer.search.flatness import flatness_sentences
 from perflaw.optimizer.search.scrutiny import scrutiny_sentences
@@ -191,13 +191,13 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
     _csv(d.allocation, folder / "allocation.csv")
     _csv(d.baselines, folder / "baselines.csv")
     _csv(d.landscape, folder / "landscape.csv")
-    pngs = save_all([  # named, not imported: the figure helpers draw them (report.drawing)
-        ("pareto", "pareto", (d.front, d.references, review,
+    pngs = save_all([  # named, not imported: the figure helpers draw them (report.drawing), from columns
+        ("pareto", "pareto", (columns(d.front), columns(d.references), review,
                               f"Predicted MMLU of the best plans against training compute ({what})")),
-        ("allocation", "allocation", (d.allocation, d.baselines, top,
+        ("allocation", "allocation", (columns(d.allocation), columns(d.baselines), top,
                                       f"Parameters and tokens of the best plans ({what})")),
-        ("landscape", "landscape", (d.landscape, best, f"Best predicted MMLU per layers and hidden size at {top:.3g} "
-                                    "FLOPs (plans the search may recommend)")),
+        ("landscape", "landscape", (columns(d.landscape), best, f"Best predicted MMLU per layers and hidden size at "
+                                    f"{top:.3g} FLOPs (plans the search may recommend)")),
     ], folder)
     if len(d.inference_front):
         _csv(d.inference_front, folder / "inference_front.csv")

@@ -5,12 +5,13 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from perflaw.optimizer.report.drawing import Drawers, save_all
+from perflaw.optimizer.report.drawing import Drawers, cores, save_all
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="helpers are forked; this platform has no fork")
 
@@ -27,6 +28,12 @@ def _figure(k: int, slow: float = 0.0, fail_in_helper_of: int = 0):
     ax.set_xscale("log")
     fig.suptitle(f"figure {k}")
     return fig
+
+
+def _figure_noting(k: int, folder: str):
+    """``_figure(k)``, noting in ``folder`` which process drew it."""
+    (Path(folder) / f"pid-{k}").write_text(str(os.getpid()))
+    return _figure(k)
 
 
 def _broken():
@@ -108,6 +115,22 @@ def test_drawers_draw_what_the_run_draws_and_end_with_the_block(tmp_path, helper
         assert save_all(jobs, folders[1]) == alone and save_all(jobs, folders[2]) == alone  # helpers serve twice
         assert len(helpers) == 2  # no more were forked
     assert _all_reaped(helpers) and all(_files(f) == _files(folders[0]) for f in folders[1:])
+
+
+def test_a_spreading_drawer_shares_its_figures_with_forks_of_itself(tmp_path, helpers):
+    """The run command's one helper: sent every figure, it draws them over one fork of itself per
+    core (each figure in one process), and the files are those drawn in turn."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    jobs = [(f"f{k}", _figure_noting, (k, str(notes))) for k in range(3)]
+    (tmp_path / "alone").mkdir()
+    (tmp_path / "spread").mkdir()
+    alone = save_all(jobs, tmp_path / "alone", processes=1)
+    with Drawers.started(1, spread=True):
+        assert save_all(jobs, tmp_path / "spread") == alone
+    pids = {p.read_text() for p in notes.iterdir()}
+    assert len(pids) == min(3, cores()) and str(os.getpid()) not in pids and str(helpers[0]) in pids
+    assert _all_reaped(helpers) and _files(tmp_path / "spread") == _files(tmp_path / "alone")
 
 
 def test_drawers_that_fail_or_died_leave_their_figures_to_the_run(tmp_path, helpers):
