@@ -32,7 +32,7 @@ from perflaw.optimizer.cost.hardware import Hardware, get_hardware
 from perflaw.optimizer.cost.memory import (RECOMPUTE_MODES, ZERO_STAGES, Layout, MemoryBreakdown, MemoryFit, _whole,
                                           fits, training_memory)
 from perflaw.optimizer.cost.memory_grid import training_totals
-from perflaw.optimizer.cost.step_time import Stack, StepTime, step_time
+from perflaw.optimizer.cost.step_time import Stack, StepTime, step_times
 
 # Extra training FLOPs, as a fraction, by recompute mode. Selective: 2.7 % for GPT-3 (Korthikanti et
 # al. 2022, arXiv 2205.05198, §5, "70 % reduction in activation memory at 2.7 % FLOPs overhead").
@@ -270,13 +270,11 @@ def _timed(arch: Architecture, hw: Hardware, feasible: np.ndarray, layout_of, gr
     least = {}
     for k, r in zip(map(tuple, key.tolist()), mode.tolist()):
         least[k] = min(least.get(k, r), r)
-    out = []
-    for j, k, r in zip(feasible.tolist(), map(tuple, key.tolist()), mode.tolist()):
-        if r != least[k]:
-            continue
-        lay = layout_of(j)
-        st = step_time(arch, lay, hw, global_batch=int(grid[j, 7]) * lay.dp * lay.micro_batch, precision=precision,
-                       stack=stack, scaleout_gbps=scaleout_gbps, flops_rule=flops_rule)
-        out.append((j, st))
+    rows = [j for j, k, r in zip(feasible.tolist(), map(tuple, key.tolist()), mode.tolist()) if r == least[k]]
+    layouts = [layout_of(j) for j in rows]
+    times = step_times(arch, layouts, hw, global_batches=[int(grid[j, 7]) * lay.dp * lay.micro_batch
+                                                          for j, lay in zip(rows, layouts)],
+                       precision=precision, stack=stack, scaleout_gbps=scaleout_gbps, flops_rule=flops_rule)
+    out = list(zip(rows, times))
     out.sort(key=lambda x: (-x[1].tokens_per_gpu_s, grid[x[0], 0] * grid[x[0], 1], grid[x[0], 5]))
     return out

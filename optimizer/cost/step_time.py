@@ -32,7 +32,7 @@ fall back.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from perflaw.law.architecture import Architecture
 from perflaw.law.errors import InputError
@@ -136,8 +136,15 @@ def step_time(arch: Architecture, layout: Layout, hardware: Hardware, *, global_
               precision: str = "bf16", stack: Stack = Stack(), constants: StepConstants = DEFAULT_CONSTANTS,
               scaleout_gbps: float | None = None, flops_rule: str = "attention") -> StepTime:
     """Time of one step of ``global_batch`` sequences of ``arch`` under ``layout`` (module docstring)."""
-    if not isinstance(layout, Layout):
-        raise InputError("layout", "must be a Layout", layout)
+    return step_times(arch, [layout], hardware, global_batches=[global_batch], precision=precision, stack=stack,
+                      constants=constants, scaleout_gbps=scaleout_gbps, flops_rule=flops_rule)[0]
+
+
+def step_times(arch: Architecture, layouts, hardware: Hardware, *, global_batches, precision: str = "bf16",
+               stack: Stack = Stack(), constants: StepConstants = DEFAULT_CONSTANTS,
+               scaleout_gbps: float | None = None, flops_rule: str = "attention") -> list[StepTime]:
+    """``step_time`` of each of ``layouts`` at the matching one of ``global_batches``: layouts that differ in
+    their ZeRO stage only share their layers' and stages' times (a layout search times every stage)."""
     if not isinstance(hardware, Hardware):
         raise InputError("hardware", "must be a Hardware", hardware)
     if not isinstance(stack, Stack):
@@ -150,10 +157,45 @@ def step_time(arch: Architecture, layout: Layout, hardware: Hardware, *, global_
         raise InputError("hardware", f"is not timed: the step-time model's constants were fitted on NVIDIA "
                                      f"{', '.join(FITTED_FAMILIES)} runs, and {hardware.name} is {hardware.family}",
                          hardware.name)
+    peak = hardware.peak_flops(precision)
+    flops_per_token = {}
+    shared = {}  # the layout with ZeRO 0 -> (its stages' parameters, its slowest stage)
+    out = []
+    for layout, global_batch in zip(layouts, global_batches, strict=True):
+        _check_layout(arch, layout, hardware, global_batch)
+        c = constants
+        m = global_batch // (layout.dp * layout.micro_batch)
+        key = replace(layout, zero=0)
+        if key not in shared:
+            shared[key] = _stages(arch, layout, hardware, precision, stack, c, scaleout_gbps)
+        params, slow = shared[key]
+        v, p = layout.vpp, layout.pp
+        bubble = (p - 1) / v * slow["total"]
+        pp_s = 0.0
+        if p > 1:
+            sent = layout.seq_len // layout.cp * layout.micro_batch * arch.hidden * ACTIVATION_BYTES
+            sent /= layout.tp if layout.sequence_parallel else 1
+            bw = _bandwidth(hardware, c, layout.tp * layout.cp * layout.dp * 2, scaleout_gbps)  # neighbouring stages
+            pp_s = (m + (p - 1) / v) * 2 * v * sent / bw
+        dp_s, opt_s = _data_parallel(params, layout, hardware, c, stack, m, slow, scaleout_gbps)
+        tokens = global_batch * layout.seq_len
+        if layout.seq_len not in flops_per_token:
+            flops_per_token[layout.seq_len] = arch.flops_per_token(layout.seq_len, flops_rule)
+        out.append(StepTime(
+            step_s=m * slow["total"] + bubble + pp_s + dp_s + opt_s, compute_s=m * slow["compute"],
+            recompute_s=m * slow["recompute"], tp_s=m * slow["tp"], cp_s=m * slow["cp"], ep_s=m * slow["ep"],
+            bubble_s=bubble, pp_s=pp_s, dp_s=dp_s, optimizer_s=opt_s, microbatches=m, tokens_per_step=tokens,
+            gpus=layout.gpus, model_flops_per_step=flops_per_token[layout.seq_len] * tokens,
+            peak_flops=peak, precision=precision))
+    return out
+
+
+def _check_layout(arch: Architecture, layout: Layout, hardware: Hardware, global_batch: int) -> None:
+    if not isinstance(layout, Layout):
+        raise InputError("layout", "must be a Layout", layout)
     _check_fit(arch, layout)
     _whole("global_batch", global_batch)
-    per_step = layout.dp * layout.micro_batch
-    if global_batch % per_step:
+    if global_batch % (layout.dp * layout.micro_batch):
         raise InputError("global_batch", f"must be a multiple of DP {layout.dp} × micro-batch {layout.micro_batch}",
                          global_batch)
     if layout.tp > hardware.scaleup_domain:
@@ -161,34 +203,22 @@ def step_time(arch: Architecture, layout: Layout, hardware: Hardware, *, global_
                          layout.tp)
     if layout.pp * layout.vpp > arch.layers:
         raise InputError("pp", f"× vpp must be at most the {arch.layers} layers", layout.pp * layout.vpp)
-    peak = hardware.peak_flops(precision)
-    c = constants
-    m = global_batch // per_step
+
+
+def _stages(arch: Architecture, layout: Layout, hardware: Hardware, precision: str, stack: Stack,
+            c: StepConstants, scaleout_gbps) -> tuple[list[StageParameters], dict]:
+    """Every stage's parameters and the slowest stage's micro-batch time by kind (stages alike are timed once)."""
     tp_cp = layout.tp * layout.cp
     work = layer_work(arch, layout, hardware, precision=precision, stack=stack, constants=c,
                       tp_bandwidth=_bandwidth(hardware, c, layout.tp, scaleout_gbps) if layout.tp > 1 else 0.0,
                       cp_bandwidth=_bandwidth(hardware, c, tp_cp, scaleout_gbps) if layout.cp > 1 else 0.0,
                       ep_bandwidths=_ep_bandwidths(hardware, c, layout, scaleout_gbps))
-
-    params = [stage_parameters(arch, layout, i) for i in range(layout.pp)]
-    slow = max((_stage_time(work, sp, i == layout.pp - 1) for i, sp in enumerate(params)), key=lambda s: s["total"])
-    v, p = layout.vpp, layout.pp
-    bubble = (p - 1) / v * slow["total"]
-    pp_s = 0.0
-    if p > 1:
-        sent = layout.seq_len // layout.cp * layout.micro_batch * arch.hidden * ACTIVATION_BYTES
-        sent /= layout.tp if layout.sequence_parallel else 1
-        bw = _bandwidth(hardware, c, tp_cp * layout.dp * 2, scaleout_gbps)  # neighbouring stages
-        pp_s = (m + (p - 1) / v) * 2 * v * sent / bw
-
-    dp_s, opt_s = _data_parallel(params, layout, hardware, c, stack, m, slow, scaleout_gbps)
-    tokens = global_batch * layout.seq_len
-    return StepTime(
-        step_s=m * slow["total"] + bubble + pp_s + dp_s + opt_s, compute_s=m * slow["compute"],
-        recompute_s=m * slow["recompute"], tp_s=m * slow["tp"], cp_s=m * slow["cp"], ep_s=m * slow["ep"],
-        bubble_s=bubble, pp_s=pp_s, dp_s=dp_s, optimizer_s=opt_s, microbatches=m, tokens_per_step=tokens,
-        gpus=layout.gpus, model_flops_per_step=arch.flops_per_token(layout.seq_len, flops_rule) * tokens,
-        peak_flops=peak, precision=precision)
+    params = stage_parameters(arch, layout)
+    last = layout.pp - 1
+    kinds = {(sp.n_dense, sp.n_moe, i == last): None for i, sp in enumerate(params)}  # in stage order
+    slow = max((_stage_time(work, n_dense, n_moe, is_last) for n_dense, n_moe, is_last in kinds),
+               key=lambda st: st["total"])
+    return params, slow
 
 
 def _ep_bandwidths(hw: Hardware, c: StepConstants, layout: Layout, scaleout_gbps) -> tuple[float, float, float]:
@@ -203,10 +233,10 @@ def _ep_bandwidths(hw: Hardware, c: StepConstants, layout: Layout, scaleout_gbps
     return near, _bandwidth(hw, c, ep, scaleout_gbps), (ep - local) / (ep - 1)
 
 
-def _stage_time(work: tuple[LayerWork, LayerWork, float], sp: StageParameters, last: bool) -> dict:
-    """Seconds of one micro-batch (forward, backward and recomputation) on the stage of ``sp``, by kind."""
+def _stage_time(work: tuple[LayerWork, LayerWork, float], n_dense: int, n_moe: int, last: bool) -> dict:
+    """Seconds of one micro-batch (forward, backward and recomputation) on a stage of ``n_dense`` dense and
+    ``n_moe`` MoE layers (``last``: with the logits), by kind."""
     dense, moe, logits = work
-    n_dense, n_moe = sp.n_dense, sp.n_moe
     out = {k: n_dense * getattr(dense, k) + n_moe * getattr(moe, k) for k in ("compute", "recompute", "tp", "cp", "ep")}
     if last:
         out["compute"] += logits

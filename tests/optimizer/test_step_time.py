@@ -200,3 +200,18 @@ def test_layout_checks_cp_and_vpp():
     assert err.value.input_name == "vpp"
     assert Layout(tp=2, cp=2, pp=2, dp=2).gpus == 16
     assert "CP 2" in Layout(cp=2).summary() and "VPP 4" in Layout(pp=2, vpp=4).summary()
+
+
+def test_a_batch_of_layouts_times_each_as_alone():
+    """step_times shares the layer and stage times of layouts that differ in their ZeRO stage only; each
+    result is the one step_time gives that layout alone (a MoE model with leading dense layers, uneven stages)."""
+    from perflaw.optimizer.cost.step_time import step_times
+    moe = replace(MOE, layers=47, dense_layers=3, ffn=6144)
+    layouts = [Layout(tp=tp, pp=pp, dp=dp, ep=ep, zero=zero, seq_len=4096, recompute=mode)
+               for tp, pp, dp, ep in ((1, 4, 16, 8), (2, 2, 16, 4), (1, 1, 64, 16))
+               for zero in (0, 1, 2, 3) for mode in ("none", "full")]
+    batches = [4 * 64] * len(layouts)
+    together = step_times(moe, layouts, H100, global_batches=batches)
+    alone = [step_time(moe, lay, H100, global_batch=gb) for lay, gb in zip(layouts, batches)]
+    assert together == alone
+    assert len({st.dp_s for st in together}) > len(layouts) // 4  # the ZeRO stages do differ
