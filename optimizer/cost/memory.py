@@ -265,9 +265,28 @@ class StageParameters:
         return self.n_dense * self.dense_layer + self.n_moe * self.moe_layer + (self.embedding + self.output) / self.tp
 
 
-def stage_parameters(arch: Architecture, layout: Layout, i: int | None = None):
-    """The parameters of stage ``i`` of ``layout`` (layers split as ``_stage`` splits them); with no ``i``,
-    the list of every stage's (the architecture's counts taken once)."""
+def stage_parameters(arch: Architecture, layout: Layout, i: int) -> StageParameters:
+    """The parameters of stage ``i`` of ``layout`` (layers split as ``_stage`` splits them)."""
+    return _stage_builder(arch, layout)(i)
+
+
+def distinct_stages(arch: Architecture, layout: Layout) -> list[tuple[StageParameters, bool]]:
+    """Each kind of stage of ``layout`` once, in stage order: its parameters and whether it is the last stage
+    (stages of one layer count, the same dense and MoE layers and no embedding or output are alike)."""
+    L, pp = arch.layers, layout.pp
+    dense_n = arch.dense_layers if arch.is_moe else L
+    one = _stage_builder(arch, layout)
+    kinds = {}
+    for i in range(pp):
+        start, n = _stage(L, pp, i)
+        key = (min(max(dense_n - start, 0), n), n, i == 0, i == pp - 1)
+        if key not in kinds:
+            kinds[key] = i
+    return [(one(i), i == pp - 1) for i in kinds.values()]
+
+
+def _stage_builder(arch: Architecture, layout: Layout):
+    """The function of a stage index that gives its ``StageParameters`` (the architecture's counts taken once)."""
     p, L, tp, pp = arch.params(), arch.layers, layout.tp, layout.pp
     dense_n = arch.dense_layers if arch.is_moe else L  # leading layers with a dense FFN
     moe_n = L - dense_n
@@ -276,14 +295,14 @@ def stage_parameters(arch: Architecture, layout: Layout, i: int | None = None):
     dense_layer = (attn + (p.ffn_dense / dense_n if dense_n else 0.0)) / tp + norms  # per GPU
     moe_layer = (attn + ((p.experts_shared + p.router) / moe_n if moe_n else 0.0)) / tp + norms
 
-    def one(k: int) -> StageParameters:
-        start, n = _stage(L, pp, k)
+    def one(i: int) -> StageParameters:
+        start, n = _stage(L, pp, i)
         n_dense = min(max(dense_n - start, 0), n)
-        emb = p.embedding if k == 0 else 0
-        out = (p.output if pp == 1 else arch.vocab * arch.hidden) if k == pp - 1 else 0
+        emb = p.embedding if i == 0 else 0
+        out = (p.output if pp == 1 else arch.vocab * arch.hidden) if i == pp - 1 else 0
         return StageParameters(n, n_dense, n - n_dense, dense_layer, moe_layer, routed, emb, out, tp)
 
-    return [one(k) for k in range(pp)] if i is None else one(i)
+    return one
 
 
 def stage_memory(arch: Architecture, layout: Layout, stage: int, *, microbatches: int | None = None,

@@ -32,14 +32,14 @@ fall back.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 from perflaw.law.architecture import Architecture
 from perflaw.law.errors import InputError
 from perflaw.law.rules import check_number
 from perflaw.optimizer.cost.hardware import LINK_GBPS, Hardware
 from perflaw.optimizer.cost.layer_work import LayerWork, layer_work
-from perflaw.optimizer.cost.memory import Layout, StageParameters, _check_fit, _whole, stage_parameters
+from perflaw.optimizer.cost.memory import Layout, StageParameters, _check_fit, _whole, distinct_stages
 from perflaw.optimizer.cost.step_constants import DEFAULT_CONSTANTS, FITTED_FAMILIES, StepConstants
 
 # Adam on an fp32 master copy, per parameter: gradient 4, master, m and v read and written 24, weight 2, norm 2.
@@ -159,13 +159,14 @@ def step_times(arch: Architecture, layouts, hardware: Hardware, *, global_batche
                          hardware.name)
     peak = hardware.peak_flops(precision)
     flops_per_token = {}
-    shared = {}  # the layout with ZeRO 0 -> (its stages' parameters, its slowest stage)
+    shared = {}  # the layout's fields but ZeRO -> (its kinds of stage, its slowest stage)
     out = []
     for layout, global_batch in zip(layouts, global_batches, strict=True):
         _check_layout(arch, layout, hardware, global_batch)
         c = constants
         m = global_batch // (layout.dp * layout.micro_batch)
-        key = replace(layout, zero=0)
+        key = (layout.tp, layout.cp, layout.pp, layout.dp, layout.ep, layout.vpp, layout.recompute,
+               layout.micro_batch, layout.seq_len, layout.sequence_parallel)
         if key not in shared:
             shared[key] = _stages(arch, layout, hardware, precision, stack, c, scaleout_gbps)
         params, slow = shared[key]
@@ -207,18 +208,15 @@ def _check_layout(arch: Architecture, layout: Layout, hardware: Hardware, global
 
 def _stages(arch: Architecture, layout: Layout, hardware: Hardware, precision: str, stack: Stack,
             c: StepConstants, scaleout_gbps) -> tuple[list[StageParameters], dict]:
-    """Every stage's parameters and the slowest stage's micro-batch time by kind (stages alike are timed once)."""
+    """Each kind of stage's parameters, and the slowest stage's micro-batch time by kind."""
     tp_cp = layout.tp * layout.cp
     work = layer_work(arch, layout, hardware, precision=precision, stack=stack, constants=c,
                       tp_bandwidth=_bandwidth(hardware, c, layout.tp, scaleout_gbps) if layout.tp > 1 else 0.0,
                       cp_bandwidth=_bandwidth(hardware, c, tp_cp, scaleout_gbps) if layout.cp > 1 else 0.0,
                       ep_bandwidths=_ep_bandwidths(hardware, c, layout, scaleout_gbps))
-    params = stage_parameters(arch, layout)
-    last = layout.pp - 1
-    kinds = {(sp.n_dense, sp.n_moe, i == last): None for i, sp in enumerate(params)}  # in stage order
-    slow = max((_stage_time(work, n_dense, n_moe, is_last) for n_dense, n_moe, is_last in kinds),
-               key=lambda st: st["total"])
-    return params, slow
+    stages = distinct_stages(arch, layout)
+    slow = max((_stage_time(work, sp.n_dense, sp.n_moe, last) for sp, last in stages), key=lambda st: st["total"])
+    return [sp for sp, _ in stages], slow
 
 
 def _ep_bandwidths(hw: Hardware, c: StepConstants, layout: Layout, scaleout_gbps) -> tuple[float, float, float]:
