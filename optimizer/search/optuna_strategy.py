@@ -1,4 +1,4 @@
-"""The Optuna strategy: TPE (or NSGA-II for two objectives) over the lattice's axis indices, with
+"""The Optuna strategy: TPE (windowed, search.windowed_tpe; NSGA-II for two objectives) over the lattice's axis indices, with
 constraints through Optuna's API and a storage to persist, resume and share a study among workers."""
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
     """
     import optuna
 
+    from perflaw.optimizer.search.windowed_tpe import WindowedTPESampler
+
     t0 = time.perf_counter()
     sizes = axis_sizes(problem)
     multi = objectives != "mmlu"
@@ -50,8 +52,8 @@ def search_optuna(problem: Problem, *, trials: int = 1000, seed: int = 0, top: i
         s = seed if first == 0 else int(np.random.SeedSequence([abs(seed), first]).generate_state(1)[0])
         if multi:
             return optuna.samplers.NSGAIISampler(seed=s)
-        return optuna.samplers.TPESampler(seed=s, multivariate=True, n_ei_candidates=128, constant_liar=shared,
-                                          n_startup_trials=min(50, max(10, trials // 10)))
+        return WindowedTPESampler(seed=s, multivariate=True, n_ei_candidates=128, constant_liar=shared,
+                                  n_startup_trials=min(50, max(10, trials // 10)))
 
     sampler = sampler_for(0)
     store = open_storage(storage)

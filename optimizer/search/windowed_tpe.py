@@ -1,0 +1,115 @@
+"""TPE over a bounded window of the study, so that a trial costs as much at the thousandth as at the hundredth.
+
+Optuna's TPE builds its two Parzen estimators from every trial of the study at every draw, so each
+trial costs more than the one before and a study's time grows with the square of its trials.
+``windowed_tpe`` gives TPE the trials it weighs most, and no more than ``WINDOW`` of them:
+
+- the best ``BEST`` trials (feasible ones by value, then infeasible ones by their summed violation,
+  TPE's own order): every trial TPE would model as good is among them, since TPE never takes
+  more than 25 (``optuna.samplers._tpe.sampler.default_gamma``); it takes as many as it would
+  from the whole study;
+- the most recent trials for the rest: TPE already weighs older trials of its "above" set less
+  (``default_weights`` ramps them down by trial number).
+
+The best trials are kept as trials finish (each trial is looked at once, a running one until it
+ends), so choosing the window does not grow with the study either. Up to ``WINDOW`` trials the
+sampler is TPE itself.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left
+
+import optuna
+from optuna.samplers._tpe.sampler import default_gamma
+from optuna.study import StudyDirection
+from optuna.trial import TrialState
+
+WINDOW = 200  # trials TPE models at most
+BEST = 25  # of them, the best: default_gamma's cap on the trials TPE models as good
+
+
+class _View:
+    """The study as TPE sees it: the study itself, but its trials only those of the window."""
+
+    def __init__(self, study, trials) -> None:
+        self._study, self._window = study, trials
+
+    def __getattr__(self, name):
+        return getattr(self._study, name)
+
+    def _get_trials(self, deepcopy: bool = False, states=None, use_cache: bool = False):
+        return [t for t in self._window if states is None or t.state in states]
+
+
+class WindowedTPESampler(optuna.samplers.TPESampler):
+    """``TPESampler`` (same options) that models at most ``window`` trials: the ``best`` best and the most recent."""
+
+    def __init__(self, *, window: int = WINDOW, best: int = BEST, **options) -> None:
+        super().__init__(**options)
+        self._window_size, self._keep = window, best
+        self._best: list[tuple] = []  # (rank key, number, trial) of the best finished trials, best first
+        self._seen = -1  # the highest trial number looked at
+        self._open: set[int] = set()  # numbers looked at while running, to look at again
+
+    def _rank(self, trial, maximize: bool) -> tuple:
+        """TPE's order (smaller is better): feasible trials by value, then infeasible ones by summed violation."""
+        violation = sum(v for v in trial.constraints.values() if v > 0)
+        if violation > 0:
+            return (1, violation, trial.number)
+        return (0, -trial.value if maximize else trial.value, trial.number)
+
+    def _update(self, trials: list, maximize: bool) -> int:
+        """Take the trials finished since the last draw into the best; the running ones among ``trials``."""
+        new, running = [], 0
+        for t in reversed(trials):  # sorted by number: the new ones are at the end
+            if t.number <= self._seen:
+                break
+            new.append(t)
+        if new:
+            self._seen = new[0].number
+        for number in sorted(self._open):  # looked at while running: finished since?
+            i = bisect_left(trials, number, key=lambda t: t.number)
+            if i < len(trials) and trials[i].number == number:
+                new.append(trials[i])
+            else:
+                self._open.discard(number)  # failed: TPE does not see it either
+        ranked = []
+        for t in new:
+            if t.state == TrialState.RUNNING:
+                self._open.add(t.number)
+                running += 1
+            else:
+                self._open.discard(t.number)
+                if t.state == TrialState.COMPLETE:
+                    ranked.append((self._rank(t, maximize), t.number, t))
+        if ranked:
+            self._best = heapq.nsmallest(self._keep, self._best + ranked, key=lambda r: r[0])
+        return running
+
+    def _sample(self, study, trial, search_space):
+        if self._constant_liar:
+            states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+        else:
+            states = (TrialState.COMPLETE, TrialState.PRUNED)
+        trials = study._get_trials(deepcopy=False, states=states, use_cache=not self._constant_liar)
+        if len(study.directions) > 1:
+            return super()._sample(study, trial, search_space)
+        running = self._update(trials, study.direction == StudyDirection.MAXIMIZE)
+        if len(trials) <= self._window_size:
+            return super()._sample(study, trial, search_space)
+        below = default_gamma(len(trials) - running)  # as many good trials as TPE takes from the whole study
+        best = {number for _, number, _ in self._best}
+        room, recent = self._window_size - len(best), []
+        for t in reversed(trials):  # the most recent trials that are not among the best fill the window
+            if len(recent) == room:
+                break
+            if t.number not in best:
+                recent.append(t)
+        window = sorted([t for _, _, t in self._best] + recent, key=lambda t: t.number)
+        gamma, self._gamma = self._gamma, lambda _n: below
+        try:
+            return super()._sample(_View(study, window), trial, search_space)
+        finally:
+            self._gamma = gamma
