@@ -12,9 +12,9 @@ figure is ``draw(*args)``, saved as ``stem``.png and .svg.
 - Otherwise ``save_all`` starts them when it draws, one per spare core, and draws a share itself
   (Linux and macOS; on one core, or without fork, it draws in turn).
 
-A helper dies with the run (Linux: a parent-death signal), ignores Ctrl-C, which the run handles by
-killing and reaping its helpers before its folder is kept or removed. The files do not depend on
-which process drew them. A helper that fails is not trusted: its figures are drawn again in the
+A helper dies with the run (Linux: a parent-death signal; a spreading helper's forks die with it
+the same way), ignores Ctrl-C, which the run handles by killing and reaping its helpers before its
+folder is kept or removed. The files do not depend on which process drew them. A helper that fails is not trusted: its figures are drawn again in the
 run itself, so a real error is raised there, with its traceback, as without helpers.
 """
 

@@ -159,3 +159,49 @@ def test_an_interrupt_while_drawers_draw_stops_them(tmp_path, helpers):
             timer.cancel()
         assert _all_reaped(helpers)  # stopped at the interrupt, before the block ended
     assert not (tmp_path / "slow.png").exists()
+
+
+def _slow_noting(k: int, folder: str):
+    """Notes which process draws it in ``folder``, then takes 30 s."""
+    (Path(folder) / f"pid-{k}").write_text(str(os.getpid()))
+    return _figure(k, 30.0)
+
+
+def _ended(pid: int) -> bool:
+    """The process is gone, or a zombie (it has exited; init reaps it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="a helper's forks die with it by Linux's "
+                    "parent-death signal, and their state is read from /proc")
+def test_an_interrupt_stops_a_spreading_helper_and_its_forks(tmp_path, helpers):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    drawing = min(2, cores())
+
+    def interrupt_once_drawing():  # Ctrl-C once every process that draws has started (at most 60 s)
+        deadline = time.monotonic() + 60
+        while len(list(notes.iterdir())) < drawing and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with Drawers.started(1, spread=True):
+        watcher = threading.Thread(target=interrupt_once_drawing, daemon=True)
+        watcher.start()
+        with pytest.raises(KeyboardInterrupt):
+            save_all([(f"slow{k}", _slow_noting, (k, str(notes))) for k in range(2)], tmp_path)
+        watcher.join()
+    drew = [int(p.read_text()) for p in notes.iterdir()]
+    assert len(drew) == drawing and helpers[0] in drew
+    deadline = time.monotonic() + 10
+    while not all(_ended(pid) for pid in drew) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_ended(pid) for pid in drew) and _all_reaped(helpers)
+    assert not list(tmp_path.glob("slow*.png"))
