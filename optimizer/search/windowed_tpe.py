@@ -11,8 +11,9 @@ trial costs more than the one before and a study's time grows with the square of
 - the most recent trials for the rest: TPE already weighs older trials of its "above" set less
   (``default_weights`` ramps them down by trial number).
 
-The best trials are kept as trials finish (each trial is looked at once, a running one until it
-ends), so choosing the window does not grow with the study either. Up to ``WINDOW`` trials the
+The best trials are kept as trials finish (each trial is looked at once, an unfinished one until it
+ends; a failed one stays on that short list), so choosing the window does not grow with the study
+either. Up to ``WINDOW`` trials the
 sampler is TPE itself.
 """
 
@@ -51,7 +52,7 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
         self._window_size, self._keep = window, best
         self._best: list[tuple] = []  # (rank key, number, trial) of the best finished trials, best first
         self._seen = -1  # the highest trial number looked at
-        self._open: set[int] = set()  # numbers looked at while running, to look at again
+        self._open: set[int] = set()  # numbers seen unfinished (running, or not in the list), to look at again
 
     def _rank(self, trial, maximize: bool) -> tuple:
         """TPE's order (smaller is better): feasible trials by value, then infeasible ones by summed violation."""
@@ -67,14 +68,14 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
             if t.number <= self._seen:
                 break
             new.append(t)
-        if new:
+        if new:  # numbers missing among the new ones are trials not in the list yet (running, or failed)
+            present = {t.number for t in new}
+            self._open.update(k for k in range(self._seen + 1, new[0].number) if k not in present)
             self._seen = new[0].number
-        for number in sorted(self._open):  # looked at while running: finished since?
+        for number in sorted(self._open):  # looked at while unfinished: finished since?
             i = bisect_left(trials, number, key=lambda t: t.number)
             if i < len(trials) and trials[i].number == number:
                 new.append(trials[i])
-            else:
-                self._open.discard(number)  # failed: TPE does not see it either
         ranked = []
         for t in new:
             if t.state == TrialState.RUNNING:

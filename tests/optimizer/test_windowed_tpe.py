@@ -82,3 +82,28 @@ def test_tpe_models_as_many_good_trials_as_from_the_whole_study(monkeypatch):
                               constant_liar=False), 300)
     assert max(n for n, _ in counts) <= 30
     assert counts[-1][1] == 25 and counts[120][1] == min(25, -(-(120 + 10) // 10))
+
+
+def test_a_trial_that_finishes_late_still_joins_the_best(monkeypatch):
+    """Without constant liar TPE does not see running trials: one told after a later one is taken in when it ends."""
+    seen = []
+    view = windowed._View.__init__
+
+    def recording(self, study, trials):
+        seen.append({t.number for t in trials})
+        view(self, study, trials)
+
+    monkeypatch.setattr(windowed._View, "__init__", recording)
+    study = _study(WindowedTPESampler(window=20, best=5, seed=2, multivariate=True, n_startup_trials=10,
+                                      constant_liar=False), 40)
+    late = study.ask()  # asked, then left running while later trials finish
+    late.suggest_int("x", 0, 40), late.suggest_int("y", 0, 40)
+    for _ in range(30):
+        trial = study.ask()
+        study.tell(trial, -1e6 + trial.suggest_int("x", 0, 40) + trial.suggest_int("y", 0, 40))
+    study.tell(late, 1e6)  # the best trial of the study, finished last
+    seen.clear()
+    for _ in range(30):
+        trial = study.ask()
+        study.tell(trial, -1e6 + trial.suggest_int("x", 0, 40) + trial.suggest_int("y", 0, 40))
+    assert seen and all(late.number in numbers for numbers in seen)
