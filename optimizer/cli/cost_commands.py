@@ -9,8 +9,8 @@ from perflaw.optimizer.cost.plan_cost import GRID_SOURCE, plan_cost
 from perflaw.law.architecture import Architecture
 from perflaw.law.errors import InputError
 from perflaw.optimizer.cost.hardware import Hardware, Utilization, default_utilization, get_hardware, load_catalog
-from perflaw.optimizer.cost.layout import (RECOMPUTE_OVERHEAD, default_batch_sequences, runner_up_rows,
-                                          search_layout)
+from perflaw.optimizer.cost.layout import (RECOMPUTE_OVERHEAD, default_batch_sequences, microbatches_for,
+                                          runner_up_rows, search_layout)
 from perflaw.optimizer.cost.memory import Layout, fits, fits_one_gpu, inference_memory, training_memory
 from perflaw.optimizer.cost.step_time import step_time
 from perflaw.optimizer.cli.quantities import format_quantity
@@ -124,7 +124,7 @@ def layout_section(arch: Architecture, hardware: Hardware, gpus: int | None, seq
         try:
             layout = Layout.for_gpus(gpus, micro_batch=micro_batch, seq_len=seq_len, **explicit)
             per_step = layout.dp * micro_batch
-            seqs = global_batch or -(-default_batch_sequences(gpus, seq_len) // per_step) * per_step
+            seqs = global_batch or microbatches_for(default_batch_sequences(gpus, seq_len), per_step) * per_step
             if seqs % per_step:
                 raise InputError("global_batch", f"must be a multiple of DP {layout.dp} × micro-batch {micro_batch}",
                                  seqs)

@@ -49,6 +49,14 @@ def default_batch_sequences(gpus: int, seq_len: int) -> int:
     """Sequences per step when no global batch is given (``BATCH_TOKENS_PER_GPU``, within ``BATCH_TOKENS_RANGE``)."""
     low, high = BATCH_TOKENS_RANGE
     return max(1, min(high, max(low, gpus * BATCH_TOKENS_PER_GPU)) // seq_len)
+
+
+def microbatches_for(sequences: int, per_step: int) -> int:
+    """Micro-batches per replica that carry ``sequences`` per step, ``per_step`` (DP × micro-batch) at a time,
+    rounded up (a batch DP does not split evenly becomes the next one it does)."""
+    return -(-sequences // per_step)
+
+
 RUNNERS_UP = 3  # other layouts reported with their MFU
 _VPPS = (2, 4, 8)
 _MEMORY_OPTIONS = ("weight_bytes", "grad_bytes", "master_bytes", "optimizer_bytes", "activation_bytes", "dropout",
@@ -181,7 +189,7 @@ def search_layout(arch: Architecture, hardware: Hardware | str, gpus: int, *, se
             continue
         eps = [e for e in _powers_of_two(dp) if dp % e == 0 and arch.experts % e == 0] if arch.is_moe else [1]
         splits += [(tp, pp, dp, ep) for ep in eps]
-        m = -(-target // (dp * micro_batch))  # micro-batches per step and replica
+        m = microbatches_for(target, dp * micro_batch)
         vpps = [1] + [v for v in _VPPS if timed and pp > 1 and pp * v <= arch.layers and m % pp == 0]
         rows += [(tp, pp, dp, ep, v, zero, RECOMPUTE_MODES.index(mode), m) for ep in eps for v in vpps
                  for zero in zero_stages for mode in modes]

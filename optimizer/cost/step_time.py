@@ -161,12 +161,11 @@ def step_times(arch: Architecture, layouts, hardware: Hardware, *, global_batche
     flops_per_token = {}
     shared = {}  # the layout's fields but ZeRO -> (its kinds of stage, its slowest stage)
     out = []
+    c = constants
     for layout, global_batch in zip(layouts, global_batches, strict=True):
         _check_layout(arch, layout, hardware, global_batch)
-        c = constants
         m = global_batch // (layout.dp * layout.micro_batch)
-        key = (layout.tp, layout.cp, layout.pp, layout.dp, layout.ep, layout.vpp, layout.recompute,
-               layout.micro_batch, layout.seq_len, layout.sequence_parallel)
+        key = tuple(v for k, v in layout.__dict__.items() if k != "zero")
         if key not in shared:
             shared[key] = _stages(arch, layout, hardware, precision, stack, c, scaleout_gbps)
         params, slow = shared[key]
@@ -192,9 +191,7 @@ def step_times(arch: Architecture, layouts, hardware: Hardware, *, global_batche
 
 
 def _check_layout(arch: Architecture, layout: Layout, hardware: Hardware, global_batch: int) -> None:
-    if not isinstance(layout, Layout):
-        raise InputError("layout", "must be a Layout", layout)
-    _check_fit(arch, layout)
+    _check_fit(arch, layout)  # a Layout that fits the architecture
     _whole("global_batch", global_batch)
     if global_batch % (layout.dp * layout.micro_batch):
         raise InputError("global_batch", f"must be a multiple of DP {layout.dp} × micro-batch {layout.micro_batch}",

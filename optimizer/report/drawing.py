@@ -14,8 +14,9 @@ figure is ``draw(*args)``, saved as ``stem``.png and .svg.
 
 A helper dies with the run (Linux: a parent-death signal; a spreading helper's forks die with it
 the same way), ignores Ctrl-C, which the run handles by killing and reaping its helpers before its
-folder is kept or removed. The files do not depend on which process drew them. A helper that fails is not trusted: its figures are drawn again in the
-run itself, so a real error is raised there, with its traceback, as without helpers.
+folder is kept or removed. The files do not depend on which process drew them. A helper that fails
+is not trusted: its figures are drawn again in the run itself, so a real error is raised there,
+with its traceback, as without helpers.
 """
 
 from __future__ import annotations

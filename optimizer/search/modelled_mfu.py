@@ -34,7 +34,7 @@ def settle_mfu(problem: Problem) -> Problem:
     from perflaw.optimizer.search.strategies import search_exact
 
     base = problem.utilization
-    current, seen = problem, []
+    current = problem
     for round_ in range(1, MAX_ROUNDS + 1):
         best = search_exact(current, top=1).best
         if best is None:
@@ -47,7 +47,6 @@ def settle_mfu(problem: Problem) -> Problem:
             return replace(current, model_mfu=False, utilization=replace(
                 current.utilization, source=f"{base.source}; not modelled: {why}"))
         mfu = found.mfu
-        seen.append(mfu)
         old = current.utilization.mfu
         source = (f"MFU {mfu:.1%} from the step-time model of the best plan's fastest layout "
                   f"({found.layout.summary()}, {round_} round{'s' if round_ > 1 else ''}); goodput as before "

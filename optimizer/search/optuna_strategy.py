@@ -1,5 +1,6 @@
-"""The Optuna strategy: TPE (windowed, search.windowed_tpe; NSGA-II for two objectives) over the lattice's axis indices, with
-constraints through Optuna's API and a storage to persist, resume and share a study among workers."""
+"""The Optuna strategy: TPE over a window of the study (search.windowed_tpe; NSGA-II for two objectives)
+over the lattice's axis indices, with constraints through Optuna's API and a storage to persist, resume
+and share a study among workers."""
 
 from __future__ import annotations
 

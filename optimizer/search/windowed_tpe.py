@@ -13,8 +13,7 @@ trial costs more than the one before and a study's time grows with the square of
 
 The best trials are kept as trials finish (each trial is looked at once, an unfinished one until it
 ends; a failed one stays on that short list), so choosing the window does not grow with the study
-either. Up to ``WINDOW`` trials the
-sampler is TPE itself.
+either. Up to ``WINDOW`` trials the sampler is TPE itself.
 """
 
 from __future__ import annotations
@@ -50,7 +49,7 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
     def __init__(self, *, window: int = WINDOW, best: int = BEST, **options) -> None:
         super().__init__(**options)
         self._window_size, self._keep = window, best
-        self._best: list[tuple] = []  # (rank key, number, trial) of the best finished trials, best first
+        self._best: list[tuple] = []  # (rank key, trial) of the best finished trials, best first
         self._seen = -1  # the highest trial number looked at
         self._open: set[int] = set()  # numbers seen unfinished (running, or not in the list), to look at again
 
@@ -84,7 +83,7 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
             else:
                 self._open.discard(t.number)
                 if t.state == TrialState.COMPLETE:
-                    ranked.append((self._rank(t, maximize), t.number, t))
+                    ranked.append((self._rank(t, maximize), t))
         if ranked:
             self._best = heapq.nsmallest(self._keep, self._best + ranked, key=lambda r: r[0])
         return running
@@ -101,14 +100,14 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
         if len(trials) <= self._window_size:
             return super()._sample(study, trial, search_space)
         below = default_gamma(len(trials) - running)  # as many good trials as TPE takes from the whole study
-        best = {number for _, number, _ in self._best}
+        best = {t.number for _, t in self._best}
         room, recent = self._window_size - len(best), []
         for t in reversed(trials):  # the most recent trials that are not among the best fill the window
             if len(recent) == room:
                 break
             if t.number not in best:
                 recent.append(t)
-        window = sorted([t for _, _, t in self._best] + recent, key=lambda t: t.number)
+        window = sorted([t for _, t in self._best] + recent, key=lambda t: t.number)
         gamma, self._gamma = self._gamma, lambda _n: below
         try:
             return super()._sample(_View(study, window), trial, search_space)
