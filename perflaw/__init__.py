@@ -12,17 +12,10 @@ Names load lazily, so ``import perflaw`` is cheap. The layers below are ``perfla
 model is and scores) and ``perflaw.optimizer`` (what a run costs and which run to choose).
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from perflaw.law.exports import lazy_exports
 
-try:
-    __version__ = version("perflaw")
-except PackageNotFoundError:  # a source tree that was not installed
-    __version__ = "unknown"
-del PackageNotFoundError, version
-
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "perflaw.version": ("__version__",),
     "perflaw.optimizer.api": ("ScenarioRun", "optimize", "predict", "run_scenario"),
     "perflaw.optimizer.scenario.loader": ("Scenario", "load_scenario"),
     "perflaw.optimizer.report.data": ("ReportData", "build_report"),
@@ -37,4 +30,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "perflaw.law.errors": ("InputError",),
     "perflaw.law.predict": ("Prediction", "PredictionInterval"),
 })
+__all__ = [name for name in __all__ if name != "__version__"]  # a module attribute, not an export
 del lazy_exports

@@ -12,7 +12,6 @@ import os
 import re
 import sys
 from pathlib import Path
-from importlib.metadata import PackageNotFoundError, version
 
 from perflaw.law.architecture import FLOPS_RULES
 from perflaw.law.coefficients import DEFAULT_MOE_VARIANT, LOSSES, MOE_VARIANTS
@@ -35,11 +34,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _version() -> str:
-    try:
-        return version("perflaw")
-    except PackageNotFoundError:  # running from a source tree without installation
-        return "unknown"
+class _Version(argparse.Action):
+    """``--version``: the installed version, read only when asked for (perflaw.version)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from perflaw.version import __version__
+        sys.stdout.write(f"perflaw {__version__}\n")  # on stdout, as argparse's own version action
+        parser.exit()
 
 
 def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
@@ -51,7 +55,7 @@ def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
 
     parser = _Parser(prog="perflaw", description="Plan LLM pretraining runs with the Performance Law "
                                                  "(Wu & Tang, arXiv 2408.09895).")
-    parser.add_argument("--version", action="version", version=f"perflaw {_version()}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("predict", help="predict MMLU for one architecture and token count")

@@ -101,7 +101,10 @@ def test_validate_text_has_summary(capsys):
 def test_help_and_version_exit_zero(capsys):
     assert main(["--help"]) == 0
     assert main(["predict", "--help"]) == 0
+    capsys.readouterr()
     assert main(["--version"]) == 0
+    from importlib.metadata import version
+    assert capsys.readouterr().out == f"perflaw {version('perflaw')}\n"  # on stdout, read when asked for
 
 
 def test_console_script_installed():
