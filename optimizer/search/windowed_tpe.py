@@ -13,7 +13,8 @@ trial costs more than the one before and a study's time grows with the square of
 
 The best trials are kept as trials finish (each trial is looked at once, an unfinished one until it
 ends; a failed one stays on that short list), so choosing the window does not grow with the study
-either. Up to ``WINDOW`` trials the sampler is TPE itself.
+either. Up to ``WINDOW`` trials the sampler is TPE itself. Each draw computes TPE's normal CDF with
+scipy's (``tpe_normal``), several times faster than Optuna's and equal to 1e-12.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import optuna
 from optuna.samplers._tpe.sampler import default_gamma
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
+
+from perflaw.optimizer.search.tpe_normal import scipy_normal
 
 WINDOW = 200  # trials TPE models at most
 BEST = 25  # of them, the best: default_gamma's cap on the trials TPE models as good
@@ -89,6 +92,10 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
         return running
 
     def _sample(self, study, trial, search_space):
+        with scipy_normal():
+            return self._windowed_sample(study, trial, search_space)
+
+    def _windowed_sample(self, study, trial, search_space):
         if self._constant_liar:
             states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         else:

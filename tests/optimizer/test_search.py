@@ -233,3 +233,21 @@ def test_best_first_is_the_head_of_a_full_sort(n, k, seed):
     full = idx[np.lexsort((idx, -score[idx]))]
     got = best_first(idx, score, k)
     assert len(got) >= min(k, n) and np.array_equal(got, full[:len(got)])
+
+
+def test_tpe_starts_from_a_tenth_of_the_trials_at_random_up_to_its_window(monkeypatch):
+    from perflaw.optimizer.search import windowed_tpe
+    from perflaw.optimizer.search.optuna_strategy import startup_trials
+    made = []
+    init = windowed_tpe.WindowedTPESampler.__init__
+
+    def recording(self, **options):
+        made.append(options["n_startup_trials"])
+        init(self, **options)
+
+    monkeypatch.setattr(windowed_tpe.WindowedTPESampler, "__init__", recording)
+    search(problem(params_b=(1, 30)), "optuna", trials=150, seed=0)
+    assert made == [15]  # the sampler the search drew with
+    shares = {n: startup_trials(n) for n in (20, 99, 500, 1000, 1999, 2000, 10_000)}
+    assert shares == {20: 10, 99: 10, 500: 50, 1000: 100, 1999: 199, 2000: windowed_tpe.WINDOW,
+                      10_000: windowed_tpe.WINDOW}

@@ -29,6 +29,7 @@ def _params(study):
 
 
 def test_within_its_window_it_is_tpe_itself():
+    """Draw for draw; plain TPE computes its normal CDF with Optuna's own function, the window with scipy's."""
     options = dict(seed=3, multivariate=True, n_ei_candidates=32, n_startup_trials=10)
     options["constant_liar"] = False
     plain = _study(optuna.samplers.TPESampler(**options), 60)
