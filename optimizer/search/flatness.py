@@ -103,17 +103,17 @@ def sensitivity(problem: Problem, result: SearchResult, tolerance: float = DEFAU
     for axis in _AXES:
         if axis == "ffn_ratio" and problem.space.is_moe:
             continue  # MoE layers have no dense FFN: the ratio follows from the expert choices
-        values = np.unique(c[axis][feasible])
-        if len(values) < 2:
-            continue
         order = np.argsort(c[axis][feasible], kind="stable")
         v_sorted, s_sorted = c[axis][feasible][order], c["score"][feasible][order]
         starts = np.r_[0, np.flatnonzero(np.diff(v_sorted)) + 1]
+        values = v_sorted[starts]  # the axis's distinct values, ascending (the first of each run)
+        if len(values) < 2:
+            continue
         top = np.maximum.reduceat(s_sorted, starts)
         loss = best - top
         ok = values[loss <= tolerance]
-        shown = np.unique(np.r_[np.linspace(0, len(values) - 1, min(12, len(values))).round().astype(int),
-                                np.flatnonzero(np.isclose(values, at[axis]))])
+        shown = sorted({*np.linspace(0, len(values) - 1, min(12, len(values))).round().astype(int).tolist(),
+                        *np.flatnonzero(np.isclose(values, at[axis])).tolist()})
         below, above = values[values < ok.min()], values[values > ok.max()]
         beyond = [[float(v), float(loss[values == v][0])] for v in (below[-1:].tolist() + above[:1].tolist())]
         out.append({"axis": axis, "best": float(at[axis]), "slack": [float(ok.min()), float(ok.max())],
