@@ -1,7 +1,8 @@
 """Heavy libraries load only in the commands that use them: `perflaw --help`, `optimize --help` and
 an input error load none of numpy, scipy, pandas, optuna or matplotlib, an exact `optimize` none
-but numpy (and not numpy.ma, which a one-dimensional `np.unique` loads in numpy 2.4), and `run` of the default scenario (exact search) neither scipy nor optuna, nor matplotlib
-where there are two cores: its figure helpers import and draw it (report.drawing)."""
+but numpy (and not numpy.ma, which a one-dimensional `np.unique` loads in numpy 2.4), and `run` of
+the default scenario (exact search) neither scipy nor optuna, nor matplotlib where there are two
+cores: its figure helpers import and draw it (report.drawing)."""
 
 import pickle
 import subprocess

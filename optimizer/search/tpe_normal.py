@@ -26,6 +26,9 @@ def scipy_normal():
     from optuna.samplers._tpe import _truncnorm
     from scipy.special import log_ndtr
 
+    if not hasattr(_truncnorm, "_log_ndtr"):  # an Optuna without it: its own TPE, unchanged
+        yield
+        return
     with _lock:
         if _active == 0:
             _saved, _truncnorm._log_ndtr = _truncnorm._log_ndtr, log_ndtr

@@ -48,8 +48,8 @@ def test_overlapping_draws_in_threads_leave_optunas_function_behind():
 
     def draw():
         with scipy_normal():
-            entered.wait()  # both inside at once
-            release.wait()
+            entered.wait(timeout=30)  # both inside at once
+            release.wait(timeout=30)
             seen.append(_truncnorm._log_ndtr)
 
     threads = [threading.Thread(target=draw) for _ in range(2)]
@@ -57,7 +57,8 @@ def test_overlapping_draws_in_threads_leave_optunas_function_behind():
         t.start()
     release.set()
     for t in threads:
-        t.join()
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads)
     assert seen == [scipy.special.log_ndtr] * 2 and _truncnorm._log_ndtr is optunas
 
 
@@ -75,3 +76,27 @@ def test_the_windowed_sampler_draws_with_it_and_puts_optunas_back(monkeypatch):
     study.optimize(lambda t: -(t.suggest_int("x", 0, 30) - 9) ** 2 - (t.suggest_int("y", 0, 30) - 21) ** 2, 25)
     assert len(during) == 20 and all(f is scipy.special.log_ndtr for f in during)
     assert _truncnorm._log_ndtr is optunas
+
+
+def _study_of(sampler):
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: -(t.suggest_int("x", 0, 300) - 97) ** 2 - (t.suggest_int("y", 0, 300) - 211) ** 2, 30)
+    return study
+
+
+def _optunas_calls() -> int:
+    info = _truncnorm._log_ndtr_single.cache_info()  # Optuna's scalar log Φ, behind its own _log_ndtr
+    return info.hits + info.misses
+
+
+def test_the_windowed_draws_call_scipys_function_and_never_optunas(monkeypatch):
+    """Not only swapped: the draws reach scipy's function through it (were Optuna to call its own
+    through a reference of its own, the speed-up would be gone while the draws stayed the same)."""
+    calls = []
+    real = scipy.special.log_ndtr
+    monkeypatch.setattr(scipy.special, "log_ndtr", lambda x: calls.append(1) or real(x))
+    before = _optunas_calls()
+    _study_of(WindowedTPESampler(seed=1, multivariate=True, n_startup_trials=5))
+    assert calls and _optunas_calls() == before
+    _study_of(optuna.samplers.TPESampler(seed=1, multivariate=True, n_startup_trials=5))
+    assert _optunas_calls() > before  # plain TPE goes on calling Optuna's: the count does see it
