@@ -62,6 +62,16 @@ def test_overlapping_draws_in_threads_leave_optunas_function_behind():
     assert seen == [scipy.special.log_ndtr] * 2 and _truncnorm._log_ndtr is optunas
 
 
+TRIALS, STARTUP = 30, 5  # the studies below: trials, and the random ones before TPE draws
+
+
+def _study_of(sampler):
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: -(t.suggest_int("x", 0, 300) - 97) ** 2 - (t.suggest_int("y", 0, 300) - 211) ** 2,
+                   TRIALS)
+    return study
+
+
 def test_the_windowed_sampler_draws_with_it_and_puts_optunas_back(monkeypatch):
     optunas, during = _truncnorm._log_ndtr, []
     split = optuna.samplers._tpe.sampler._split_trials
@@ -71,17 +81,9 @@ def test_the_windowed_sampler_draws_with_it_and_puts_optunas_back(monkeypatch):
         return split(study, trials, n_below)
 
     monkeypatch.setattr(optuna.samplers._tpe.sampler, "_split_trials", recording)
-    study = optuna.create_study(direction="maximize",
-                                sampler=WindowedTPESampler(seed=0, multivariate=True, n_startup_trials=5))
-    study.optimize(lambda t: -(t.suggest_int("x", 0, 30) - 9) ** 2 - (t.suggest_int("y", 0, 30) - 21) ** 2, 25)
-    assert len(during) == 20 and all(f is scipy.special.log_ndtr for f in during)
+    _study_of(WindowedTPESampler(seed=0, multivariate=True, n_startup_trials=STARTUP))
+    assert len(during) == TRIALS - STARTUP and all(f is scipy.special.log_ndtr for f in during)
     assert _truncnorm._log_ndtr is optunas
-
-
-def _study_of(sampler):
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.optimize(lambda t: -(t.suggest_int("x", 0, 300) - 97) ** 2 - (t.suggest_int("y", 0, 300) - 211) ** 2, 30)
-    return study
 
 
 def _optunas_calls() -> int:
@@ -96,7 +98,7 @@ def test_the_windowed_draws_call_scipys_function_and_never_optunas(monkeypatch):
     real = scipy.special.log_ndtr
     monkeypatch.setattr(scipy.special, "log_ndtr", lambda x: calls.append(1) or real(x))
     before = _optunas_calls()
-    _study_of(WindowedTPESampler(seed=1, multivariate=True, n_startup_trials=5))
+    _study_of(WindowedTPESampler(seed=1, multivariate=True, n_startup_trials=STARTUP))
     assert calls and _optunas_calls() == before
-    _study_of(optuna.samplers.TPESampler(seed=1, multivariate=True, n_startup_trials=5))
+    _study_of(optuna.samplers.TPESampler(seed=1, multivariate=True, n_startup_trials=STARTUP))
     assert _optunas_calls() > before  # plain TPE goes on calling Optuna's: the count does see it
