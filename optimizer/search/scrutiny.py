@@ -114,10 +114,16 @@ def _widened(problem: Problem, axis: str, bound: str):
     if axis == "heads":
         lo, hi = s.heads
         step = s.heads_step
-        new = (max(int(HEADS.low), lo - 2 * step * max(1, lo // (4 * step))), hi) if bound == "low" else \
+        # whole steps down: the lattice keeps its head counts, so the KV choices still divide some
+        down = min(2 * max(1, lo // (4 * step)), (lo - int(HEADS.low)) // step)
+        new = (lo - step * down, hi) if bound == "low" else \
             (lo, min(int(HEADS.high), hi + step * max(2, int(round(hi * 0.5 / step)))))
-        return (replace(problem, space=replace(s, heads=new)), new[0] if bound == "low" else new[1]) \
-            if new != s.heads else None
+        if new == s.heads:
+            return None
+        try:
+            return replace(problem, space=replace(s, heads=new)), new[0] if bound == "low" else new[1]
+        except InputError:  # the wider space breaks a rule (too many points)
+            return None
     if axis == "ffn_ratio":
         lo, hi = s.ffn_ratio
         new = (max(FFN_RATIO.low + s.ffn_ratio_step, lo - 4 * s.ffn_ratio_step), hi) if bound == "low" else \

@@ -39,6 +39,16 @@ def test_edges_are_said_with_what_widening_gives(capsys):
     assert any(h["axis"] == "budget" and h["bound"] == "unspent" for h in capped["at_bounds"])
 
 
+def test_heads_at_the_bottom_of_their_range_widen_by_whole_steps(capsys):
+    """At 1e20 FLOPs the raw law's best plan has the fewest heads (8, step 4): the edge check widens
+    them to 4 (8 KV heads still divide 8), where one step below 1 would leave no head count KV 8 divides."""
+    d = run_json(capsys, ["optimize", "--flops", "1e20", "--trust", "law"])
+    heads = {(h["axis"], h["bound"]): h for h in d["at_bounds"]}[("heads", "low")]
+    assert heads["value"] == heads["limit"] == 8 and heads["widened_to"] == 4
+    wider = run_json(capsys, ["optimize", "--flops", "1e20", "--trust", "law", "--heads", "4:128"])
+    assert heads["gain"] == pytest.approx(wider["best"]["mmlu"] - d["best"]["mmlu"])
+
+
 def test_near_optimal_plans_sensitivity_and_the_conventional_shape():
     p = Problem(SearchSpace(), 1e24)
     r = search(p, "exact", top=0)
