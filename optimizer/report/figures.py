@@ -15,6 +15,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 import numpy as np
 
+from perflaw.optimizer.report.placing import place
+
 _COLORS = {"chinchilla": "#999999", "chinchilla-unrounded": "#555555", "epoch": "#c0504d"}
 #: What each loss-law line is (law.baselines), for legends.
 _LAW_WORDS = {"chinchilla": "Chinchilla approach 3, rounded constants",
@@ -101,9 +103,14 @@ def _label_offsets(x, y, ax_span) -> list[tuple[float, float]]:
 
 
 def _figure() -> tuple[Figure, object]:
-    fig = Figure(figsize=(7.5, 4.6), dpi=110, layout="constrained")
+    fig = Figure(figsize=(7.5, 4.6), dpi=110)  # no layout engine: report.placing places the plot
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()
+
+
+def _title(fig: Figure, title: str):
+    """The figure's title (its suptitle), or None without one."""
+    return fig.suptitle(title, fontsize=10) if title else None
 
 
 def pareto(front: Columns, refs: Columns, review: bool, title: str = "") -> Figure:
@@ -136,11 +143,16 @@ def pareto(front: Columns, refs: Columns, review: bool, title: str = "") -> Figu
         for r, (dx, dy) in zip(_rows(ordered), offsets):
             ax.annotate(r["name"], (r["train_flops"], r["reported_mmlu"]), textcoords="offset points",
                         xytext=(dx, dy), fontsize=7, ha="right" if dx < 0 else "left", annotation_clip=True)
+    xs = np.concatenate([np.asarray(f.get("train_flops", []), dtype=float),
+                         np.asarray(refs.get("train_flops", []), dtype=float)])
+    if len(xs) and xs.min() == xs.max():  # one compute value: a decade each side (not a singular axis)
+        ax.set_xlim(xs[0] / 10, xs[0] * 10)
     ax.set_xscale("log")
     ax.set_xlabel("training compute (FLOPs, log scale)")
     ax.set_ylabel("5-shot MMLU (percentage points)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
+    top = None
     if "usd" in f and _known(f["usd"]).any():  # a price was given: the same axis in dollars on top
         per_flop = float(np.nanmedian(np.asarray(f["usd"], dtype=float) / f["train_flops"]))
         top = ax.secondary_xaxis("top", functions=(lambda x: x * per_flop, lambda x: x / per_flop))
@@ -148,8 +160,7 @@ def pareto(front: Columns, refs: Columns, review: bool, title: str = "") -> Figu
         top.tick_params(labelsize=8)
         _log_ticks(top.xaxis, _dollars)
     _log_ticks(ax.xaxis)
-    if title:
-        fig.suptitle(title, fontsize=10)
+    place(fig, ax, title=_title(fig, title), top_axis=top)
     return fig
 
 
@@ -170,21 +181,23 @@ def allocation(plans: Columns, baselines: Columns, at_flops: float | None = None
         ax.plot(n, RULE_OF_THUMB * n / 1e3, ":", color="#333333",
                 label="20 tokens per parameter (Chinchilla approaches 1 and 2)")
     if _length(plans):
-        ax.scatter(plans["params_b"], plans["tokens_t"], color="#1f4e79", zorder=3, label="best plans (Performance Law)")
-        if "budget" in plans and _length(plans) <= 5:  # few plans: say which budget each is
-            for r in _rows(plans):
-                ax.annotate(_literal(r["budget"]), (r["params_b"], r["tokens_t"]), textcoords="offset points",
-                            xytext=(6, -3), fontsize=8)
+        ax.scatter(plans["params_b"], plans["tokens_t"], color="#1f4e79", zorder=3,
+                   label="best plans (Performance Law)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if _length(plans) and "budget" in plans and _length(plans) <= 5:  # few plans: say which budget each is
+        lo, hi = np.log10(ax.get_xlim())
+        for r in _rows(plans):  # a label in the plot's right third goes left of its point, inside the plot
+            left = np.log10(r["params_b"]) > lo + 2 / 3 * (hi - lo)
+            ax.annotate(_literal(r["budget"]), (r["params_b"], r["tokens_t"]), textcoords="offset points",
+                        xytext=(-6 if left else 6, -3), fontsize=8, ha="right" if left else "left")
     _log_ticks(ax.xaxis)
     _log_ticks(ax.yaxis)
     ax.set_xlabel("parameters (billions, log scale)")
     ax.set_ylabel("training tokens (trillions, log scale)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10)
+    place(fig, ax, title=_title(fig, title))
     return fig
 
 
@@ -196,15 +209,15 @@ def landscape(grid: Columns, best: dict | None, title: str = "") -> Figure:
     table = np.full((len(y), len(x)), np.nan)
     table[row, col] = np.asarray(grid["mmlu"], dtype=float)
     mesh = ax.pcolormesh(x, y, table, shading="nearest", cmap="viridis", rasterized=True)
-    fig.colorbar(mesh, ax=ax, label="predicted MMLU (points)")
+    bar = fig.add_axes((0.9, 0.1, 0.02, 0.8))  # placed with the plot (report.placing)
+    fig.colorbar(mesh, cax=bar, label="predicted MMLU (points)")
     if best is not None:
         ax.plot([best["layers"]], [best["hidden"]], marker="*", color="white", markersize=16,
                 markeredgecolor="black", label="best plan")
         ax.legend(fontsize=8, loc="upper right")
     ax.set_xlabel("layers")
     ax.set_ylabel("hidden size")
-    if title:
-        fig.suptitle(title, fontsize=10)
+    place(fig, ax, title=_title(fig, title), colorbar=bar)
     return fig
 
 
@@ -213,7 +226,6 @@ def save(fig: Figure, folder: Path, stem: str) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     png = buf.getvalue()
-    fig.set_layout_engine("none")  # the SVG keeps the layout the PNG was drawn with
     (folder / f"{stem}.png").write_bytes(png)
     with rc_context({"svg.hashsalt": "perflaw"}):  # stable element ids: identical files run to run
         fig.savefig(folder / f"{stem}.svg", format="svg", metadata={"Date": None, "Creator": None})
