@@ -35,13 +35,16 @@ def settle_mfu(problem: Problem) -> Problem:
 
     base = problem.utilization
     current = problem
+    timed = {}  # architecture -> its layout search: a round that finds an earlier round's plan reuses it
     for round_ in range(1, MAX_ROUNDS + 1):
         best = search_exact(current, top=1).best
         if best is None:
             break
-        found = search_layout(best.architecture, current.hardware, current.gpus, seq_len=current.seq_len,
-                              headroom=current.constraints.headroom, precision=current.precision,
-                              flops_rule=current.flops_rule)
+        found = timed.get(best.architecture)
+        if found is None:
+            found = timed[best.architecture] = search_layout(
+                best.architecture, current.hardware, current.gpus, seq_len=current.seq_len,
+                headroom=current.constraints.headroom, precision=current.precision, flops_rule=current.flops_rule)
         if found.step is None:  # nothing fits, or the hardware cannot be timed: the published run's MFU stays
             why = found.timing_note or found.explanation
             return replace(current, model_mfu=False, utilization=replace(

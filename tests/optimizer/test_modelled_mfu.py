@@ -31,6 +31,25 @@ def test_the_settled_mfu_is_the_best_plans_fastest_layout(gpu_hours_problem):
     assert settled.utilization.goodput == p.utilization.goodput
 
 
+def test_a_plan_found_again_is_not_timed_again(monkeypatch):
+    """The MoE scenario's second and third rounds find one plan: its layouts are timed once."""
+    import perflaw.optimizer.cost.layout as layout
+    from perflaw.optimizer.scenario.loader import load_scenario
+    from tests.optimizer.test_reports_reproduce import ROOT
+    timed = []
+
+    def counting(arch, *args, **kwargs):
+        if kwargs.get("objective", "time") == "time":  # the plans' memory checks search by memory
+            timed.append(arch)
+        return search_layout(arch, *args, **kwargs)
+
+    monkeypatch.setattr(layout, "search_layout", counting)
+    p = load_scenario(ROOT / "scenarios" / "moe-2048xh800.toml").problems()[0]
+    settled = settle_mfu(p)
+    assert "3 rounds" in settled.utilization.source
+    assert len(timed) == len(set(timed)) == 2
+
+
 def test_a_flops_budget_keeps_its_flops_and_plan(gpu_hours_problem):
     p = replace(gpu_hours_problem, budget_flops=3e24, flops_fixed=True)
     settled = settle_mfu(p)
