@@ -5,6 +5,7 @@ Usage: python benchmarks/run.py
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -24,7 +25,9 @@ def main() -> int:
     print(f"perflaw benchmarks on {platform.machine()} Python {platform.python_version()} "
           "(ratios are measured in this run; absolute times depend on the machine's load)")
     targets = []  # (what, measured, target, met)
-    print("\n[whole commands vs a bare import, best of 5 rounds run side by side]")
+    print("\n[whole commands vs a bare import, best of 5 rounds run side by side; perflaw's bytecode compiled first, "
+          f"as an install or a first run leaves it (PYTHONDONTWRITEBYTECODE here: "
+          f"{os.environ.get('PYTHONDONTWRITEBYTECODE', 'unset')!r})]")
     for r in bench_startup.main():
         print(f"  {r['case']:<30} {r['seconds']:6.3f} s  {r['ratio']:5.2f}x {r['baseline']} "
               f"({r['baseline_s']:.3f} s; target {r['target']:g}x)")

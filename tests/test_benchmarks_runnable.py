@@ -49,3 +49,15 @@ def test_search_benchmarks_run_small():
     assert len(rows) == 3 * len(bench_search.problems()) and all(r["worst_gap"] >= 0 for r in rows)
     grown = bench_search.optuna_growth(rounds=1, small=40, large=80)
     assert grown["ratio"] > 0 and grown["large_s"] > 0
+
+
+def test_the_command_benchmark_compiles_perflaws_bytecode_first():
+    """Commands are timed with perflaw's bytecode written, as numpy's is (pip compiles it on install)."""
+    import importlib.util
+
+    import bench_startup
+    import perflaw.optimizer.search.candidates as module
+
+    folders = bench_startup.compile_perflaw()
+    assert any(Path(module.__file__).is_relative_to(f) for f in folders)
+    assert Path(importlib.util.cache_from_source(module.__file__)).is_file()
