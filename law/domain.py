@@ -135,18 +135,14 @@ class Domain:
         else:  # a lattice of one kind: its table looked up once, no per-plan masks
             low, high = self._bounds(one_kind, active_b, conventional)
         # Σ ln(max(v / high, 1)) + ln(max(low / v, 1)) as the logarithm of one product: one log per plan
-        # instead of two per feature (exactly 0 inside, where every factor is exactly 1)
-        factor = np.ones(np.shape(active_b), dtype=np.float64)
-        for k in (FEATURES if names is None else names):
-            if k not in features or k not in low:
-                continue  # not a feature of these plans, or not one of their kind's (as NaN ranges: no term)
-            v = np.asarray(features[k], dtype=np.float64)
-            lo, hi = low[k], high[k]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                term = np.maximum(v / hi, 1.0) * np.maximum(lo / v, 1.0)
-            if not (_all_finite(lo) and np.isfinite(v).all()):  # plans without the feature: no term
-                term = np.where(np.isfinite(lo) & np.isfinite(v), term, 1.0)
-            factor = factor * term
+        # instead of two per feature (exactly 0 inside, where every factor is exactly 1). As low <= high,
+        # at most one ratio of a feature exceeds 1, so its factor is max(v / high, low / v, 1).
+        terms = [(np.asarray(features[k], dtype=np.float64), low[k], high[k])
+                 for k in (FEATURES if names is None else names)
+                 if k in features and k in low]  # else not a feature of these plans, or not of their kind's
+        factor = _product(terms, np.shape(active_b), checked=False)
+        if not np.isfinite(factor).all():  # a plan without some feature (NaN or inf): that feature has no term
+            factor = _product(terms, np.shape(active_b), checked=True)
         with np.errstate(divide="ignore"):
             total = np.log(factor)
         if one_kind is not None:
@@ -167,6 +163,24 @@ class Domain:
             if v < lo or v > hi:
                 outside.append({"feature": k, "value": v, "low": lo, "high": hi})
         return {"inside": not outside, "outside": outside}
+
+
+def _product(terms, shape, checked: bool) -> np.ndarray:
+    """Π over ``terms`` (value, low, high) of max(value / high, low / value, 1), computed in place;
+    ``checked``: a term whose value or low bound is not finite is 1."""
+    factor = np.ones(shape, dtype=np.float64)
+    below = np.empty_like(factor)
+    above = np.empty_like(factor)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for v, lo, hi in terms:
+            np.divide(v, hi, out=above)
+            np.divide(lo, v, out=below)
+            np.maximum(above, below, out=above)
+            np.maximum(above, 1.0, out=above)
+            if checked and not (_all_finite(lo) and np.isfinite(v).all()):
+                np.copyto(above, 1.0, where=~(np.isfinite(lo) & np.isfinite(v)))
+            factor *= above
+    return factor
 
 
 def _all_finite(x) -> bool:

@@ -107,3 +107,32 @@ def test_a_lattice_of_one_kind_gets_the_distances_plans_of_both_kinds_get():
         mixed = d.distance(both, np.append(active, 8.0), np.append(np.full(n, moe), not moe), CHOSEN)
         assert alone.tolist() == mixed[:n].tolist()
         assert (alone == 0).any() and (alone > 0).any()  # both inside and outside plans were compared
+
+
+def test_the_distance_is_the_sum_of_each_features_log_excess():
+    """The product form (one log per plan, max(v / high, low / v, 1) per feature, a second pass only
+    where some plan lacks a feature) against the definition, feature by feature: Σ ln(v / high) above
+    the range and ln(low / v) below it, no term where the value or the range is missing."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    moe = rng.random(n) < 0.4
+    active = rng.uniform(0.05, 900.0, n)
+    total = np.where(moe, active * rng.uniform(1.5, 60.0, n), active)
+    f = plan_features(rng.integers(4, 200, n).astype(float), rng.integers(4, 160, n) * 128.0,
+                      rng.uniform(500.0, 60000.0, n), rng.uniform(0.01, 60.0, n), total, active,
+                      np.where(moe, rng.integers(1, 9, n), 0).astype(float))
+    f["tokens_t"][:5] = np.nan  # plans without a token count: no tokens term
+    d = zoo_domain()
+    low, high = d.ranges(active, moe)
+    want = np.zeros(n)
+    for k in CHOSEN:
+        v, lo, hi = f[k], low[k], high[k]
+        known = np.isfinite(v) & np.isfinite(lo)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            want += np.where(known, np.log(np.maximum(v / hi, 1.0)) + np.log(np.maximum(lo / v, 1.0)), 0.0)
+    got = d.distance(f, active, moe, CHOSEN)
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert (got == 0).any() and (got > 0).any()
+    one_kind = ~moe
+    alone = d.distance({k: v[one_kind] for k, v in f.items()}, active[one_kind], moe[one_kind], CHOSEN)
+    assert np.allclose(alone, want[one_kind], rtol=1e-12, atol=1e-12)
