@@ -49,7 +49,7 @@ def compare(trials_optuna: int = 1000, trials_scipy: int = 10000, seeds=(0, 1, 2
     return rows
 
 
-def exact_vs_law(repeats: int = 3) -> dict:
+def exact_vs_law(repeats: int = 5) -> dict:
     """The exact strategy through the Python API (``search``) on the largest accepted lattice, timed
     alternately with the bare numpy law (``predict_mmlu``) over as many random candidates; then the
     search's peak traced memory (numpy arrays included) per candidate, in a run of its own."""

@@ -46,7 +46,7 @@ def main() -> int:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     r = bench_search.exact_vs_law()
-    print("\n[exact strategy through the API vs the bare numpy law over as many candidates, alternately, best of 3]")
+    print("\n[exact strategy through the API vs the bare numpy law over as many candidates, alternately, best of 5]")
     print(f"  {r['candidates']:,} candidates: search {r['exact_s']:.3f} s = {r['exact_per_s'] / 1e6:.1f} M/s; "
           f"law {r['law_s']:.3f} s = {r['law_per_s'] / 1e6:.1f} M/s; ratio {r['ratio']:.2f} (target 0.5); "
           f"peak traced memory {r['peak_bytes_per_candidate']:.0f} bytes per candidate")
