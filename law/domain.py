@@ -205,14 +205,17 @@ def plan_features(layers, hidden, law_ffn, tokens_t, total_b, active_b, active_e
     ``names``: only these (a lattice's distance needs ``CHOSEN``, not the compute)."""
     layers, hidden, law_ffn = (np.asarray(v, dtype=np.float64) for v in (layers, hidden, law_ffn))
     tokens_t, total_b, active_b = (np.asarray(v, dtype=np.float64) for v in (tokens_t, total_b, active_b))
-    moe = total_b > active_b * (1 + 1e-9)
     k = np.asarray(active_experts, dtype=np.float64)
+
+    def moe():  # which are MoE models (only the MoE features ask)
+        return total_b > active_b * (1 + 1e-9)
+
     make = {
         "hidden_per_layer": lambda: hidden / layers,
         "ffn_per_hidden": lambda: law_ffn / hidden,
         "tokens_per_param": lambda: tokens_t * 1e3 / active_b,
-        "expansion": lambda: np.where(moe, total_b / active_b, np.nan),
-        "experts_per_token": lambda: np.where(moe & (k > 0), k, np.nan),
+        "expansion": lambda: np.where(moe(), total_b / active_b, np.nan),
+        "experts_per_token": lambda: np.where(moe() & (k > 0), k, np.nan),
         "active_params_b": lambda: active_b,
         "tokens_t": lambda: tokens_t if tokens_t.shape == active_b.shape else tokens_t + 0.0 * active_b,
         "compute": lambda: 6.0 * active_b * 1e9 * tokens_t * 1e12,

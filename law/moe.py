@@ -39,17 +39,19 @@ def law_size_b(total_b, active_b, variant: str) -> np.ndarray:
 
 
 def moe_law_terms(layers, hidden, ffn, tokens_t, total_b, active_b, gamma=1.0,
-                  coefficients: LawCoefficients = PAPER, vintage_years=0.0) -> LawTerms:
+                  coefficients: LawCoefficients = PAPER, vintage_years=0.0, *, with_discount: bool = True) -> LawTerms:
     """The law for dense or MoE models given total and activated parameters (billions)."""
     return law_terms(*moe_law_args(layers, hidden, ffn, tokens_t, total_b, active_b, gamma, coefficients,
-                                   vintage_years))
+                                   vintage_years), with_discount=with_discount)
 
 
 def moe_law_args(layers, hidden, ffn, tokens_t, total_b, active_b, gamma=1.0, coefficients: LawCoefficients = PAPER,
                  vintage_years=0.0) -> tuple:
     """``law_terms``' arguments for a dense or MoE model given total and activated parameters."""
     size = law_size_b(total_b, active_b, coefficients.moe_variant)
-    expansion = np.asarray(total_b, dtype=np.float64) / np.asarray(active_b, dtype=np.float64)
+    # one array for both counts (dense models): an expansion of exactly 1, as the division would give
+    expansion = 1.0 if total_b is active_b else np.asarray(total_b, dtype=np.float64) / np.asarray(active_b,
+                                                                                                 dtype=np.float64)
     return layers, hidden, ffn, tokens_t, size, gamma, coefficients, expansion, vintage_years
 
 

@@ -21,7 +21,7 @@ from perflaw.law.coefficients import EXPANSION_VARIANTS, PAPER, LawCoefficients
 class LawTerms(NamedTuple):
     """Every intermediate of one law evaluation (arrays broadcast to a common shape)."""
 
-    discount: np.ndarray  # u in (0, 1]
+    discount: np.ndarray | None  # u in (0, 1] (None when not asked for)
     effective_tokens_t: np.ndarray  # T' of the token term (the paper's: min(T, S)), trillions
     raw: np.ndarray  # y before the output link: MMLU points (bounded link) or logits (logistic)
     mmlu: np.ndarray  # bounded prediction, MMLU points
@@ -37,8 +37,11 @@ def law_terms(
     coefficients: LawCoefficients = PAPER,
     expansion=1.0,
     vintage_years=0.0,
+    *,
+    with_discount: bool = True,
 ) -> LawTerms:
-    """Evaluate the law with all its intermediates.
+    """Evaluate the law with all its intermediates (``with_discount=False``: ``discount`` is None,
+    for callers that need the prediction only; it is the one intermediate that costs an exp).
 
     ``layers`` N, ``hidden`` h and ``ffn`` d are counts, ``tokens_t`` the training tokens in
     trillions, ``params_b`` the parameter count S in billions used for the saturation clip,
@@ -53,7 +56,7 @@ def law_terms(
     raw = linear_predictor(features, c)
     # u is reported clamped to the smallest positive float: exp underflows for extreme depth, but
     # the prediction itself is computed in log space and is exact.
-    discount = np.maximum(np.exp(log_u), np.finfo(np.float64).tiny)
+    discount = np.maximum(np.exp(log_u), np.finfo(np.float64).tiny) if with_discount else None
     return LawTerms(discount, t_eff, raw, link_mmlu(raw, c))
 
 

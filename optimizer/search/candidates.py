@@ -38,15 +38,19 @@ FRAME_COLUMNS = (*ARCH_FIELDS, "params_b", "active_params_b", "tokens_t", "effec
                  "mmlu_low", "mmlu_high", "train_flops", "flops_per_token", "gpu_hours", "feasible", "violation")
 
 
-def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Evaluate candidates (arrays from ``SearchSpace.lattice``): tokens, MMLU, costs, constraints."""
+def evaluate(problem: Problem, arch: dict[str, np.ndarray], lean: bool = False) -> dict[str, np.ndarray]:
+    """Evaluate candidates (arrays from ``SearchSpace.lattice``): tokens, MMLU, costs, constraints.
+
+    ``lean``: only ``score`` and ``feasible`` are needed (the exact strategy's pass over the whole
+    lattice), so the columns nothing else reads are not computed; those two are the same floats."""
     s, c = problem.space, problem.constraints
     total, active = param_arrays(arch["layers"], arch["hidden"], arch["ffn"], arch["heads"], arch["kv_heads"],
                                  arch["head_dim"], s.vocab, s.tied_embeddings, s.gated, arch["experts"],
                                  arch["active_experts"], arch["shared_experts"], arch["expert_ffn"])
     fpt = flops_per_token_arrays(active, arch["layers"], arch["hidden"], arch["heads"], arch["head_dim"], s.vocab,
                                  problem.seq_len, problem.flops_rule, s.tied_embeddings)
-    total_b, active_b = total / 1e9, active / 1e9
+    total_b = total / 1e9
+    active_b = total_b if active is total else active / 1e9  # dense: one array (and an expansion of exactly 1)
     size_b = law_size_b(total_b, active_b, problem.coefficients.moe_variant)
     tokens_t = problem.budget_flops / fpt / 1e12
     unique = unique_tokens(problem)
@@ -62,14 +66,14 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     else:
         d_law = arch["ffn"]
     terms = moe_law_terms(arch["layers"], arch["hidden"], d_law, repeated_tokens(tokens_t, unique), total_b, active_b,
-                          problem.gamma,
-                          problem.coefficients, problem.vintage_years)
+                          problem.gamma, problem.coefficients, problem.vintage_years, with_discount=not lean)
     out = {
         "law_ffn": d_law,
         "params_b": total_b, "active_params_b": active_b, "flops_per_token": fpt, "tokens_t": tokens_t,
         "effective_tokens_t": terms.effective_tokens_t, "discount": terms.discount, "mmlu": terms.mmlu,
-        "train_flops": fpt * tokens_t * 1e12,
     }
+    if not lean:
+        out["train_flops"] = fpt * tokens_t * 1e12
     zero = np.zeros_like(total)  # the value of every constraint that cannot bind in this problem (read-only)
     zero.flags.writeable = False
     lo, hi = c.params_b
@@ -92,17 +96,26 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray]) -> dict[str, np.ndar
     features = plan_features(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b, arch["active_experts"],
                              CHOSEN if s.is_moe else _DENSE_CHOSEN)
     distance = zoo_domain().distance(features, active_b, arch["experts"] > 0, CHOSEN)
-    out["domain_distance"] = np.minimum(distance, 1e6)
-    out["domain"] = out["domain_distance"] if problem.trust == "data" else zero
+    if lean:  # only its sign counts: 0 inside, and the clip below keeps every positive distance positive
+        out["domain"] = distance if problem.trust == "data" else zero
+    else:
+        out["domain_distance"] = np.minimum(distance, 1e6)
+        out["domain"] = out["domain_distance"] if problem.trust == "data" else zero
     if problem.objective == "lower":  # the low end of each interval, widened by its coefficient spread
         out["score"] = law_interval(problem, d_law, arch["layers"], arch["hidden"], tokens_t, total_b, active_b,
                                     out["mmlu"])[0]
     else:
         out["score"] = out["mmlu"]
+    binding = [out[k] for k in CONSTRAINTS[1:] if out[k] is not zero]  # one that cannot bind adds exactly nothing
+    if lean:  # a sum of parts >= 0 is <= 0 exactly when every part is 0: every value <= 0 (a NaN fails both)
+        feasible = out["params_min"] <= 0.0
+        for value in binding:
+            feasible &= value <= 0.0
+        out["feasible"] = feasible
+        return out
     violation = np.maximum(out["params_min"], 0.0)
-    for k in CONSTRAINTS[1:]:
-        if out[k] is not zero:  # a constraint that cannot bind here adds exactly nothing
-            violation += np.maximum(out[k], 0.0)
+    for value in binding:
+        violation += np.maximum(value, 0.0)
     out["violation"] = violation
     out["feasible"] = violation <= 0.0
     return out

@@ -26,9 +26,12 @@ from perflaw.optimizer.search.result import SearchResult, finish_kept
 TRIALS = Range(1, 10**7)  # evaluations of a sampler
 SEED = Range(0, 2**32 - 1)
 TOP = Range(0, 1000)  # alternatives kept beside the best plan
-# Rows the exact strategy evaluates at a time: a block's float arrays are 256 kB, which glibc's allocator
-# reuses; 512 kB ones were mapped afresh by every numpy operation (measured: 6x slower per element).
-CHUNK_ROWS = 1 << 15
+# Rows the exact strategy evaluates at a time: a block's float arrays are 512 kB. Measured on the largest
+# lattice (2,971,066 candidates), a fresh process's first search took 0.27-0.34 s with them and 0.68-0.76 s
+# with 256 kB ones (glibc's allocator kept returning and refaulting the heap's top, which a large
+# MALLOC_TOP_PAD_ stops); later searches take the same time with either, side by side.
+CHUNK_ROWS = 1 << 16
+KEPT = ("score", "feasible")  # the columns the exact strategy keeps of every candidate (evaluate's lean pass)
 
 
 def check_strategy(name: str) -> str:
@@ -45,7 +48,7 @@ def search_exact(problem: Problem, *, top: int = 10) -> SearchResult:
     t0 = time.perf_counter()
     space = problem.space
     parts = space.lattice_parts()
-    kept = _in_blocks(problem, parts, ("score", "feasible")) or {"score": np.empty(0),
+    kept = _in_blocks(problem, parts, KEPT) or {"score": np.empty(0),
                                                                   "feasible": np.empty(0, dtype=bool)}
 
     def build() -> dict:  # every column, block by block as well (the same values as one evaluation)
@@ -67,7 +70,7 @@ def _in_blocks(problem: Problem, parts, keys=None) -> dict[str, np.ndarray]:
     out = {}
     for start in range(0, m, width):
         block = problem.space.grid_block(parts, start, start + width)
-        block = {**block, **evaluate(problem, block)}
+        block = {**block, **evaluate(problem, block, lean=keys == KEPT)}
         cols = slice(start, min(start + width, m))
         out = out or {k: np.empty((n, m), dtype=block[k].dtype) for k in (keys or block)}
         for k in out:

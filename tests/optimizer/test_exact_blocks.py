@@ -34,7 +34,7 @@ def _whole(problem, top):
 
 
 @pytest.mark.parametrize("name", PROBLEMS)
-@pytest.mark.parametrize("rows", [1 << 15, 1000, 7])
+@pytest.mark.parametrize("rows", [strategies.CHUNK_ROWS, 1000, 7])
 def test_blocks_give_what_one_evaluation_gives(name, rows, monkeypatch):
     monkeypatch.setattr(strategies, "CHUNK_ROWS", rows)  # 7: one inner choice a block; 1000: a few
     problem = PROBLEMS[name]
