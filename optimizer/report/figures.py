@@ -118,6 +118,7 @@ def pareto(front: Columns, refs: Columns, review: bool, title: str = "") -> Figu
     fig, ax = _figure()
     f = _sorted(front, "train_flops")
     n = _length(f)
+    budgets, models = [], []  # the point labels
     if n:
         if review or n == 1:  # separate budgets (or one point): an interval bar each, not a band
             ax.errorbar(f["train_flops"], f["mmlu"], yerr=[f["mmlu"] - f["mmlu_low"], f["mmlu_high"] - f["mmlu"]],
@@ -130,9 +131,9 @@ def pareto(front: Columns, refs: Columns, review: bool, title: str = "") -> Figu
         if review:
             last = n - 1
             for k, r in enumerate(_rows(f)):  # the rightmost label goes left, inside the axes
-                ax.annotate(_literal(r["budget"]), (r["train_flops"], r["mmlu"]), textcoords="offset points",
+                budgets.append(ax.annotate(_literal(r["budget"]), (r["train_flops"], r["mmlu"]), textcoords="offset points",
                             xytext=(-7 if k == last and last else 5, -12), fontsize=8,
-                            ha="right" if k == last and last else "left")
+                            ha="right" if k == last and last else "left"))
     if _length(refs):
         ax.scatter(refs["train_flops"], refs["reported_mmlu"], marker="s", color="#c0504d", zorder=3,
                    label="published model (reported MMLU)")
@@ -141,8 +142,9 @@ def pareto(front: Columns, refs: Columns, review: bool, title: str = "") -> Figu
         ordered = _sorted(refs, "train_flops", "reported_mmlu")
         offsets = _label_offsets(ordered["train_flops"], ordered["reported_mmlu"], max(span, 10.0))
         for r, (dx, dy) in zip(_rows(ordered), offsets):
-            ax.annotate(r["name"], (r["train_flops"], r["reported_mmlu"]), textcoords="offset points",
-                        xytext=(dx, dy), fontsize=7, ha="right" if dx < 0 else "left", annotation_clip=True)
+            models.append(ax.annotate(r["name"], (r["train_flops"], r["reported_mmlu"]), textcoords="offset points",
+                                      xytext=(dx, dy), fontsize=7, ha="right" if dx < 0 else "left",
+                                      annotation_clip=True))
     xs = np.concatenate([np.asarray(f.get("train_flops", []), dtype=float),
                          np.asarray(refs.get("train_flops", []), dtype=float)])
     if len(xs) and xs.min() == xs.max():  # one compute value: a decade each side (not a singular axis)
@@ -161,7 +163,27 @@ def pareto(front: Columns, refs: Columns, review: bool, title: str = "") -> Figu
         _log_ticks(top.xaxis, _dollars)
     _log_ticks(ax.xaxis)
     place(fig, ax, title=_title(fig, title), top_axis=top)
+    _unclash(fig, budgets, models)
     return fig
+
+
+def _unclash(fig: Figure, fixed: list, movable: list, line: float = 9.0, tries: int = 8) -> None:
+    """Move each of the ``movable`` labels (annotations offset in points) a line up or down, then two,
+    and so on, to the first offset where it covers none of the ``fixed`` ones nor those placed before
+    it (kept where it was if none of ``tries`` is clear). Measured once the plot is placed."""
+    renderer = fig.canvas.get_renderer()
+    placed = [a.get_window_extent(renderer) for a in fixed]
+    for label in movable:
+        dx, dy = label.xyann
+        for k in range(tries + 1):
+            label.xyann = (dx, dy + line * ((k + 1) // 2) * (1 if k % 2 else -1))  # 0, +1, -1, +2, -2 lines...
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+        else:
+            label.xyann = (dx, dy)
+            box = label.get_window_extent(renderer)
+        placed.append(box)
 
 
 def allocation(plans: Columns, baselines: Columns, at_flops: float | None = None, title: str = "") -> Figure:

@@ -103,3 +103,14 @@ def test_a_label_at_the_plots_right_end_goes_left_of_its_point(drawn):
         for text in ax.texts:
             box = text.get_window_extent(renderer)
             assert plot.x0 <= box.x0 and box.x1 <= plot.x1, (text.get_text(), box.bounds, plot.bounds)
+
+
+def test_no_two_point_labels_overlap(drawn):
+    """A budget's label and a published model's (the review's "base" and "Llama 3.1 70B" once were)
+    do not cover each other; nor do two models' labels."""
+    for stem, fig, _ in drawn:
+        renderer = fig.canvas.get_renderer()
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.axes[0].texts]
+        for i, (a, box) in enumerate(boxes):
+            for b, other in boxes[i + 1:]:
+                assert not box.overlaps(other), (stem, a, b)
