@@ -82,7 +82,7 @@ def exact_vs_law(repeats: int = 5) -> dict:
             "law_per_s": n / min(t_law), "ratio": min(t_law) / min(t_exact), "peak_bytes_per_candidate": peak / n}
 
 
-def optuna_growth(rounds: int = 5, small: int = 500, large: int = 1000) -> dict:
+def optuna_growth(rounds: int = 7, small: int = 500, large: int = 1000) -> dict:
     """Optuna with ``large`` trials against ``small`` on one problem: each round runs the two back to
     back, and the ratio is the median of the rounds' ratios (a pair shares the machine's load of its
     moment, which the best time of each, taken from different moments, does not). A short study
