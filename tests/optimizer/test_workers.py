@@ -1,8 +1,10 @@
 """Worker processes sharing one stored study on SQLite, a real PostgreSQL server and a journal file:
 the requested total is kept, no lattice point is evaluated twice, and every worker reports one best
 plan, near the exact strategy's. How near is TPE's business, not the workers': a single worker finds
-the exact optimum with this total, five workers sharing it usually do, but one SQLite run ended in
-the law's second basin (46 layers, about 0.2 points below), so the bound here is half a point."""
+the exact optimum with this total, and five workers sharing it usually do. The problem has one other
+point the polish cannot leave (every value of one axis, one step along two: search.indices), 60
+layers × 4096 at 0.579 points below; the next is 1.608 below. Sharing workers ended there in about
+one run in twenty, so the bound is 0.6: the optimum or that basin, nothing worse."""
 
 import json
 import subprocess
@@ -82,7 +84,7 @@ def test_three_workers_together_then_two_more_keep_the_total(kind, tmp_path, ref
     plans = {_plan(p) for p in later}
     assert len(plans) == 1, plans  # every worker reports the study's best plan
     found = plans.pop()
-    assert exact[-1] - found[-1] <= 0.5, (found, exact)  # the optimum's region (module docstring)
+    assert exact[-1] - found[-1] <= 0.6, (found, exact)  # the optimum or its one basin (module docstring)
     request.node.user_properties.append(("census", json.dumps({"kind": kind, **c})))
 
 
