@@ -143,8 +143,8 @@ def step_time(arch: Architecture, layout: Layout, hardware: Hardware, *, global_
 def step_times(arch: Architecture, layouts, hardware: Hardware, *, global_batches, precision: str = "bf16",
                stack: Stack = Stack(), constants: StepConstants = DEFAULT_CONSTANTS,
                scaleout_gbps: float | None = None, flops_rule: str = "attention") -> list[StepTime]:
-    """``step_time`` of each of ``layouts`` at the matching one of ``global_batches``: layouts that differ in
-    their ZeRO stage only share their layers' and stages' times (a layout search times every stage)."""
+    """``step_time`` of each of ``layouts`` at the matching one of ``global_batches``: layouts that differ only
+    in their ZeRO stage, data-parallel degree or interleaving share their layers' and stages' times."""
     if not isinstance(hardware, Hardware):
         raise InputError("hardware", "must be a Hardware", hardware)
     if not isinstance(stack, Stack):
@@ -159,13 +159,13 @@ def step_times(arch: Architecture, layouts, hardware: Hardware, *, global_batche
                          hardware.name)
     peak = hardware.peak_flops(precision)
     flops_per_token = {}
-    shared = {}  # the layout's fields but ZeRO -> (its kinds of stage, its slowest stage)
+    shared = {}  # the layout's fields but those _stages does not read -> (its kinds of stage, its slowest stage)
     out = []
     c = constants
     for layout, global_batch in zip(layouts, global_batches, strict=True):
         _check_layout(arch, layout, hardware, global_batch)
         m = global_batch // (layout.dp * layout.micro_batch)
-        key = tuple(v for k, v in layout.__dict__.items() if k != "zero")
+        key = tuple(v for k, v in layout.__dict__.items() if k not in _NOT_STAGED)
         if key not in shared:
             shared[key] = _stages(arch, layout, hardware, precision, stack, c, scaleout_gbps)
         params, slow = shared[key]
@@ -203,9 +203,15 @@ def _check_layout(arch: Architecture, layout: Layout, hardware: Hardware, global
         raise InputError("pp", f"× vpp must be at most the {arch.layers} layers", layout.pp * layout.vpp)
 
 
+#: The layout fields ``_stages`` does not read: layouts that differ only in them share its result (a layout
+#: search times every ZeRO stage, data-parallel degree and interleaving of one split; a test checks it).
+_NOT_STAGED = ("zero", "dp", "vpp")
+
+
 def _stages(arch: Architecture, layout: Layout, hardware: Hardware, precision: str, stack: Stack,
             c: StepConstants, scaleout_gbps) -> tuple[list[StageParameters], dict]:
-    """Each kind of stage's parameters, and the slowest stage's micro-batch time by kind."""
+    """Each kind of stage's parameters, and the slowest stage's micro-batch time by kind (a function of the
+    layout's fields but ``_NOT_STAGED``)."""
     tp_cp = layout.tp * layout.cp
     work = layer_work(arch, layout, hardware, precision=precision, stack=stack, constants=c,
                       tp_bandwidth=_bandwidth(hardware, c, layout.tp, scaleout_gbps) if layout.tp > 1 else 0.0,

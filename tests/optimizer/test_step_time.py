@@ -215,3 +215,30 @@ def test_a_batch_of_layouts_times_each_as_alone():
     alone = [step_time(moe, lay, H100, global_batch=gb) for lay, gb in zip(layouts, batches)]
     assert together == alone
     assert len({st.dp_s for st in together}) > len(layouts) // 4  # the ZeRO stages do differ
+
+
+@pytest.mark.parametrize("arch", [LLAMA70, MOE], ids=["dense", "moe"])
+def test_layouts_timed_together_are_timed_as_one_by_one(arch):
+    """step_times shares a stage's times among layouts that differ only in ZeRO stage, DP degree or
+    interleaving (step_time._NOT_STAGED): every layout a layout search times gets the same StepTime
+    as when it is timed alone."""
+    from perflaw.optimizer.cost import layout as layouts_module
+    from perflaw.optimizer.cost.step_time import step_times
+
+    timed = []
+
+    def keep(arch_, layouts, hw, **kwargs):
+        timed.append((layouts, kwargs["global_batches"]))
+        return step_times(arch_, layouts, hw, **kwargs)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(layouts_module, "step_times", keep)
+    try:
+        found = layouts_module.search_layout(arch, H100, 512, seq_len=8192)
+    finally:
+        mp.undo()
+    layouts, batches = timed[0]
+    assert found.step is not None and len({(lay.tp, lay.pp) for lay in layouts}) > 2
+    assert len({(lay.dp, lay.vpp, lay.zero) for lay in layouts}) > 2  # the fields shared over vary
+    together = step_times(arch, layouts, H100, global_batches=batches)
+    assert together == [step_time(arch, lay, H100, global_batch=gb) for lay, gb in zip(layouts, batches)]
