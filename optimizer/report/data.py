@@ -100,12 +100,19 @@ def references(names, coefficients) -> pd.DataFrame:
     })
 
 
-def landscape(problem: Problem) -> pd.DataFrame:
-    """Best feasible predicted MMLU for each (layers, hidden), maximised over the other axes."""
+def landscape(problem: Problem, result: SearchResult | None = None) -> pd.DataFrame:
+    """Best feasible predicted MMLU for each (layers, hidden), maximised over the other axes (from the
+    scores and feasibility an exact search of ``problem`` kept of every candidate, when ``result`` is
+    one and its score is the prediction; else evaluated here)."""
     arch = problem.space.lattice()
-    ev = evaluate(problem, arch)
+    if result is not None and result.strategy == "exact" and problem.objective == "mean" \
+            and len(result.evaluated) == len(arch["layers"]):
+        mmlu, feasible = result.evaluated["score"], result.evaluated["feasible"]  # in lattice order
+    else:
+        ev = evaluate(problem, arch, lean=True)
+        mmlu, feasible = ev["mmlu"], ev["feasible"]
     df = pd.DataFrame({"layers": arch["layers"].astype(int), "hidden": arch["hidden"].astype(int),
-                       "mmlu": np.where(ev["feasible"], ev["mmlu"], np.nan)})
+                       "mmlu": np.where(feasible, mmlu, np.nan)})
     return df.groupby(["layers", "hidden"], as_index=False)["mmlu"].max()
 
 
@@ -137,7 +144,8 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
         else:
             infeasible.append((label, r.infeasible_reason))
     candidates = _table(cand_rows)
-    largest = max(labelled, key=lambda t: t[1].budget_flops)
+    at = max(range(len(labelled)), key=lambda i: labelled[i][1].budget_flops)  # the largest budget (the first)
+    largest = labelled[at]
     if len(labelled) == 1 and "budget" in fronts:
         label, problem = labelled[0]
         front = _table(_rows(label, problem, budget_front(problem)))
@@ -159,7 +167,7 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
         plan, reason = cheapest_for_target(largest[1], target_mmlu)
         target = {"mmlu": target_mmlu, "plan": plan, "reason": reason}
     return ReportData(candidates, front, references(reference_models, problems[0].coefficients), allocation, base,
-                      landscape(largest[1]), inf, target, results,
+                      landscape(largest[1], results[at]), inf, target, results,
                       interval_summary(iv),
                       forecast_of(problems[0].coefficients), unplotted_references(reference_models), scrutiny,
                       infeasible)
