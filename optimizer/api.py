@@ -126,7 +126,7 @@ def run_scenario(scenario: Scenario | str | Path, out: str | Path | None = None,
     data = build_report(list(zip(scenario.labels, scenario.problems())), strategy=scenario.strategy,
                         trials=scenario.trials, seed=scenario.seed, top=scenario.top, fronts=scenario.fronts,
                         target_mmlu=scenario.target_mmlu, reference_models=scenario.reference_models,
-                        progress=progress, tolerance=scenario.tolerance)
+                        progress=progress, tolerance=scenario.tolerance, defer=True)  # write_report completes it
     if data.candidates.empty:
         label = str(scenario.path or scenario.name)
         reasons = "; ".join(r.infeasible_reason or "" for r in data.results)

@@ -45,6 +45,14 @@ class ReportData:
     unplotted: list = field(default_factory=list)  # reference models that cannot be drawn, with the reason
     scrutiny: list = field(default_factory=list)  # per budget: (label, best, law optimum, at_bounds, flatness, note)
     infeasible: list = field(default_factory=list)  # (label, reason) of the budgets with no feasible plan
+    pending: list = field(default_factory=list, repr=False)  # what build_report(defer=True) left for complete()
+
+    def complete(self) -> "ReportData":
+        """Compute what ``build_report(defer=True)`` left for later, in order: the trust checks of each
+        budget (scrutiny), the inference front and the target. The figures do not need them."""
+        while self.pending:
+            self.pending.pop(0)(self)
+        return self
 
 
 def columns(table: pd.DataFrame) -> dict:
@@ -116,16 +124,27 @@ def landscape(problem: Problem, result: SearchResult | None = None) -> pd.DataFr
     return df.groupby(["layers", "hidden"], as_index=False)["mmlu"].max()
 
 
+def _scrutiny(label: str, problem: Problem, r: SearchResult, optimum: Plan | None, tolerance: float) -> tuple:
+    """A budget's trust checks: its best plan, the law's own optimum, the edges it sits on, how flat the
+    optimum is, and the data note."""
+    return (label, r.best.as_dict(),
+            None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - r.best.mmlu},
+            at_bounds(problem, r.best, optimum=optimum, exact=r.strategy == "exact"),
+            flatness(problem, r, tolerance), data_note(problem, r.best))
+
+
 def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact", trials=None, seed: int = 0,
                  top: int = 10, fronts=("budget",), target_mmlu=None, reference_models=(),
-                 progress=None, tolerance: float = DEFAULT_TOLERANCE) -> ReportData:
+                 progress=None, tolerance: float = DEFAULT_TOLERANCE, defer: bool = False) -> ReportData:
     """Search every budget, then compute the fronts, baselines, landscape and overlays.
 
     ``progress`` (optional) is called with a short message before each budget's search; when given,
-    Optuna studies also show their progress bar (on stderr)."""
+    Optuna studies also show their progress bar (on stderr). ``defer``: the tables no figure is drawn
+    from (trust checks, inference front, target) are left to ``ReportData.complete``, so that the
+    figures can be drawn meanwhile (the report writer completes the data)."""
     problems = [p for _, p in labelled]
     iv = interval_for(problems[0].coefficients)
-    cand_rows, best_rows, results, scrutiny, infeasible = [], [], [], [], []
+    cand_rows, best_rows, results, infeasible, later = [], [], [], [], []
     for i, (label, problem) in enumerate(labelled):
         if progress:
             progress(f"  budget {i + 1}/{len(labelled)}: {label} ({strategy} search)")
@@ -136,11 +155,8 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
         cand_rows += rows
         if rows:
             best_rows.append(rows[0])
-            scrutiny.append((label, r.best.as_dict(),
-                             None if optimum is None else {**optimum.as_dict(), "gain": optimum.mmlu - r.best.mmlu},
-                             at_bounds(problem, r.best, optimum=optimum, exact=r.strategy == "exact"),
-                             flatness(problem, r, tolerance),
-                             data_note(problem, r.best)))
+            later.append(lambda d, label=label, problem=problem, r=r, optimum=optimum:
+                         d.scrutiny.append(_scrutiny(label, problem, r, optimum, tolerance)))
         else:
             infeasible.append((label, r.infeasible_reason))
     candidates = _table(cand_rows)
@@ -153,8 +169,10 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
         front["budget"] = [f"{v:.3g} FLOPs" for v in front["budget_flops"]]
     else:
         front = _table(best_rows)
-    inf = _table(_rows(largest[0], largest[1], inference_front(largest[1]))) \
-        if "inference" in fronts else _table([])
+    if "inference" in fronts:
+        def inference(d: ReportData) -> None:
+            d.inference_front = _table(_rows(largest[0], largest[1], inference_front(largest[1])))
+        later.append(inference)
     flops = np.geomspace(max(1e18, front["train_flops"].min() / 10), front["train_flops"].max() * 10, 40) \
         if len(front) else np.geomspace(1e20, 1e26, 40)
     optima = {name: compute_optimal(law, flops) for name, law in LOSS_LAWS.items()}
@@ -162,15 +180,16 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
                                     "tokens_t": opt.tokens / 1e12}) for name, opt in optima.items()],
                      ignore_index=True)
     allocation = front[["budget", "train_flops", "params_b", "active_params_b", "tokens_t", "mmlu"]].copy()
-    target = None
     if target_mmlu is not None:
-        plan, reason = cheapest_for_target(largest[1], target_mmlu)
-        target = {"mmlu": target_mmlu, "plan": plan, "reason": reason}
-    return ReportData(candidates, front, references(reference_models, problems[0].coefficients), allocation, base,
-                      landscape(largest[1], results[at]), inf, target, results,
-                      interval_summary(iv),
-                      forecast_of(problems[0].coefficients), unplotted_references(reference_models), scrutiny,
-                      infeasible)
+        def target(d: ReportData) -> None:
+            plan, reason = cheapest_for_target(largest[1], target_mmlu)
+            d.target = {"mmlu": target_mmlu, "plan": plan, "reason": reason}
+        later.append(target)
+    data = ReportData(candidates, front, references(reference_models, problems[0].coefficients), allocation, base,
+                      landscape(largest[1], results[at]), _table([]), None, results, interval_summary(iv),
+                      forecast_of(problems[0].coefficients), unplotted_references(reference_models), [], infeasible,
+                      later)
+    return data if defer else data.complete()
 
 
 def unplotted_references(names) -> list[dict]:

@@ -8,7 +8,9 @@ figure is ``draw(*args)``, saved as ``stem``.png and .svg.
 - ``Drawers`` helpers are forked, import matplotlib and then draw the jobs they are sent (pickled
   through a pipe). The ``run`` command starts one before matplotlib is imported here, so it imports
   it while the run searches; sent the figures, it forks one copy of itself per spare core (matplotlib
-  already imported, the jobs already read) and they draw them together.
+  already imported, the jobs already read) and they draw them together. The report writer sends
+  them (``start_drawing``) as soon as the tables they are drawn from exist, and computes the rest
+  of the report (trust checks, inference front) while they draw.
 - Otherwise ``save_all`` starts them when it draws, one per spare core, and draws a share itself
   (Linux and macOS; on one core, or without fork, it draws in turn).
 
@@ -141,27 +143,30 @@ class Drawers:
         """Send each helper its share of ``jobs`` (``here``: this process draws one share too, while
         they draw theirs) and collect the figures; a share a helper does not draw (it failed, or
         died) is drawn here."""
+        drawing = self.start(jobs, folder, here)
+        try:
+            return drawing.finish()
+        except BaseException:  # interrupted: the helpers still drawing stop before the folder goes
+            drawing.cancel()
+            raise
+
+    def start(self, jobs, folder: Path, here: bool = False) -> "Drawing":
+        """Send the helpers their shares of ``jobs`` and return at once: ``finish`` collects them."""
         live = [h for h in self.helpers if h[0]][:len(jobs) - here]
-        if not live:
-            return draw_here(jobs, folder)
         k = len(live) + here
-        shares = [jobs[j::k] for j in range(k)]
-        mine, theirs = (shares[0], shares[1:]) if here else ([], shares)
-        out, busy = {}, []
+        shares = [jobs[j::k] for j in range(k)] if live else [jobs]
+        mine, theirs = (shares[0], shares[1:]) if here or not live else ([], shares)
+        drawing = Drawing(self, folder, mine)
         try:
             for helper, share in zip(live, theirs):
                 if self._send(helper, (str(folder), share)):
-                    busy.append((helper, share))
+                    drawing.busy.append((helper, share))
                 else:
-                    out.update(draw_here(share, folder))
-            out.update(draw_here(mine, folder))
-            for helper, share in busy:
-                out.update(_collected(share, folder) if self._answer(helper) else draw_here(share, folder))
-        except BaseException:  # interrupted: the helpers still drawing stop before the folder goes
-            for helper, _ in busy:
-                self._end(helper)
+                    drawing.mine += share
+        except BaseException:
+            drawing.cancel()
             raise
-        return out
+        return drawing
 
     def _send(self, helper, job) -> bool:
         try:
@@ -195,6 +200,34 @@ class Drawers:
         """Stop and reap every helper (they hold nothing worth waiting for)."""
         for helper in self.helpers:
             self._end(helper)
+
+
+class Drawing:
+    """Figures sent to helpers (``Drawers.start``): ``finish`` draws this process's share and collects
+    theirs (a share a helper did not draw is drawn here); ``cancel`` stops the helpers still drawing."""
+
+    def __init__(self, pool: Drawers, folder: Path, mine: list) -> None:
+        self.pool, self.folder, self.mine, self.busy = pool, folder, list(mine), []
+
+    def finish(self) -> dict[str, bytes]:
+        out = draw_here(self.mine, self.folder)
+        while self.busy:
+            helper, share = self.busy[0]
+            out.update(_collected(share, self.folder) if self.pool._answer(helper) else draw_here(share, self.folder))
+            self.busy.pop(0)
+        return out
+
+    def cancel(self) -> None:
+        for helper, _ in self.busy:
+            self.pool._end(helper)
+        self.busy = []
+
+
+def start_drawing(jobs: list[tuple], folder: Path) -> Drawing | None:
+    """Send ``jobs`` to the run's started helpers (``Drawers.started``) and return at once, so that
+    the run computes the rest of its report while they draw; None when no helpers are started (then
+    ``save_all`` draws them when asked)."""
+    return _POOL.start(jobs, folder) if _POOL is not None else None
 
 
 def _serve(jobs_fd: int, answers_fd: int, run: int, spread: bool) -> None:

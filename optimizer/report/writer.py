@@ -19,7 +19,7 @@ from perflaw.law.coefficients import vintage_words
 from perflaw.law.errors import InputError
 from perflaw.law.predict import interval_for
 from perflaw.law.uncertainty import interval_sentence
-from perflaw.optimizer.report.drawing import save_all
+from perflaw.optimizer.report.drawing import save_all, start_drawing
 from perflaw.optimizer.report.data import ReportData, columns
 from perflaw.optimizer.report.target import check_report_folder, os_error
 from perflaw.optimizer.search.flatness import flatness_sentences
@@ -188,17 +188,26 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
     if review and len(d.candidates):  # the landscape is drawn at the largest budget
         largest = d.candidates.loc[d.candidates["budget_flops"].idxmax(), "budget"]
         best = d.candidates[(d.candidates["budget"] == largest) & (d.candidates["rank"] == 1)].iloc[0].to_dict()
-    _csv(d.allocation, folder / "allocation.csv")
-    _csv(d.baselines, folder / "baselines.csv")
-    _csv(d.landscape, folder / "landscape.csv")
-    pngs = save_all([  # named, not imported: the figure helpers draw them (report.drawing), from columns
+    jobs = [  # named, not imported: the figure helpers draw them (report.drawing), from columns
         ("pareto", "pareto", (columns(d.front), columns(d.references), review,
                               f"Predicted MMLU of the best plans against training compute ({what})")),
         ("allocation", "allocation", (columns(d.allocation), columns(d.baselines), top,
                                       f"Parameters and tokens of the best plans ({what})")),
         ("landscape", "landscape", (columns(d.landscape), best, f"Best predicted MMLU per layers and hidden size at "
                                     f"{top:.3g} FLOPs (plans the search may recommend)")),
-    ], folder)
+    ]
+    drawing = start_drawing(jobs, folder)  # the run's helpers draw while the tables left for later are computed
+    try:
+        d.complete()
+        _csv(d.allocation, folder / "allocation.csv")
+        _csv(d.baselines, folder / "baselines.csv")
+        _csv(d.landscape, folder / "landscape.csv")
+        drawn = drawing.finish() if drawing is not None else save_all(jobs, folder)
+    except BaseException:
+        if drawing is not None:
+            drawing.cancel()
+        raise
+    pngs = {stem: drawn[stem] for stem, _, _ in jobs}
     if len(d.inference_front):
         _csv(d.inference_front, folder / "inference_front.csv")
     best_plans = d.candidates[d.candidates["rank"] == 1]

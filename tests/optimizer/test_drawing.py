@@ -205,3 +205,29 @@ def test_an_interrupt_stops_a_spreading_helper_and_its_forks(tmp_path, helpers):
         time.sleep(0.05)
     assert all(_ended(pid) for pid in drew) and _all_reaped(helpers)
     assert not list(tmp_path.glob("slow*.png"))
+
+
+def test_a_run_draws_its_figures_while_it_completes_its_tables(tmp_path, monkeypatch):
+    """With the run's helper started, the report writer sends the figures before it computes the
+    tables no figure needs (trust checks, inference front: ReportData.complete), and the report is
+    the one written without helpers, file for file."""
+    import perflaw.optimizer.report.data as data_module
+    import perflaw.optimizer.report.writer as writer
+    from perflaw.optimizer.api import run_scenario
+    from tests.optimizer.test_reports_reproduce import ROOT
+
+    scenario = ROOT / "scenarios" / "moe-2048xh800.toml"  # it has an inference front
+    run_scenario(scenario, tmp_path / "alone")
+    events = []
+    start, front = writer.start_drawing, data_module.inference_front
+    monkeypatch.setattr(writer, "start_drawing", lambda jobs, folder: events.append("figures sent")
+                        or start(jobs, folder))
+    monkeypatch.setattr(data_module, "inference_front", lambda problem: events.append("inference front")
+                        or front(problem))
+    with Drawers.started(1, spread=True) as pool:
+        assert pool is not None or cores() < 2
+        run = run_scenario(scenario, tmp_path / "helped")
+    assert events == ["figures sent", "inference front"] and len(run.data.inference_front) and run.data.scrutiny
+    assert not run.data.pending
+    alone, helped = _files(tmp_path / "alone"), _files(tmp_path / "helped")
+    assert alone.keys() == helped.keys() and [k for k in alone if alone[k] != helped[k]] == []
