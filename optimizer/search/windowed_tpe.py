@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 
+import numpy as np
 import optuna
 from optuna.samplers._tpe.sampler import default_gamma
 from optuna.study import StudyDirection
@@ -30,6 +31,7 @@ from optuna.trial import TrialState
 from perflaw.optimizer.search.tpe_normal import scipy_normal
 
 WINDOW = 200  # trials TPE models at most
+_UNKNOWN = object()  # a trial whose values are not kept yet
 BEST = 25  # of them, the best: default_gamma's cap on the trials TPE models as good
 
 
@@ -55,6 +57,8 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
         self._best: list[tuple] = []  # (rank key, trial) of the best finished trials, best first
         self._seen = -1  # the highest trial number looked at
         self._open: set[int] = set()  # numbers seen unfinished (running, or not in the list), to look at again
+        self._space: tuple = ()  # the search space the values below are for
+        self._values: dict = {}  # trial id -> its parameters' internal values (None: it lacks some), finished trials
 
     def _rank(self, trial, maximize: bool) -> tuple:
         """TPE's order (smaller is better): feasible trials by value, then infeasible ones by summed violation."""
@@ -90,6 +94,26 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
         if ranked:
             self._best = heapq.nsmallest(self._keep, self._best + ranked, key=lambda r: r[0])
         return running
+
+    def _get_internal_repr(self, trials, search_space, study):
+        """Optuna's (the trials' parameters as the Parzen estimators take them), with a finished trial's
+        values kept: a trial stays in the window for up to ``window`` draws, and its values never change."""
+        space = tuple(search_space.items())
+        if space != self._space:
+            self._space, self._values = space, {}
+        values = {name: [] for name in search_space}
+        for t in trials:
+            row = self._values.get(t._trial_id, _UNKNOWN)
+            if row is _UNKNOWN:
+                params = self._get_params(t, study)
+                row = tuple(d.to_internal_repr(params[name]) for name, d in space) \
+                    if search_space.keys() <= params.keys() else None
+                if t.state.is_finished():
+                    self._values[t._trial_id] = row
+            if row is not None:
+                for name, value in zip(values, row):
+                    values[name].append(value)
+        return {name: np.asarray(v) for name, v in values.items()}
 
     def _sample(self, study, trial, search_space):
         with scipy_normal():

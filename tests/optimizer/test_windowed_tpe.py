@@ -108,3 +108,26 @@ def test_a_trial_that_finishes_late_still_joins_the_best(monkeypatch):
         trial = study.ask()
         study.tell(trial, -1e6 + trial.suggest_int("x", 0, 40) + trial.suggest_int("y", 0, 40))
     assert seen and all(late.number in numbers for numbers in seen)
+
+
+def test_the_kept_parameter_values_are_optunas_own():
+    """The windowed sampler keeps each finished trial's internal values across draws; they are the arrays
+    Optuna's TPE computes, with a running trial (not kept: under a constant liar its parameters may still
+    come) and a trial without one of the parameters (left out, as Optuna leaves it)."""
+    sampler = WindowedTPESampler(seed=0, multivariate=True, n_startup_trials=5)
+    study = _study(sampler, 30)
+    partial = study.ask()
+    partial.suggest_int("x", 0, 40)
+    study.tell(partial, 1.0)  # no y
+    running = study.ask()
+    running.suggest_int("x", 0, 40)
+    running.suggest_int("y", 0, 40)
+    space = {"x": optuna.distributions.IntDistribution(0, 40), "y": optuna.distributions.IntDistribution(0, 40)}
+    trials = study.get_trials(deepcopy=False)
+    for _ in range(2):  # computed, then from what was kept
+        got = sampler._get_internal_repr(trials, space, study)
+        want = optuna.samplers.TPESampler._get_internal_repr(sampler, trials, space, study)
+        assert got.keys() == want.keys() and all((got[k] == want[k]).all() and got[k].dtype == want[k].dtype
+                                                 for k in got)
+        assert len(got["x"]) == 31  # 30 told with both, the running one; the partial one left out
+    assert running._trial_id not in sampler._values and partial._trial_id in sampler._values
