@@ -57,6 +57,7 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
         self._best: list[tuple] = []  # (rank key, trial) of the best finished trials, best first
         self._seen = -1  # the highest trial number looked at
         self._open: set[int] = set()  # numbers seen unfinished (running, or not in the list), to look at again
+        self._started = False  # the study holds as many finished trials as the start-up takes
         self._space: tuple = ()  # the search space the values below are for
         self._values: dict = {}  # trial id -> its parameters' internal values (None: it lacks some), finished trials
 
@@ -94,6 +95,16 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
         if ranked:
             self._best = heapq.nsmallest(self._keep, self._best + ranked, key=lambda r: r[0])
         return running
+
+    def _sample_relative(self, study, trial, search_space):
+        """Optuna's, which filters every trial of the study at each draw to count the finished ones
+        against the start-up trials; once there are enough, there always are (trials only finish)."""
+        if not self._started:
+            states = (TrialState.COMPLETE, TrialState.PRUNED)
+            finished = study._get_trials(deepcopy=False, states=states, use_cache=True)
+            self._started = len(finished) >= self._n_startup_trials
+        return super()._sample_relative(study, trial, search_space) if not self._started or search_space == {} \
+            else self._sample(study, trial, search_space)
 
     def _get_internal_repr(self, trials, search_space, study):
         """Optuna's (the trials' parameters as the Parzen estimators take them), with a finished trial's
