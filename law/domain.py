@@ -125,7 +125,15 @@ class Domain:
                  conventional: bool = False) -> np.ndarray:
         """How far each plan lies outside the domain: Σ over the features ``names`` (default all) of
         ln(value / high) above the range and ln(low / value) below it (0 inside; a plan with no
-        model of its kind: inf), computed as the logarithm of the product of the ratios."""
+        model of its kind: inf), computed as the logarithm of the product of the ratios (``excess``)."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.excess(features, active_b, is_moe, names, conventional))
+
+    def excess(self, features: dict[str, np.ndarray], active_b, is_moe, names=None,
+               conventional: bool = False) -> np.ndarray:
+        """The product of the ratios ``distance`` is the logarithm of: exactly 1 inside the domain,
+        above 1 outside (inf: no model of the plan's kind). Where only inside or outside counts, it
+        saves the logarithm: ``excess <= 1`` exactly where ``distance <= 0``."""
         active_b, is_moe = np.broadcast_arrays(np.asarray(active_b, dtype=np.float64), np.asarray(is_moe, dtype=bool))
         one_kind = None  # the table of the one kind every plan is, if they are all one kind and it has models
         if is_moe.size:
@@ -143,12 +151,10 @@ class Domain:
         factor = _product(terms, np.shape(active_b), checked=False)
         if not np.isfinite(factor).all():  # a plan without some feature (NaN or inf): that feature has no term
             factor = _product(terms, np.shape(active_b), checked=True)
-        with np.errstate(divide="ignore"):
-            total = np.log(factor)
         if one_kind is not None:
-            return total
+            return factor
         kinds_known = np.where(np.asarray(is_moe, dtype=bool), self.moe is not None, self.dense is not None)
-        return np.where(kinds_known, total, np.inf)
+        return np.where(kinds_known, factor, np.inf)
 
     def describe(self, features: dict[str, float], active_b: float, is_moe: bool) -> dict:
         """One plan against the domain: ``{"inside": bool, "outside": [{"feature", "value", "low", "high"}]}``."""

@@ -93,12 +93,16 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray], lean: bool = False) 
     else:
         out["serve_memory"] = zero
     out["mmlu_min"] = (c.min_mmlu - out["mmlu"]) if c.min_mmlu is not None else zero
-    features = plan_features(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b, arch["active_experts"],
-                             CHOSEN if s.is_moe else _DENSE_CHOSEN)
-    distance = zoo_domain().distance(features, active_b, arch["experts"] > 0, CHOSEN)
-    if lean:  # only its sign counts: 0 inside, and the clip below keeps every positive distance positive
-        out["domain"] = distance if problem.trust == "data" else zero
+
+    def features():  # the plans' domain features (a lean pass of the raw law needs none)
+        return plan_features(arch["layers"], arch["hidden"], d_law, tokens_t, total_b, active_b,
+                             arch["active_experts"], CHOSEN if s.is_moe else _DENSE_CHOSEN)
+
+    if lean:  # only inside or outside counts: the distance's ratio product less 1, exactly 0 where it is 0
+        out["domain"] = zoo_domain().excess(features(), active_b, arch["experts"] > 0, CHOSEN) - 1.0 \
+            if problem.trust == "data" else zero
     else:
+        distance = zoo_domain().distance(features(), active_b, arch["experts"] > 0, CHOSEN)
         out["domain_distance"] = np.minimum(distance, 1e6)
         out["domain"] = out["domain_distance"] if problem.trust == "data" else zero
     if problem.objective == "lower":  # the low end of each interval, widened by its coefficient spread
