@@ -61,7 +61,8 @@ def main(rounds: int = 5) -> list[dict]:
 
 
 if __name__ == "__main__":
-    print(f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}; perflaw's bytecode compiled first")
+    flag = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
+    print(f"PYTHONDONTWRITEBYTECODE={flag!r}; perflaw's bytecode compiled first")
     for r in main():
         print(f"{r['case']:<30} {r['seconds']:6.3f} s  {r['ratio']:5.2f}x {r['baseline']} "
               f"({r['baseline_s']:.3f} s; target {r['target']:g}x)")

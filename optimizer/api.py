@@ -131,6 +131,8 @@ def run_scenario(scenario: Scenario | str | Path, out: str | Path | None = None,
         label = str(scenario.path or scenario.name)
         reasons = "; ".join(r.infeasible_reason or "" for r in data.results)
         raise InputError(label, "has no feasible plan", Source(label, keywords=scenario.path is None).words(reasons))
+    if progress:
+        progress("  trust checks, fronts and figures")
     write_report(scenario, data, folder, force)
     return ScenarioRun(scenario, data, folder, time.perf_counter() - t0)
 

@@ -45,13 +45,14 @@ class ReportData:
     unplotted: list = field(default_factory=list)  # reference models that cannot be drawn, with the reason
     scrutiny: list = field(default_factory=list)  # per budget: (label, best, law optimum, at_bounds, flatness, note)
     infeasible: list = field(default_factory=list)  # (label, reason) of the budgets with no feasible plan
-    pending: list = field(default_factory=list, repr=False)  # what build_report(defer=True) left for complete()
+    pending: list = field(default_factory=list, repr=False, compare=False)  # left by build_report(defer=True)
 
     def complete(self) -> "ReportData":
         """Compute what ``build_report(defer=True)`` left for later, in order: the trust checks of each
         budget (scrutiny), the inference front and the target. The figures do not need them."""
         while self.pending:
-            self.pending.pop(0)(self)
+            self.pending[0](self)
+            self.pending.pop(0)  # done: a step that raised stays, to be computed when asked again
         return self
 
 
@@ -160,7 +161,7 @@ def build_report(labelled: list[tuple[str, Problem]], *, strategy: str = "exact"
         else:
             infeasible.append((label, r.infeasible_reason))
     candidates = _table(cand_rows)
-    at = max(range(len(labelled)), key=lambda i: labelled[i][1].budget_flops)  # the largest budget (the first)
+    at = max(range(len(labelled)), key=lambda i: labelled[i][1].budget_flops)  # the largest (the first of equals)
     largest = labelled[at]
     if len(labelled) == 1 and "budget" in fronts:
         label, problem = labelled[0]

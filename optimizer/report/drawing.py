@@ -159,9 +159,9 @@ class Drawers:
         drawing = Drawing(self, folder, mine)
         try:
             for helper, share in zip(live, theirs):
-                if self._send(helper, (str(folder), share)):
-                    drawing.busy.append((helper, share))
-                else:
+                drawing.busy.append((helper, share))  # before the send: an interrupt during it stops the helper
+                if not self._send(helper, (str(folder), share)):
+                    drawing.busy.pop()
                     drawing.mine += share
         except BaseException:
             drawing.cancel()

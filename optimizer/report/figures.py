@@ -131,9 +131,10 @@ def pareto(front: Columns, refs: Columns, review: bool, title: str = "") -> Figu
         if review:
             last = n - 1
             for k, r in enumerate(_rows(f)):  # the rightmost label goes left, inside the axes
-                budgets.append(ax.annotate(_literal(r["budget"]), (r["train_flops"], r["mmlu"]), textcoords="offset points",
-                            xytext=(-7 if k == last and last else 5, -12), fontsize=8,
-                            ha="right" if k == last and last else "left"))
+                left = k == last and last
+                budgets.append(ax.annotate(_literal(r["budget"]), (r["train_flops"], r["mmlu"]),
+                                           textcoords="offset points", xytext=(-7 if left else 5, -12), fontsize=8,
+                                           ha="right" if left else "left"))
     if _length(refs):
         ax.scatter(refs["train_flops"], refs["reported_mmlu"], marker="s", color="#c0504d", zorder=3,
                    label="published model (reported MMLU)")

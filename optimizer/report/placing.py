@@ -77,3 +77,7 @@ def place(fig, ax, *, title=None, top_axis=None, colorbar=None) -> None:
                                tall / height])
         right = side + sum(COLORBAR)
     ax.set_position([left / width, bottom / height, (width - left - right) / width, tall / height])
+    if colorbar is None:  # the x ticks follow the plot's width: measured again at the width it now has
+        again = EDGE + _overhang([ax] + ([top_axis] if top_axis is not None else []), renderer, "x")
+        if again != right:
+            ax.set_position([left / width, bottom / height, (width - left - again) / width, tall / height])

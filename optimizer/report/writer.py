@@ -196,8 +196,9 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
         ("landscape", "landscape", (columns(d.landscape), best, f"Best predicted MMLU per layers and hidden size at "
                                     f"{top:.3g} FLOPs (plans the search may recommend)")),
     ]
-    drawing = start_drawing(jobs, folder)  # the run's helpers draw while the tables left for later are computed
+    drawing = None
     try:
+        drawing = start_drawing(jobs, folder)  # the run's helpers draw while the tables left for later are computed
         d.complete()
         _csv(d.allocation, folder / "allocation.csv")
         _csv(d.baselines, folder / "baselines.csv")

@@ -41,8 +41,8 @@ FRAME_COLUMNS = (*ARCH_FIELDS, "params_b", "active_params_b", "tokens_t", "effec
 def evaluate(problem: Problem, arch: dict[str, np.ndarray], lean: bool = False) -> dict[str, np.ndarray]:
     """Evaluate candidates (arrays from ``SearchSpace.lattice``): tokens, MMLU, costs, constraints.
 
-    ``lean``: only ``score`` and ``feasible`` are needed (the exact strategy's pass over the whole
-    lattice), so the columns nothing else reads are not computed; those two are the same floats."""
+    ``lean``: only ``score``, ``feasible`` and ``mmlu`` are needed (the exact strategy's pass over the
+    whole lattice, the landscape), and only they are returned, the same floats as without ``lean``."""
     s, c = problem.space, problem.constraints
     total, active = param_arrays(arch["layers"], arch["hidden"], arch["ffn"], arch["heads"], arch["kv_heads"],
                                  arch["head_dim"], s.vocab, s.tied_embeddings, s.gated, arch["experts"],
@@ -115,8 +115,7 @@ def evaluate(problem: Problem, arch: dict[str, np.ndarray], lean: bool = False) 
         feasible = out["params_min"] <= 0.0
         for value in binding:
             feasible &= value <= 0.0
-        out["feasible"] = feasible
-        return out
+        return {"score": out["score"], "feasible": feasible, "mmlu": out["mmlu"]}
     violation = np.maximum(out["params_min"], 0.0)
     for value in binding:
         violation += np.maximum(value, 0.0)

@@ -48,8 +48,7 @@ def search_exact(problem: Problem, *, top: int = 10) -> SearchResult:
     t0 = time.perf_counter()
     space = problem.space
     parts = space.lattice_parts()
-    kept = _in_blocks(problem, parts, KEPT) or {"score": np.empty(0),
-                                                                  "feasible": np.empty(0, dtype=bool)}
+    kept = _in_blocks(problem, parts, KEPT) or {"score": np.empty(0), "feasible": np.empty(0, dtype=bool)}
 
     def build() -> dict:  # every column, block by block as well (the same values as one evaluation)
         columns = _in_blocks(problem, parts)

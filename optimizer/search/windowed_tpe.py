@@ -31,8 +31,8 @@ from optuna.trial import TrialState
 from perflaw.optimizer.search.tpe_normal import scipy_normal
 
 WINDOW = 200  # trials TPE models at most
-_UNKNOWN = object()  # a trial whose values are not kept yet
 BEST = 25  # of them, the best: default_gamma's cap on the trials TPE models as good
+_UNKNOWN = object()  # a trial whose values are not kept yet
 
 
 class _View:
@@ -49,7 +49,9 @@ class _View:
 
 
 class WindowedTPESampler(optuna.samplers.TPESampler):
-    """``TPESampler`` (same options) that models at most ``window`` trials: the ``best`` best and the most recent."""
+    """``TPESampler`` (same options) that models at most ``window`` trials: the ``best`` best and the most recent.
+
+    One sampler serves one study (what it keeps of the trials is keyed by trial id and number)."""
 
     def __init__(self, *, window: int = WINDOW, best: int = BEST, **options) -> None:
         super().__init__(**options)
