@@ -203,12 +203,11 @@ def _write_all(scenario, d: ReportData, folder: Path) -> None:
         _csv(d.allocation, folder / "allocation.csv")
         _csv(d.baselines, folder / "baselines.csv")
         _csv(d.landscape, folder / "landscape.csv")
-        drawn = drawing.finish() if drawing is not None else save_all(jobs, folder)
+        pngs = drawing.finish() if drawing is not None else save_all(jobs, folder)  # PNG bytes by stem
     except BaseException:
         if drawing is not None:
             drawing.cancel()
         raise
-    pngs = {stem: drawn[stem] for stem, _, _ in jobs}
     if len(d.inference_front):
         _csv(d.inference_front, folder / "inference_front.csv")
     best_plans = d.candidates[d.candidates["rank"] == 1]

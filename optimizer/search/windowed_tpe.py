@@ -105,8 +105,9 @@ class WindowedTPESampler(optuna.samplers.TPESampler):
             states = (TrialState.COMPLETE, TrialState.PRUNED)
             finished = study._get_trials(deepcopy=False, states=states, use_cache=True)
             self._started = len(finished) >= self._n_startup_trials
-        return super()._sample_relative(study, trial, search_space) if not self._started or search_space == {} \
-            else self._sample(study, trial, search_space)
+        if search_space == {} or not self._started:  # nothing to sample, or still random start-up trials
+            return {}
+        return self._sample(study, trial, search_space)
 
     def _get_internal_repr(self, trials, search_space, study):
         """Optuna's (the trials' parameters as the Parzen estimators take them), with a finished trial's
